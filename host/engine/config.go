@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/collision-detection-platform/distributed-platform/grid"
+)
+
+// Config is the engine's typed configuration. The zero value of each field
+// takes its default (see Default); host/config maps the YAML keys onto it.
+type Config struct {
+	// Horizon is collision_detection.prediction_time in seconds. Default 30.
+	Horizon float64
+	// MaxDistance is collision_detection.max_distance in metres: every pair
+	// whose predicted trajectories come within it is a candidate. Default 200.
+	MaxDistance float64
+	// MinRisk is collision_detection.min_risk_level: a risk opens at or above
+	// it. Default 0.3.
+	MinRisk float64
+	// Hysteresis is collision_detection.hysteresis: an open risk resolves only
+	// below MinRisk - Hysteresis. Default 0.05.
+	Hysteresis float64
+	// UpdateRiskDelta is collision_detection.update_risk_delta: an open risk
+	// emits "updated" when its risk moved by at least this much since the last
+	// event. Default 0.1.
+	UpdateRiskDelta float64
+	// UpdateTCADelta is collision_detection.update_tca_delta in seconds: an open
+	// risk emits "updated" when its predicted time of closest approach moved by
+	// at least this much. Default 2.
+	UpdateTCADelta float64
+	// VehicleTTL is collision_detection.vehicle_ttl in seconds: a vehicle not
+	// heard for this long expires and its risks resolve as "lost". Default 30.
+	VehicleTTL float64
+	// Workers is compute.max_workers. Default 8 (at most GOMAXPROCS are busy).
+	Workers int
+	// BatchSize is compute.batch_size: vehicles per predict call and pairs per
+	// score call. Default 100.
+	BatchSize int
+	// ProcessingInterval is compute.processing_interval, the tick period of Run.
+	// Default 100 ms.
+	ProcessingInterval time.Duration
+	// MaxPending bounds the updates accepted but not yet applied; Submit answers
+	// ErrQueueFull beyond it. Default 1,000,000.
+	MaxPending int
+	// Grid configures the broadphase.
+	Grid grid.Config
+	// Now, when set, is the engine clock (Unix seconds) used for expiry: a live
+	// server passes the wall clock. When nil the clock is the newest state time
+	// applied (data time), which makes replays deterministic.
+	Now func() float64
+}
+
+// Default returns the defaults of every field.
+func Default() Config {
+	return Config{
+		Horizon:            30,
+		MaxDistance:        200,
+		MinRisk:            0.3,
+		Hysteresis:         0.05,
+		UpdateRiskDelta:    0.1,
+		UpdateTCADelta:     2,
+		VehicleTTL:         30,
+		Workers:            8,
+		BatchSize:          100,
+		ProcessingInterval: 100 * time.Millisecond,
+		MaxPending:         1_000_000,
+	}
+}
+
+func (c *Config) applyDefaults() {
+	d := Default()
+	if c.Horizon == 0 {
+		c.Horizon = d.Horizon
+	}
+	if c.MaxDistance == 0 {
+		c.MaxDistance = d.MaxDistance
+	}
+	if c.MinRisk == 0 {
+		c.MinRisk = d.MinRisk
+	}
+	if c.Hysteresis == 0 {
+		c.Hysteresis = d.Hysteresis
+	}
+	if c.UpdateRiskDelta == 0 {
+		c.UpdateRiskDelta = d.UpdateRiskDelta
+	}
+	if c.UpdateTCADelta == 0 {
+		c.UpdateTCADelta = d.UpdateTCADelta
+	}
+	if c.VehicleTTL == 0 {
+		c.VehicleTTL = d.VehicleTTL
+	}
+	if c.Workers == 0 {
+		c.Workers = d.Workers
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.ProcessingInterval == 0 {
+		c.ProcessingInterval = d.ProcessingInterval
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = d.MaxPending
+	}
+}
+
+func (c *Config) validate() error {
+	bad := func(key string, v any, want string) error {
+		return fmt.Errorf("engine: %s: %s, got %v", key, want, v)
+	}
+	switch {
+	case !(c.Horizon > 0) || math.IsInf(c.Horizon, 0):
+		return bad("collision_detection.prediction_time", c.Horizon, "must be > 0 seconds")
+	case !(c.MaxDistance > 0) || math.IsInf(c.MaxDistance, 0):
+		return bad("collision_detection.max_distance", c.MaxDistance, "must be > 0 metres")
+	case !(c.MinRisk >= 0 && c.MinRisk <= 1):
+		return bad("collision_detection.min_risk_level", c.MinRisk, "must be in [0, 1]")
+	case !(c.Hysteresis >= 0 && c.Hysteresis < 1):
+		return bad("collision_detection.hysteresis", c.Hysteresis, "must be in [0, 1)")
+	case !(c.VehicleTTL > 0):
+		return bad("collision_detection.vehicle_ttl", c.VehicleTTL, "must be > 0 seconds")
+	case c.Workers < 1:
+		return bad("compute.max_workers", c.Workers, "must be >= 1")
+	case c.BatchSize < 1:
+		return bad("compute.batch_size", c.BatchSize, "must be >= 1")
+	case c.MaxPending < 1:
+		return bad("engine max pending", c.MaxPending, "must be >= 1")
+	}
+	return nil
+}

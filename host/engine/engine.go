@@ -1,0 +1,635 @@
+// Package engine is the detection pipeline of cdp: the state table, the
+// micro-batch tick (predict -> broadphase -> score -> track), and the risk
+// tracker. It is driven by Submit (any goroutine) and Tick or Run (one owner).
+//
+// A tick takes the updates accepted since the last one, applies them to the
+// state table (older or duplicate states are dropped and counted), predicts the
+// updated vehicles, moves their swept boxes in the grid, queries the grid for
+// the pairs they now form (plus the pairs of their open risks), scores those in
+// batches, and feeds the results to the tracker, which emits opened / updated /
+// resolved events to the sinks. Prediction and scoring go through abi.Predictor
+// and abi.Scorer, so the builtin and the Wasm models are interchangeable.
+package engine
+
+import (
+	"context"
+	"errors"
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/grid"
+)
+
+// Update is one normalised state for the vehicle named ID. ID may alias a
+// caller's buffer: Submit copies it.
+type Update struct {
+	ID []byte
+	V  abi.Vehicle
+}
+
+// Models is the set of models a tick uses. The engine reads it once per tick,
+// so a swap takes effect atomically between ticks: a tick's batches all run on
+// the same models.
+type Models struct {
+	Predictor abi.Predictor
+	Scorer    abi.Scorer
+	// PredictorFallback and ScorerFallback are tried in order when the active
+	// model fails a batch (the last good model, then the builtin).
+	PredictorFallback []abi.Predictor
+	ScorerFallback    []abi.Scorer
+}
+
+// Engine is the detection pipeline. Create it with New.
+type Engine struct {
+	cfg    Config
+	params abi.Params
+	grow   float64 // box growth besides the radius term: MaxDistance / 2
+
+	q queue
+
+	models atomic.Pointer[Models]
+
+	// mu guards the state below; a tick holds it for writing, readers
+	// (API queries, export) for reading.
+	mu    sync.RWMutex
+	ids   map[string]uint32
+	names []string
+	veh   []abi.Vehicle
+	boxes []abi.Box
+	stamp []uint32 // tick number of the last update, for the dirty test
+	nOpen []uint16 // open risks per slot: most slots have none, which skips the tracker
+	free  []uint32
+	grid  *grid.Grid
+	tick  uint32
+	clock float64 // newest state time applied (data clock)
+	swept float64 // clock at the last expiry sweep
+
+	tr tracker
+
+	// per-tick scratch, reused
+	applied  []pendingUpdate
+	idArena  []byte
+	dirty    []uint32
+	workers  []worker
+	sinks    []Sink
+	evBuf    []Event
+	interest []scored
+
+	stats counters
+
+	// scoredHook, when set (tests), sees every scored pair of a tick.
+	scoredHook func(p abi.Pair, r abi.Result)
+}
+
+type pendingUpdate struct {
+	idOff, idLen uint32
+	v            abi.Vehicle
+}
+
+type scored struct {
+	pair  abi.Pair
+	res   abi.Result
+	model int8 // index into the tick's model list
+}
+
+// worker is one unit of parallel work in a tick, with its own buffers.
+type worker struct {
+	cands   []uint32
+	pairs   []abi.Pair
+	results []abi.Result
+	models  []int8
+	vbuf    []abi.Vehicle
+	bbuf    []abi.Box
+	err     error
+}
+
+// New returns an engine with the builtin-shaped models m (both must be set).
+func New(cfg Config, m Models) (*Engine, error) {
+	cfg.applyDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if m.Predictor == nil || m.Scorer == nil {
+		return nil, errors.New("engine: a predictor and a scorer are required")
+	}
+	g, err := grid.New(cfg.Grid)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:    cfg,
+		params: abi.Params{Horizon: cfg.Horizon, MinRisk: cfg.MinRisk},
+		grow:   cfg.MaxDistance / 2,
+		ids:    make(map[string]uint32),
+		grid:   g,
+	}
+	e.q.max = cfg.MaxPending
+	e.q.space = make(chan struct{})
+	e.tr.init(&cfg)
+	n := cfg.Workers
+	if p := runtime.GOMAXPROCS(0); n > p {
+		n = p
+	}
+	e.workers = make([]worker, n)
+	e.SetModels(m)
+	return e, nil
+}
+
+// SetModels swaps the models; the next tick uses them.
+func (e *Engine) SetModels(m Models) {
+	mm := m
+	e.models.Store(&mm)
+}
+
+// Models returns the models in use.
+func (e *Engine) Models() Models { return *e.models.Load() }
+
+// AddSink registers s for every later tick's events. Not safe concurrently with Tick.
+func (e *Engine) AddSink(s Sink) { e.sinks = append(e.sinks, s) }
+
+// Params returns the parameters every model call receives.
+func (e *Engine) Params() abi.Params { return e.params }
+
+// Config returns the resolved configuration.
+func (e *Engine) Config() Config { return e.cfg }
+
+// ---------------------------------------------------------------- ingest
+
+// queue holds accepted updates until the next tick. IDs are copied into one
+// arena so that accepting a batch allocates nothing in steady state.
+type queue struct {
+	mu    sync.Mutex
+	ups   []pendingUpdate
+	ids   []byte
+	max   int
+	space chan struct{} // closed when a tick drains the queue
+}
+
+// ErrQueueFull is returned by TrySubmit when accepting the batch would exceed
+// the pending bound; nothing of the batch was accepted.
+var ErrQueueFull = errors.New("engine: ingest queue full")
+
+// TrySubmit accepts the whole batch or, when the queue cannot hold it, none of
+// it (ErrQueueFull). Accepted updates are applied by the next tick.
+func (e *Engine) TrySubmit(ups []Update) error {
+	q := &e.q
+	q.mu.Lock()
+	if len(q.ups)+len(ups) > q.max && len(q.ups) > 0 {
+		q.mu.Unlock()
+		return ErrQueueFull
+	}
+	for i := range ups {
+		u := &ups[i]
+		q.ups = append(q.ups, pendingUpdate{idOff: uint32(len(q.ids)), idLen: uint32(len(u.ID)), v: u.V})
+		q.ids = append(q.ids, u.ID...)
+	}
+	q.mu.Unlock()
+	e.stats.accepted.Add(uint64(len(ups)))
+	return nil
+}
+
+// Submit accepts the batch, waiting for room while the queue is full, until
+// ctx is done. It is the backpressure path of the Kafka consumer and replay.
+func (e *Engine) Submit(ctx context.Context, ups []Update) error {
+	for {
+		err := e.TrySubmit(ups)
+		if err != ErrQueueFull {
+			return err
+		}
+		e.q.mu.Lock()
+		ch := e.q.space
+		e.q.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Pending returns the number of accepted updates waiting for a tick.
+func (e *Engine) Pending() int {
+	e.q.mu.Lock()
+	defer e.q.mu.Unlock()
+	return len(e.q.ups)
+}
+
+// swap hands the pending updates to the tick and gives the queue the tick's
+// previous (drained) buffers back, so that neither side allocates.
+func (e *Engine) swap(buf []pendingUpdate, ids []byte) ([]pendingUpdate, []byte) {
+	q := &e.q
+	q.mu.Lock()
+	ups, qids := q.ups, q.ids
+	q.ups, q.ids = buf[:0], ids[:0]
+	if len(ups) > 0 {
+		close(q.space)
+		q.space = make(chan struct{})
+	}
+	q.mu.Unlock()
+	return ups, qids
+}
+
+// ---------------------------------------------------------------- tick
+
+// Run ticks every ProcessingInterval until ctx is done, then drains what was
+// accepted with a last tick.
+func (e *Engine) Run(ctx context.Context) error {
+	t := time.NewTicker(e.cfg.ProcessingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			e.Tick()
+			return nil
+		case <-t.C:
+			e.Tick()
+		}
+	}
+}
+
+// Tick runs one micro-batch. Only one goroutine may call it at a time.
+func (e *Engine) Tick() TickStats {
+	start := time.Now()
+	models := e.models.Load()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	ups, ids := e.swap(e.applied, e.idArena)
+	e.applied, e.idArena = ups, ids
+	e.tick++
+	e.dirty = e.dirty[:0]
+	var ts TickStats
+	ts.Updates = len(ups)
+
+	// Apply: the newest state per vehicle wins; older or equal times are dropped.
+	for i := range ups {
+		u := &ups[i]
+		id := ids[u.idOff : u.idOff+u.idLen]
+		slot, ok := e.ids[string(id)]
+		if !ok {
+			slot = e.alloc(string(id))
+		} else if u.v.T <= e.veh[slot].T {
+			if u.v.T == e.veh[slot].T {
+				ts.Duplicates++
+			} else {
+				ts.Stale++
+			}
+			continue
+		}
+		u.v.Key = uint64(slot)
+		e.veh[slot] = u.v
+		if u.v.T > e.clock {
+			e.clock = u.v.T
+		}
+		if e.stamp[slot] != e.tick {
+			e.stamp[slot] = e.tick
+			e.dirty = append(e.dirty, slot)
+		}
+	}
+	e.grid.Grow(len(e.veh))
+
+	var evs []Event
+	evs = e.evBuf[:0]
+	// Expire vehicles not heard for VehicleTTL (checked once per second of clock).
+	now := e.clock
+	if e.cfg.Now != nil {
+		now = e.cfg.Now()
+	}
+	if now-e.swept >= 1 {
+		e.swept = now
+		evs = e.expire(now, evs, &ts)
+	}
+
+	if len(e.dirty) > 0 {
+		e.predictAndPlace(models, &ts)
+		e.queryAndScore(models, &ts)
+		evs = e.track(models, evs, &ts)
+	}
+	e.evBuf = evs[:0]
+	if e.grid.Adjust() {
+		ts.Resized = true
+	}
+	ts.Duration = time.Since(start)
+	e.stats.add(&ts)
+	e.publish(evs)
+	return ts
+}
+
+func (e *Engine) publish(evs []Event) {
+	if len(evs) == 0 {
+		return
+	}
+	wall := float64(time.Now().UnixNano()) / 1e9
+	for i := range evs {
+		evs[i].Emitted = wall
+		e.stats.events[eventIndex(evs[i].Type)].Add(1)
+	}
+	for _, s := range e.sinks {
+		s.Publish(evs)
+	}
+}
+
+func (e *Engine) alloc(name string) uint32 {
+	var slot uint32
+	if n := len(e.free); n > 0 {
+		slot = e.free[n-1]
+		e.free = e.free[:n-1]
+		e.veh[slot] = abi.Vehicle{T: math.Inf(-1)}
+		e.names[slot] = name
+		e.nOpen[slot] = 0
+	} else {
+		slot = uint32(len(e.veh))
+		e.veh = append(e.veh, abi.Vehicle{T: math.Inf(-1)})
+		e.names = append(e.names, name)
+		e.boxes = append(e.boxes, abi.Box{})
+		e.stamp = append(e.stamp, 0)
+		e.nOpen = append(e.nOpen, 0)
+	}
+	e.ids[name] = slot
+	return slot
+}
+
+func (e *Engine) expire(now float64, evs []Event, ts *TickStats) []Event {
+	limit := now - e.cfg.VehicleTTL
+	for slot := range e.veh {
+		name := e.names[slot]
+		if name == "" || e.veh[slot].T >= limit || e.stamp[slot] == e.tick {
+			continue
+		}
+		if e.nOpen[slot] > 0 {
+			evs = e.tr.resolveVehicle(e, uint32(slot), ReasonLost, evs)
+		}
+		e.grid.Delete(uint32(slot))
+		delete(e.ids, name)
+		e.names[slot] = ""
+		e.veh[slot] = abi.Vehicle{T: math.Inf(-1)}
+		e.free = append(e.free, uint32(slot))
+		ts.Expired++
+	}
+	return evs
+}
+
+// parallel runs fn(w) for each worker and waits. With one worker it calls
+// fn inline.
+func (e *Engine) parallel(fn func(w int)) {
+	if len(e.workers) == 1 {
+		fn(0)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < len(e.workers); w++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn(w) }()
+	}
+	fn(0)
+	wg.Wait()
+}
+
+// predictAndPlace predicts every dirty vehicle and moves its grown swept box in
+// the grid. Workers take contiguous chunks of BatchSize vehicles.
+func (e *Engine) predictAndPlace(m *Models, ts *TickStats) {
+	var next atomic.Int64
+	bs := e.cfg.BatchSize
+	e.parallel(func(w int) {
+		wk := &e.workers[w]
+		for {
+			lo := int(next.Add(int64(bs))) - bs
+			if lo >= len(e.dirty) {
+				return
+			}
+			hi := min(lo+bs, len(e.dirty))
+			n := hi - lo
+			wk.vbuf = growVeh(wk.vbuf, n)
+			wk.bbuf = growBox(wk.bbuf, n)
+			for i, slot := range e.dirty[lo:hi] {
+				wk.vbuf[i] = e.veh[slot]
+			}
+			if err := predict(m, e.params, wk.vbuf[:n], wk.bbuf[:n]); err != nil {
+				wk.err = err
+			}
+			for i, slot := range e.dirty[lo:hi] {
+				v := &wk.vbuf[i]
+				b := wk.bbuf[i]
+				// Keep the box conservative whatever the model said: it must hold
+				// the current position.
+				b = unionPoint(b, v.X, v.Y, v.Z)
+				b = b.Grow(math.Sqrt2*float64(v.Radius) + e.grow)
+				e.boxes[slot] = b
+				e.grid.Set(slot, grid.Box(b))
+			}
+		}
+	})
+	for w := range e.workers {
+		if err := e.workers[w].err; err != nil {
+			ts.PredictErrors++
+			e.workers[w].err = nil
+		}
+	}
+}
+
+// predict runs the active predictor, then its fallbacks, on one batch.
+func predict(m *Models, p abi.Params, vs []abi.Vehicle, bs []abi.Box) error {
+	err := m.Predictor.Predict(context.Background(), p, vs, bs, nil)
+	if err == nil && validBoxes(vs, bs) {
+		return nil
+	}
+	for _, f := range m.PredictorFallback {
+		if f.Predict(context.Background(), p, vs, bs, nil) == nil && validBoxes(vs, bs) {
+			break
+		}
+	}
+	if err == nil {
+		err = errors.New("engine: predictor returned a malformed box")
+	}
+	return err
+}
+
+func validBoxes(vs []abi.Vehicle, bs []abi.Box) bool {
+	for i := range bs {
+		b := &bs[i]
+		if !(b.MinX <= b.MaxX && b.MinY <= b.MaxY && b.MinZ <= b.MaxZ) ||
+			math.IsInf(b.MaxX-b.MinX+b.MaxY-b.MinY+b.MaxZ-b.MinZ, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func unionPoint(b abi.Box, x, y, z float64) abi.Box {
+	if x < b.MinX {
+		b.MinX = x
+	}
+	if y < b.MinY {
+		b.MinY = y
+	}
+	if z < b.MinZ {
+		b.MinZ = z
+	}
+	if x > b.MaxX {
+		b.MaxX = x
+	}
+	if y > b.MaxY {
+		b.MaxY = y
+	}
+	if z > b.MaxZ {
+		b.MaxZ = z
+	}
+	return b
+}
+
+// queryAndScore finds the pairs of the dirty vehicles and scores them. A pair
+// of two dirty vehicles is taken by the lower slot only, so it is scored once.
+func (e *Engine) queryAndScore(m *Models, ts *TickStats) {
+	var next atomic.Int64
+	const chunk = 64
+	for w := range e.workers {
+		wk := &e.workers[w]
+		wk.pairs = wk.pairs[:0]
+	}
+	e.parallel(func(w int) {
+		wk := &e.workers[w]
+		for {
+			lo := int(next.Add(chunk)) - chunk
+			if lo >= len(e.dirty) {
+				break
+			}
+			hi := min(lo+chunk, len(e.dirty))
+			for _, s := range e.dirty[lo:hi] {
+				wk.cands = e.grid.QueryAppend(wk.cands[:0], grid.Box(e.boxes[s]), s)
+				for _, c := range wk.cands {
+					if e.stamp[c] == e.tick && c < s {
+						continue // the lower slot reports it
+					}
+					wk.pairs = append(wk.pairs, orderedPair(s, c))
+				}
+				if e.nOpen[s] > 0 {
+					wk.pairs = e.tr.appendOpenPairs(e, s, wk.cands, wk.pairs)
+				}
+			}
+		}
+		// Score this worker's pairs in batches.
+		n := len(wk.pairs)
+		wk.results = growRes(wk.results, n)
+		wk.models = growI8(wk.models, n)
+		bs := e.cfg.BatchSize
+		for lo := 0; lo < n; lo += bs {
+			hi := min(lo+bs, n)
+			wk.models[lo] = score(m, e.params, e.veh, wk.pairs[lo:hi], wk.results[lo:hi])
+			for i := lo + 1; i < hi; i++ {
+				wk.models[i] = wk.models[lo]
+			}
+		}
+	})
+	for w := range e.workers {
+		ts.Pairs += len(e.workers[w].pairs)
+	}
+}
+
+func orderedPair(a, b uint32) abi.Pair {
+	if a > b {
+		a, b = b, a
+	}
+	return abi.Pair{A: a, B: b}
+}
+
+// score runs the active scorer and then its fallbacks on one batch and returns
+// which model answered: 0 the active one, i+1 fallback i, -1 none.
+func score(m *Models, p abi.Params, vs []abi.Vehicle, pairs []abi.Pair, res []abi.Result) int8 {
+	if m.Scorer.Score(context.Background(), p, vs, pairs, res) == nil && validResults(res) {
+		return 0
+	}
+	for i, f := range m.ScorerFallback {
+		if f.Score(context.Background(), p, vs, pairs, res) == nil && validResults(res) {
+			return int8(i + 1)
+		}
+	}
+	for i := range res {
+		res[i] = abi.Result{TIn: -1, TOut: -1}
+	}
+	return -1
+}
+
+func validResults(res []abi.Result) bool {
+	for i := range res {
+		r := &res[i]
+		if !(r.Risk >= 0 && r.Risk <= 1) || !(r.DMin >= 0) || math.IsInf(r.DMin, 0) ||
+			math.IsNaN(r.TCA) || math.IsInf(r.TCA, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func modelOf(m *Models, i int8) abi.ModelID {
+	switch {
+	case i == 0:
+		return m.Scorer.Model()
+	case i > 0 && int(i) <= len(m.ScorerFallback):
+		return m.ScorerFallback[i-1].Model()
+	}
+	return abi.ModelID{Name: "none"}
+}
+
+// track feeds the interesting results to the tracker in pair order, so that
+// events come out in the same order whatever the worker interleaving.
+func (e *Engine) track(m *Models, evs []Event, ts *TickStats) []Event {
+	in := e.interest[:0]
+	min := e.cfg.MinRisk
+	for w := range e.workers {
+		wk := &e.workers[w]
+		for i, p := range wk.pairs {
+			r := &wk.results[i]
+			if e.scoredHook != nil {
+				e.scoredHook(p, *r)
+			}
+			if r.Risk >= min || (e.nOpen[p.A] > 0 && e.nOpen[p.B] > 0) {
+				in = append(in, scored{pair: p, res: *r, model: wk.models[i]})
+			}
+			if r.Risk >= min {
+				ts.AboveMin++
+			}
+		}
+	}
+	sort.Slice(in, func(i, j int) bool {
+		a, b := in[i].pair, in[j].pair
+		return a.A < b.A || (a.A == b.A && a.B < b.B)
+	})
+	for i := range in {
+		evs = e.tr.observe(e, m, &in[i], evs)
+	}
+	e.interest = in[:0]
+	return evs
+}
+
+func growVeh(s []abi.Vehicle, n int) []abi.Vehicle {
+	if cap(s) < n {
+		return make([]abi.Vehicle, n)
+	}
+	return s[:n]
+}
+
+func growBox(s []abi.Box, n int) []abi.Box {
+	if cap(s) < n {
+		return make([]abi.Box, n)
+	}
+	return s[:n]
+}
+
+func growRes(s []abi.Result, n int) []abi.Result {
+	if cap(s) < n {
+		return make([]abi.Result, n, n+n/4)
+	}
+	return s[:n]
+}
+
+func growI8(s []int8, n int) []int8 {
+	if cap(s) < n {
+		return make([]int8, n, n+n/4)
+	}
+	return s[:n]
+}

@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/collision-detection-platform/distributed-platform/grid"
+)
+
+// TickStats describes one tick.
+type TickStats struct {
+	Updates       int           // updates taken from the queue
+	Stale         int           // dropped: older than the stored state
+	Duplicates    int           // dropped: same time as the stored state
+	Expired       int           // vehicles expired (not heard for VehicleTTL)
+	Pairs         int           // pairs scored (grid candidates and open risks)
+	AboveMin      int           // pairs scored at or above MinRisk
+	PredictErrors int           // predict batches the active model failed
+	Resized       bool          // the grid changed its cell size after this tick
+	Duration      time.Duration // wall time of the tick
+}
+
+type counters struct {
+	accepted, applied, stale, duplicates, expired atomic.Uint64
+	ticks, pairs, predictErrors, resizes          atomic.Uint64
+	lastTickNanos                                 atomic.Int64
+	events                                        [3]atomic.Uint64
+}
+
+func (c *counters) add(ts *TickStats) {
+	c.ticks.Add(1)
+	c.applied.Add(uint64(ts.Updates - ts.Stale - ts.Duplicates))
+	c.stale.Add(uint64(ts.Stale))
+	c.duplicates.Add(uint64(ts.Duplicates))
+	c.expired.Add(uint64(ts.Expired))
+	c.pairs.Add(uint64(ts.Pairs))
+	c.predictErrors.Add(uint64(ts.PredictErrors))
+	if ts.Resized {
+		c.resizes.Add(1)
+	}
+	c.lastTickNanos.Store(int64(ts.Duration))
+}
+
+func eventIndex(t EventType) int {
+	switch t {
+	case EventOpened:
+		return 0
+	case EventUpdated:
+		return 1
+	}
+	return 2
+}
+
+// Stats is a snapshot of the engine's counters since start; /system/status,
+// health and the Prometheus collector all read it.
+type Stats struct {
+	Vehicles      int           // live vehicles in the state table
+	OpenRisks     int           // risks open now
+	Pending       int           // updates accepted, waiting for a tick
+	Accepted      uint64        // updates accepted by Submit/TrySubmit
+	Applied       uint64        // updates applied to the state table
+	Stale         uint64        // updates dropped as older than the stored state
+	Duplicates    uint64        // updates dropped as repeating the stored state's time
+	Expired       uint64        // vehicles expired
+	Ticks         uint64        // ticks run
+	PairsScored   uint64        // pairs scored
+	PredictErrors uint64        // predict batches the active predictor failed
+	Opened        uint64        // risk events "opened"
+	Updated       uint64        // risk events "updated"
+	Resolved      uint64        // risk events "resolved"
+	LastTick      time.Duration // duration of the last tick
+	Clock         float64       // newest state time applied, Unix seconds
+	Grid          grid.Stats    // broadphase
+}
+
+// Stats returns a snapshot.
+func (e *Engine) Stats() Stats {
+	e.mu.RLock()
+	s := Stats{
+		Vehicles:  len(e.ids),
+		OpenRisks: len(e.tr.open),
+		Clock:     e.clock,
+		Grid:      e.grid.Stats(),
+	}
+	e.mu.RUnlock()
+	c := &e.stats
+	s.Pending = e.Pending()
+	s.Accepted = c.accepted.Load()
+	s.Applied = c.applied.Load()
+	s.Stale = c.stale.Load()
+	s.Duplicates = c.duplicates.Load()
+	s.Expired = c.expired.Load()
+	s.Ticks = c.ticks.Load()
+	s.PairsScored = c.pairs.Load()
+	s.PredictErrors = c.predictErrors.Load()
+	s.Opened = c.events[0].Load()
+	s.Updated = c.events[1].Load()
+	s.Resolved = c.events[2].Load()
+	s.LastTick = time.Duration(c.lastTickNanos.Load())
+	return s
+}

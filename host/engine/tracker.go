@@ -1,0 +1,194 @@
+package engine
+
+import (
+	"math"
+	"sort"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+)
+
+// tracker turns per-tick scores into risk episodes. A pair's episode opens
+// when its risk reaches MinRisk, emits "updated" only when the risk moves by
+// UpdateRiskDelta or the time of closest approach by UpdateTCADelta since the
+// last event, and resolves when the risk falls below MinRisk - Hysteresis (so
+// a pair hovering at the threshold does not flap), or when a vehicle expires.
+// It runs on the tick goroutine only; the query phase reads bySlot
+// concurrently, when nothing writes it.
+type tracker struct {
+	cfg    *Config
+	open   map[uint64]*openRisk
+	byID   map[string]*openRisk
+	bySlot map[uint32][]*openRisk
+}
+
+type openRisk struct {
+	a, b uint32
+	view Risk // what the last event said
+	cur  Risk // the latest assessment
+}
+
+func (t *tracker) init(cfg *Config) {
+	t.cfg = cfg
+	t.open = make(map[uint64]*openRisk)
+	t.byID = make(map[string]*openRisk)
+	t.bySlot = make(map[uint32][]*openRisk)
+}
+
+func pairKey(a, b uint32) uint64 { return uint64(a)<<32 | uint64(b) }
+
+// appendOpenPairs adds the pairs of slot s's open risks that the grid did not
+// return (the two boxes no longer overlap), so that they are scored and can
+// resolve. The lower dirty slot takes a pair, as for grid candidates.
+func (t *tracker) appendOpenPairs(e *Engine, s uint32, cands []uint32, pairs []abi.Pair) []abi.Pair {
+next:
+	for _, r := range t.bySlot[s] {
+		p := r.a
+		if p == s {
+			p = r.b
+		}
+		for _, c := range cands {
+			if c == p {
+				continue next
+			}
+		}
+		if e.stamp[p] == e.tick && p < s {
+			continue
+		}
+		pairs = append(pairs, orderedPair(s, p))
+	}
+	return pairs
+}
+
+func (t *tracker) assess(e *Engine, m *Models, s *scored) Risk {
+	va, vb := &e.veh[s.pair.A], &e.veh[s.pair.B]
+	ref := math.Max(va.T, vb.T)
+	r := Risk{
+		VehicleA: e.names[s.pair.A],
+		VehicleB: e.names[s.pair.B],
+		Risk:     s.res.Risk,
+		Time:     ref,
+		TCA:      ref + s.res.TCA,
+		DMin:     s.res.DMin,
+		Model:    modelOf(m, s.model),
+	}
+	if s.res.Flags&abi.ResultConflict != 0 {
+		tin := ref + s.res.TIn
+		r.TIn = &tin
+	}
+	return r
+}
+
+func (t *tracker) observe(e *Engine, m *Models, s *scored, evs []Event) []Event {
+	key := pairKey(s.pair.A, s.pair.B)
+	r := t.open[key]
+	cfg := t.cfg
+	if r == nil {
+		if s.res.Risk < cfg.MinRisk {
+			return evs
+		}
+		cur := t.assess(e, m, s)
+		cur.OpenedAt = cur.Time
+		cur.ID = riskID(cur.VehicleA, cur.VehicleB, cur.OpenedAt)
+		r = &openRisk{a: s.pair.A, b: s.pair.B, cur: cur, view: cur}
+		t.open[key] = r
+		t.byID[cur.ID] = r
+		t.bySlot[r.a] = append(t.bySlot[r.a], r)
+		t.bySlot[r.b] = append(t.bySlot[r.b], r)
+		e.nOpen[r.a]++
+		e.nOpen[r.b]++
+		return append(evs, r.event(EventOpened, ""))
+	}
+	cur := t.assess(e, m, s)
+	cur.ID, cur.OpenedAt, cur.Seq = r.view.ID, r.view.OpenedAt, r.view.Seq
+	r.cur = cur
+	if cur.Risk < cfg.MinRisk-cfg.Hysteresis {
+		evs = t.resolve(e, r, ReasonSeparated, evs)
+		return evs
+	}
+	if math.Abs(cur.Risk-r.view.Risk) >= cfg.UpdateRiskDelta ||
+		math.Abs(cur.TCA-r.view.TCA) >= cfg.UpdateTCADelta ||
+		cur.Model != r.view.Model {
+		cur.Seq++
+		r.view, r.cur = cur, cur
+		evs = append(evs, r.event(EventUpdated, ""))
+	}
+	return evs
+}
+
+// event builds an event from the risk's latest assessment.
+func (r *openRisk) event(typ EventType, reason string) Event {
+	c := &r.cur
+	return Event{
+		ID:       eventID(c.ID, c.Seq),
+		Type:     typ,
+		RiskID:   c.ID,
+		Seq:      c.Seq,
+		VehicleA: c.VehicleA,
+		VehicleB: c.VehicleB,
+		Risk:     c.Risk,
+		Time:     c.Time,
+		TCA:      c.TCA,
+		DMin:     c.DMin,
+		TIn:      c.TIn,
+		Reason:   reason,
+		OpenedAt: c.OpenedAt,
+		Model:    c.Model,
+	}
+}
+
+func (t *tracker) resolve(e *Engine, r *openRisk, reason string, evs []Event) []Event {
+	r.cur.Seq = r.view.Seq + 1
+	evs = append(evs, r.event(EventResolved, reason))
+	delete(t.open, pairKey(r.a, r.b))
+	delete(t.byID, r.view.ID)
+	t.unlink(r.a, r)
+	t.unlink(r.b, r)
+	e.nOpen[r.a]--
+	e.nOpen[r.b]--
+	return evs
+}
+
+func (t *tracker) unlink(slot uint32, r *openRisk) {
+	list := t.bySlot[slot]
+	for i, x := range list {
+		if x == r {
+			list[i] = list[len(list)-1]
+			list[len(list)-1] = nil
+			list = list[:len(list)-1]
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(t.bySlot, slot)
+	} else {
+		t.bySlot[slot] = list
+	}
+}
+
+// resolveVehicle resolves every open risk of slot, in risk-id order.
+func (t *tracker) resolveVehicle(e *Engine, slot uint32, reason string, evs []Event) []Event {
+	list := append([]*openRisk(nil), t.bySlot[slot]...)
+	sort.Slice(list, func(i, j int) bool { return list[i].view.ID < list[j].view.ID })
+	for _, r := range list {
+		evs = t.resolve(e, r, reason, evs)
+	}
+	return evs
+}
+
+// ResolveAll resolves every open risk with the reason given (for example
+// ReasonModelChanged) and publishes the events. It returns how many resolved.
+func (e *Engine) ResolveAll(reason string) int {
+	e.mu.Lock()
+	var evs []Event
+	ids := make([]string, 0, len(e.tr.byID))
+	for id := range e.tr.byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		evs = e.tr.resolve(e, e.tr.byID[id], reason, evs)
+	}
+	e.mu.Unlock()
+	e.publish(evs)
+	return len(evs)
+}

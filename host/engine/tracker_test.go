@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"context"
+	"testing"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/builtin"
+)
+
+type eventLog struct{ evs []Event }
+
+func (l *eventLog) Publish(evs []Event) { l.evs = append(l.evs, evs...) }
+
+func (l *eventLog) count(typ EventType) int {
+	n := 0
+	for _, ev := range l.evs {
+		if ev.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func drone(x, vx, t float64) abi.Vehicle {
+	return abi.Vehicle{X: x, Z: 100, VX: vx, Alt: 100, T: t, HSep: 50, VSep: 25}
+}
+
+func newTestEngine(t *testing.T, cfg Config, m Models) (*Engine, *eventLog) {
+	t.Helper()
+	if cfg.Workers == 0 {
+		cfg.Workers = 2
+	}
+	e, err := New(cfg, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &eventLog{}
+	e.AddSink(log)
+	return e, log
+}
+
+func submit(t *testing.T, e *Engine, ups ...Update) {
+	t.Helper()
+	if err := e.TrySubmit(ups); err != nil {
+		t.Fatal(err)
+	}
+	e.Tick()
+}
+
+// TestHeadOnLifecycle: two drones meet head on. The risk opens once, updates
+// only on material change, and resolves as separated after they pass.
+func TestHeadOnLifecycle(t *testing.T) {
+	cfg := Default()
+	cfg.MaxDistance = 100
+	e, log := newTestEngine(t, cfg, builtinModels())
+	t0 := 1_700_000_000.0
+	for k := 0; k <= 60; k++ {
+		tt := t0 + float64(k)
+		submit(t, e,
+			Update{ID: []byte("a"), V: drone(-600+20*float64(k), 20, tt)},
+			Update{ID: []byte("b"), V: drone(600-20*float64(k), -20, tt)})
+	}
+	if got := log.count(EventOpened); got != 1 {
+		t.Fatalf("opened %d times, want 1: %+v", got, log.evs)
+	}
+	if got := log.count(EventResolved); got != 1 {
+		t.Fatalf("resolved %d times, want 1", got)
+	}
+	up := log.count(EventUpdated)
+	if up == 0 || up > 10 {
+		t.Fatalf("%d updates over 60 ticks: want a few, only on material change", up)
+	}
+	first, last := log.evs[0], log.evs[len(log.evs)-1]
+	if first.Risk < 0.5 || first.TIn == nil {
+		t.Fatalf("opened with risk %.2f and t_in %v, want >= 0.5 with an entry time", first.Risk, first.TIn)
+	}
+	// They meet at x=0 at t0+30 s.
+	if d := first.TCA - (t0 + 30); d < -0.01 || d > 0.01 {
+		t.Fatalf("tca %.3f, want %.3f", first.TCA, t0+30)
+	}
+	if last.Reason != ReasonSeparated || last.RiskID != first.RiskID {
+		t.Fatalf("last event %+v, want the same risk resolved as separated", last)
+	}
+	for i, ev := range log.evs {
+		if ev.Seq != i || ev.ID != eventID(first.RiskID, i) {
+			t.Fatalf("event %d has seq %d id %s", i, ev.Seq, ev.ID)
+		}
+		if ev.Model.Name != builtin.ScorerName {
+			t.Fatalf("event names model %+v", ev.Model)
+		}
+	}
+	if s := e.Stats(); s.OpenRisks != 0 || s.Opened != 1 || s.Resolved != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestLostVehicleResolvesRisk: a vehicle that stops reporting expires after
+// vehicle_ttl of data time and its risk resolves as lost.
+func TestLostVehicleResolvesRisk(t *testing.T) {
+	cfg := Default()
+	cfg.VehicleTTL = 5
+	e, log := newTestEngine(t, cfg, builtinModels())
+	t0 := 1_700_000_000.0
+	submit(t, e, Update{ID: []byte("a"), V: drone(0, 0, t0)}, Update{ID: []byte("b"), V: drone(30, 0, t0)})
+	if log.count(EventOpened) != 1 || log.evs[0].Risk != 1 {
+		t.Fatalf("two drones 30 m apart: %+v", log.evs)
+	}
+	for k := 1; k <= 8; k++ {
+		submit(t, e, Update{ID: []byte("a"), V: drone(0, 0, t0+float64(k))})
+	}
+	last := log.evs[len(log.evs)-1]
+	if last.Type != EventResolved || last.Reason != ReasonLost {
+		t.Fatalf("last event %+v, want resolved/lost", last)
+	}
+	if _, ok := e.Vehicle("b"); ok {
+		t.Fatal("b still stored after its TTL")
+	}
+	if _, ok := e.Vehicle("a"); !ok {
+		t.Fatal("a expired although it keeps reporting")
+	}
+}
+
+// TestStaleUpdatesDropped: an update older than the stored state never
+// overwrites it, and is counted.
+func TestStaleUpdatesDropped(t *testing.T) {
+	e, _ := newTestEngine(t, Default(), builtinModels())
+	t0 := 1_700_000_000.0
+	submit(t, e, Update{ID: []byte("a"), V: drone(0, 1, t0+10)})
+	submit(t, e, Update{ID: []byte("a"), V: drone(99, 1, t0+5)}, Update{ID: []byte("a"), V: drone(98, 1, t0+10)})
+	v, _ := e.Vehicle("a")
+	if v.State.X != 0 || v.State.T != t0+10 {
+		t.Fatalf("state %+v overwritten by an older update", v.State)
+	}
+	if s := e.Stats(); s.Stale != 1 || s.Duplicates != 1 || s.Applied != 1 {
+		t.Fatalf("stale %d duplicates %d applied %d, want 1 1 1", s.Stale, s.Duplicates, s.Applied)
+	}
+	// Within one batch the newest wins whatever the order.
+	submit(t, e, Update{ID: []byte("a"), V: drone(7, 1, t0+12)}, Update{ID: []byte("a"), V: drone(5, 1, t0+11)})
+	if v, _ := e.Vehicle("a"); v.State.X != 7 {
+		t.Fatalf("x = %v, want the newest state's 7", v.State.X)
+	}
+}
+
+// scriptedScorer answers a fixed risk sequence: it isolates the tracker's
+// hysteresis from the geometry.
+type scriptedScorer struct {
+	risks []float64
+	i     int
+}
+
+func (s *scriptedScorer) Model() abi.ModelID { return abi.ModelID{Name: "scripted", Version: "1"} }
+func (s *scriptedScorer) Score(_ context.Context, _ abi.Params, _ []abi.Vehicle, pairs []abi.Pair, res []abi.Result) error {
+	for i := range pairs {
+		res[i] = abi.Result{Risk: s.risks[s.i], TCA: 1, DMin: 10, TIn: -1, TOut: -1}
+	}
+	s.i++
+	return nil
+}
+
+// TestHysteresisNoFlap: a risk hovering around min_risk_level opens once and
+// resolves only when it falls below min_risk_level - hysteresis.
+func TestHysteresisNoFlap(t *testing.T) {
+	sc := &scriptedScorer{risks: []float64{0.31, 0.28, 0.32, 0.26, 0.30, 0.29, 0.24}}
+	e, log := newTestEngine(t, Default(), Models{Predictor: builtin.Predictor{}, Scorer: sc})
+	t0 := 1_700_000_000.0
+	for k := range sc.risks {
+		tt := t0 + float64(k)
+		submit(t, e, Update{ID: []byte("a"), V: drone(0, 0, tt)}, Update{ID: []byte("b"), V: drone(30, 0, tt)})
+	}
+	if o, r := log.count(EventOpened), log.count(EventResolved); o != 1 || r != 1 {
+		t.Fatalf("opened %d resolved %d, want 1 and 1: %+v", o, r, log.evs)
+	}
+	if last := log.evs[len(log.evs)-1]; last.Type != EventResolved || last.Risk != 0.24 {
+		t.Fatalf("resolved at %+v, want at risk 0.24", last)
+	}
+}
+
+// TestModelNamedAndFallback: a scorer that fails its batch is replaced by the
+// fallback for that batch, and the events name the fallback.
+func TestModelNamedAndFallback(t *testing.T) {
+	m := Models{Predictor: builtin.Predictor{}, Scorer: failingScorer{}, ScorerFallback: []abi.Scorer{builtin.Scorer{}}}
+	e, log := newTestEngine(t, Default(), m)
+	t0 := 1_700_000_000.0
+	submit(t, e, Update{ID: []byte("a"), V: drone(0, 0, t0)}, Update{ID: []byte("b"), V: drone(30, 0, t0)})
+	if len(log.evs) != 1 || log.evs[0].Model.Name != builtin.ScorerName {
+		t.Fatalf("events %+v, want one opened by the builtin fallback", log.evs)
+	}
+}
+
+type failingScorer struct{}
+
+func (failingScorer) Model() abi.ModelID { return abi.ModelID{Name: "nan"} }
+func (failingScorer) Score(_ context.Context, _ abi.Params, _ []abi.Vehicle, pairs []abi.Pair, res []abi.Result) error {
+	for i := range pairs {
+		res[i].Risk = 2 // out of range: malformed
+	}
+	return nil
+}
