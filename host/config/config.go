@@ -1,0 +1,436 @@
+// Package config is the typed configuration of the cdp binary: one Config
+// struct, its defaults in one function (Default), a loader that layers
+// defaults < YAML file < environment (CDP_...) < command-line flags with koanf,
+// and a validation that runs once, at the edge, and reports every problem with
+// the key and the place (file, variable or flag) that set it:
+//
+//	config: /etc/cdp.yaml: grid.min_size: must be > 0, got -5
+//
+// Nothing else in cdp reads the environment or a file for settings: the
+// command line loads a Config here and passes the value down.
+//
+// Durations are time.Duration in Go; in YAML, the environment and flags they
+// are written as seconds (processing_interval: 0.1) or as Go duration strings
+// ("100ms", "2m").
+//
+// Adding a setting: add the field with a koanf tag and a doc comment stating
+// its default, set the default in Default, add a rule to validate if it has a
+// range, and document it in deploy/cdp.example.yaml (a test fails until the
+// example lists it and agrees with Default).
+package config
+
+import "time"
+
+// Config is the whole configuration of a cdp process. The zero value is not
+// useful; start from Default (Load does).
+type Config struct {
+	// System is the process identity, ingest throughput limits and the frame.
+	System System `koanf:"system"`
+	// Database holds the optional external stores; empty means embedded.
+	Database Database `koanf:"database"`
+	// Messaging holds the optional Kafka connection; empty means in-process.
+	Messaging Messaging `koanf:"messaging"`
+	// Compute sizes the micro-batch pipeline.
+	Compute Compute `koanf:"compute"`
+	// Grid tunes the sharded adaptive broadphase grid.
+	Grid Grid `koanf:"grid"`
+	// CollisionDetection sets the prediction horizon, risk thresholds and the
+	// protected zone of each vehicle class.
+	CollisionDetection CollisionDetection `koanf:"collision_detection"`
+	// API configures the REST listener.
+	API API `koanf:"api"`
+	// Plugins selects the Wasm predictor and scorer and limits their sandbox.
+	Plugins Plugins `koanf:"plugins"`
+	// Logging configures the process log.
+	Logging Logging `koanf:"logging"`
+	// Security holds TLS and authentication settings (placeholders until the
+	// security issue wires them).
+	Security Security `koanf:"security"`
+}
+
+// System is the process identity, throughput limits and coordinate frame.
+type System struct {
+	// Name identifies this deployment in logs, metrics and system events.
+	// Default "cdp".
+	Name string `koanf:"name"`
+	// Environment is a free-form label such as development or production.
+	// Default "development".
+	Environment string `koanf:"environment"`
+	// MaxTPS is the sustained ingest rate (vehicle updates per second) the
+	// process is sized for. Default 10000.
+	MaxTPS int `koanf:"max_tps"`
+	// ThrottlingThreshold is the fraction of MaxTPS above which ingest answers
+	// 429 with Retry-After; in (0, 1]. Default 0.9.
+	ThrottlingThreshold float64 `koanf:"throttling_threshold"`
+	// DataDir is where state that must survive a restart is kept (uploaded
+	// plugins and their activation history, risk history) when no database is
+	// configured. Default "" (keep everything in memory, write nothing).
+	DataDir string `koanf:"data_dir"`
+	// Frame is the Cartesian frame the engine computes in.
+	Frame Frame `koanf:"frame"`
+}
+
+// Frame is the engine's Cartesian frame.
+type Frame struct {
+	// Type is "enu" (east-north-up metres at Origin) or "ecef". Default "enu".
+	Type string `koanf:"type"`
+	// Origin is the ENU tangent point. Any origin gives true 3D distances (ENU
+	// is a rotation and translation of ECEF, not a map projection); one near
+	// the traffic keeps coordinates small. Default 51.5, -0.12, 0 (London).
+	// `cdp replay --origin auto` takes it from the recorded data instead.
+	Origin Origin `koanf:"origin"`
+}
+
+// Origin is a WGS84 position.
+type Origin struct {
+	// Lat is the latitude in degrees, in [-90, 90]. Default 51.5.
+	Lat float64 `koanf:"lat"`
+	// Lon is the longitude in degrees, in [-180, 180]. Default -0.12.
+	Lon float64 `koanf:"lon"`
+	// Alt is the height above the WGS84 ellipsoid in metres. Default 0.
+	Alt float64 `koanf:"alt"`
+}
+
+// Database holds the optional external stores. An empty DSN or address means
+// the embedded in-memory store is used instead.
+type Database struct {
+	// Postgres is the optional PostgreSQL (TimescaleDB) store.
+	Postgres Postgres `koanf:"postgres"`
+	// Redis is the optional Redis for shared state and fan-out.
+	Redis Redis `koanf:"redis"`
+}
+
+// Postgres configures the PostgreSQL store.
+type Postgres struct {
+	// DSN is a pgx connection string (postgres://user@host:5432/cdp). Prefer
+	// setting it from the environment (CDP_DATABASE_POSTGRES_DSN) so the
+	// password stays out of files. Default "" (embedded store).
+	DSN string `koanf:"dsn"`
+	// MaxConns caps the connection pool; 0 lets pgx choose. Default 0.
+	MaxConns int `koanf:"max_conns"`
+}
+
+// Redis configures the Redis connection.
+type Redis struct {
+	// Addr is host:port of the Redis server. Default "" (no Redis).
+	Addr string `koanf:"addr"`
+	// Username for Redis ACL authentication. Default "".
+	Username string `koanf:"username"`
+	// Password for Redis authentication; prefer CDP_DATABASE_REDIS_PASSWORD.
+	// Default "".
+	Password string `koanf:"password"`
+	// DB is the Redis database number. Default 0.
+	DB int `koanf:"db"`
+}
+
+// Messaging holds the optional message bus.
+type Messaging struct {
+	// Kafka is the optional Kafka connection.
+	Kafka Kafka `koanf:"kafka"`
+}
+
+// Kafka configures the Kafka client (franz-go).
+type Kafka struct {
+	// BootstrapServers lists host:port seed brokers. Default [] (Kafka off:
+	// in-process queues are used).
+	BootstrapServers []string `koanf:"bootstrap_servers"`
+	// ClientID names this client to the brokers. Default "cdp".
+	ClientID string `koanf:"client_id"`
+	// ConsumerGroup is the group the compute nodes join. Default "cdp-compute".
+	ConsumerGroup string `koanf:"consumer_group"`
+	// Topics names the topics cdp reads and writes.
+	Topics Topics `koanf:"topics"`
+}
+
+// Topics names the Kafka topics.
+type Topics struct {
+	// VehicleLocations carries vehicle updates. Default "vehicle-locations".
+	VehicleLocations string `koanf:"vehicle_locations"`
+	// CollisionRisks carries risk events. Default "collision-risks".
+	CollisionRisks string `koanf:"collision_risks"`
+	// SystemEvents carries lifecycle and admin events. Default "system-events".
+	SystemEvents string `koanf:"system_events"`
+}
+
+// Compute sizes the micro-batch pipeline.
+type Compute struct {
+	// MaxWorkers is the number of prediction and scoring workers (one plugin
+	// instance each). Default 8.
+	MaxWorkers int `koanf:"max_workers"`
+	// BatchSize is the number of vehicles or pairs per plugin call. Default 100.
+	BatchSize int `koanf:"batch_size"`
+	// ProcessingInterval is the tick of the pipeline; written in seconds.
+	// Default 0.1 (100ms).
+	ProcessingInterval time.Duration `koanf:"processing_interval"`
+}
+
+// Grid tunes the broadphase grid. Sizes are cell edges in metres.
+type Grid struct {
+	// InitialSize is the cell edge at start, in [MinSize, MaxSize]. Default 100.
+	InitialSize float64 `koanf:"initial_size"`
+	// MinSize is the smallest cell edge the grid adapts to. Default 10.
+	MinSize float64 `koanf:"min_size"`
+	// MaxSize is the largest cell edge the grid adapts to. Default 1000.
+	MaxSize float64 `koanf:"max_size"`
+	// AdjustmentThreshold is the relative deviation of occupancy from
+	// TargetOccupancy that triggers a resize; in (0, 1]. Default 0.8.
+	AdjustmentThreshold float64 `koanf:"adjustment_threshold"`
+	// AdjustmentFactor is the fraction by which a resize moves the cell edge;
+	// in (0, 1). Default 0.5.
+	AdjustmentFactor float64 `koanf:"adjustment_factor"`
+	// TargetOccupancy is the desired mean number of boxes per occupied cell.
+	// Default 4.
+	TargetOccupancy float64 `koanf:"target_occupancy"`
+	// Shards is the number of independently locked grid shards. Default 64.
+	Shards int `koanf:"shards"`
+}
+
+// CollisionDetection sets the prediction horizon, thresholds and classes.
+type CollisionDetection struct {
+	// PredictionTime is the horizon over which trajectories are predicted and
+	// conflicts searched; written in seconds. Default 30.
+	PredictionTime time.Duration `koanf:"prediction_time"`
+	// MaxDistance is the separation margin in metres: every swept box grows by
+	// half of it, so two vehicles whose protected zones could touch are always
+	// candidates. It must cover every class: sqrt(horizontal^2 + vertical^2) <=
+	// max_distance (checked at start). Default 200.
+	MaxDistance float64 `koanf:"max_distance"`
+	// MinRiskLevel is the risk at or above which a risk is opened; in [0, 1].
+	// Default 0.3.
+	MinRiskLevel float64 `koanf:"min_risk_level"`
+	// VehicleTTL is how long a vehicle without updates is kept; written in
+	// seconds. Default 30.
+	VehicleTTL time.Duration `koanf:"vehicle_ttl"`
+	// Hysteresis is how far below MinRiskLevel a risk must fall to resolve; in
+	// [0, MinRiskLevel]. Default 0.05.
+	Hysteresis float64 `koanf:"hysteresis"`
+	// UpdateRiskDelta is the change of risk that emits an "updated" event; in
+	// [0, 1]. Default 0.1.
+	UpdateRiskDelta float64 `koanf:"update_risk_delta"`
+	// UpdateTCADelta is the change of time of closest approach that emits an
+	// "updated" event; written in seconds. Default 2.
+	UpdateTCADelta time.Duration `koanf:"update_tca_delta"`
+	// MaxFutureSkew is how far ahead of the server clock an update's
+	// timestamp may be before it is rejected; written in seconds. Default 5.
+	MaxFutureSkew time.Duration `koanf:"max_future_skew"`
+	// Classes maps a vehicle class name (lower case letters, digits, '_' and
+	// '-') to its protected zone. A vehicle without a class uses "default",
+	// which always exists. Default {"default": {horizontal: 50, vertical: 25}}.
+	Classes map[string]Class `koanf:"classes"`
+}
+
+// Class is a vehicle class's protected zone: a cylinder of half-widths
+// Horizontal (radius) and Vertical (half-height) around the vehicle.
+type Class struct {
+	// Horizontal is the protected radius in metres, > 0. Default (class
+	// "default") 50.
+	Horizontal float64 `koanf:"horizontal"`
+	// Vertical is the protected half-height in metres, > 0. Default (class
+	// "default") 25.
+	Vertical float64 `koanf:"vertical"`
+	// Radius is the hard-body radius in metres added to both, >= 0. Default 0.
+	Radius float64 `koanf:"radius"`
+}
+
+// API configures the REST listener.
+type API struct {
+	// Host is the listen address; "" or "0.0.0.0" listens on every
+	// interface. Default "0.0.0.0".
+	Host string `koanf:"host"`
+	// Port is the listen port; 0 picks a free one. Default 8080.
+	Port int `koanf:"port"`
+	// CORSOrigins lists the origins allowed by CORS ("*" for any). Default []
+	// (no cross-origin access).
+	CORSOrigins []string `koanf:"cors_origins"`
+	// MaxBatch is the most records one ingest request may carry (413 above).
+	// Default 10000.
+	MaxBatch int `koanf:"max_batch"`
+	// MaxBodyBytes is the largest request body accepted. Default 16777216
+	// (16 MiB).
+	MaxBodyBytes int `koanf:"max_body_bytes"`
+	// ReadTimeout bounds reading a request; 0 means none; written in seconds.
+	// Default 10.
+	ReadTimeout time.Duration `koanf:"read_timeout"`
+	// WriteTimeout bounds writing a response (the live stream is exempt); 0
+	// means none; written in seconds. Default 10.
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+	// IdleTimeout closes idle keep-alive connections; 0 means none; written in
+	// seconds. Default 60.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// ShutdownTimeout bounds the graceful drain on stop; written in seconds.
+	// Default 15.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// Admin configures the admin endpoints (plugin upload, state import).
+	Admin Admin `koanf:"admin"`
+}
+
+// Admin configures the admin API.
+type Admin struct {
+	// Enabled turns the admin endpoints on. Default false.
+	Enabled bool `koanf:"enabled"`
+	// Allow lists the client networks (CIDR) that may call them. Default
+	// ["127.0.0.1/32", "::1/128"] (this machine only).
+	Allow []string `koanf:"allow"`
+}
+
+// Plugins selects the models and limits their sandbox.
+type Plugins struct {
+	// Predictor is the trajectory model; an empty path means the builtin
+	// constant-velocity predictor.
+	Predictor Plugin `koanf:"predictor"`
+	// Scorer is the risk model; an empty path means the builtin
+	// closest-point-of-approach scorer.
+	Scorer Plugin `koanf:"scorer"`
+	// Limits bound every Wasm plugin.
+	Limits Limits `koanf:"limits"`
+}
+
+// Plugin selects one Wasm model.
+type Plugin struct {
+	// Path is the .wasm file loaded at start. Default "" (the builtin model).
+	Path string `koanf:"path"`
+	// Config is an opaque JSON object handed to the plugin at
+	// initialisation. Default {} (empty).
+	Config map[string]any `koanf:"config"`
+}
+
+// Limits bound every Wasm plugin.
+type Limits struct {
+	// MemoryPages caps a plugin's linear memory in 64 KiB pages, in
+	// [1, 65536]. Default 512 (32 MiB).
+	MemoryPages int `koanf:"memory_pages"`
+	// BatchTimeout bounds one batch call; written in seconds. Default 1.
+	BatchTimeout time.Duration `koanf:"batch_timeout"`
+	// MaxModuleBytes is the largest module accepted. Default 33554432 (32 MiB).
+	MaxModuleBytes int `koanf:"max_module_bytes"`
+	// InitTimeout bounds a plugin's initialisation (_initialize, init export);
+	// written in seconds. Default 10.
+	InitTimeout time.Duration `koanf:"init_timeout"`
+}
+
+// Logging configures the process log (log/slog).
+type Logging struct {
+	// Level is debug, info, warn or error. Default "info".
+	Level string `koanf:"level"`
+	// Format is text or json. Default "text".
+	Format string `koanf:"format"`
+}
+
+// Security holds TLS and authentication settings. The listener and the
+// authentication middleware that use them come with the security issue.
+type Security struct {
+	// TLS serves the API over HTTPS when both files are set.
+	TLS TLS `koanf:"tls"`
+	// JWT configures bearer-token authentication.
+	JWT JWT `koanf:"jwt"`
+}
+
+// TLS names the certificate and key files.
+type TLS struct {
+	// CertFile is a PEM certificate chain. Default "" (plain HTTP).
+	CertFile string `koanf:"cert_file"`
+	// KeyFile is the PEM private key of CertFile. Default "".
+	KeyFile string `koanf:"key_file"`
+}
+
+// JWT configures bearer-token authentication.
+type JWT struct {
+	// Enabled requires a valid token on every API call. Default false.
+	Enabled bool `koanf:"enabled"`
+	// SecretFile holds the HMAC secret (secrets come from files, never from
+	// the YAML itself). Default "".
+	SecretFile string `koanf:"secret_file"`
+	// Issuer is the required "iss" claim; empty accepts any. Default "".
+	Issuer string `koanf:"issuer"`
+	// Audience is the required "aud" claim; empty accepts any. Default "".
+	Audience string `koanf:"audience"`
+}
+
+// DefaultClass is the class of a vehicle that names none; it always exists.
+const DefaultClass = "default"
+
+// Default returns the configuration cdp runs with when nothing is set: one
+// process, embedded stores, no Kafka, the seed's example values. Every
+// default is also stated on its field and in deploy/cdp.example.yaml.
+func Default() Config {
+	return Config{
+		System: System{
+			Name:                "cdp",
+			Environment:         "development",
+			MaxTPS:              10000,
+			ThrottlingThreshold: 0.9,
+			DataDir:             "",
+			Frame: Frame{
+				Type:   "enu",
+				Origin: Origin{Lat: 51.5, Lon: -0.12, Alt: 0},
+			},
+		},
+		Database: Database{
+			Postgres: Postgres{DSN: "", MaxConns: 0},
+			Redis:    Redis{Addr: "", DB: 0},
+		},
+		Messaging: Messaging{Kafka: Kafka{
+			BootstrapServers: []string{},
+			ClientID:         "cdp",
+			ConsumerGroup:    "cdp-compute",
+			Topics: Topics{
+				VehicleLocations: "vehicle-locations",
+				CollisionRisks:   "collision-risks",
+				SystemEvents:     "system-events",
+			},
+		}},
+		Compute: Compute{
+			MaxWorkers:         8,
+			BatchSize:          100,
+			ProcessingInterval: 100 * time.Millisecond,
+		},
+		Grid: Grid{
+			InitialSize:         100,
+			MinSize:             10,
+			MaxSize:             1000,
+			AdjustmentThreshold: 0.8,
+			AdjustmentFactor:    0.5,
+			TargetOccupancy:     4,
+			Shards:              64,
+		},
+		CollisionDetection: CollisionDetection{
+			PredictionTime:  30 * time.Second,
+			MaxDistance:     200,
+			MinRiskLevel:    0.3,
+			VehicleTTL:      30 * time.Second,
+			Hysteresis:      0.05,
+			UpdateRiskDelta: 0.1,
+			UpdateTCADelta:  2 * time.Second,
+			MaxFutureSkew:   5 * time.Second,
+			Classes: map[string]Class{
+				DefaultClass: {Horizontal: 50, Vertical: 25},
+			},
+		},
+		API: API{
+			Host:            "0.0.0.0",
+			Port:            8080,
+			CORSOrigins:     []string{},
+			MaxBatch:        10000,
+			MaxBodyBytes:    16 << 20,
+			ReadTimeout:     10 * time.Second,
+			WriteTimeout:    10 * time.Second,
+			IdleTimeout:     60 * time.Second,
+			ShutdownTimeout: 15 * time.Second,
+			Admin: Admin{
+				Enabled: false,
+				Allow:   []string{"127.0.0.1/32", "::1/128"},
+			},
+		},
+		Plugins: Plugins{
+			Predictor: Plugin{Config: map[string]any{}},
+			Scorer:    Plugin{Config: map[string]any{}},
+			Limits: Limits{
+				MemoryPages:    512,
+				BatchTimeout:   time.Second,
+				MaxModuleBytes: 32 << 20,
+				InitTimeout:    10 * time.Second,
+			},
+		},
+		Logging: Logging{Level: "info", Format: "text"},
+	}
+}
