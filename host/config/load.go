@@ -291,7 +291,9 @@ func validName(s string) bool {
 // mapProvider feeds an already-parsed map to koanf.
 type mapProvider map[string]any
 
-func (m mapProvider) ReadBytes() ([]byte, error) { return nil, errors.New("config: map provider has no bytes") }
+func (m mapProvider) ReadBytes() ([]byte, error) {
+	return nil, errors.New("config: map provider has no bytes")
+}
 func (m mapProvider) Read() (map[string]any, error) { return m, nil }
 
 var _ koanf.Provider = mapProvider(nil)
