@@ -113,25 +113,11 @@ func lookup(key string) *node {
 // leafKeys lists the dotted keys of every leaf of c, map entries included,
 // sorted; the opaque plugin config objects count as one leaf each.
 func leafKeys(c Config) []string {
-	m := toMap(c)
-	var keys []string
-	var walk func(prefix string, n *node, v any)
-	walk = func(prefix string, n *node, v any) {
-		switch n.kind {
-		case kindLeaf:
-			keys = append(keys, prefix)
-		case kindSection:
-			mv := v.(map[string]any)
-			for k, child := range n.children {
-				walk(join(prefix, k), child, mv[k])
-			}
-		case kindMap:
-			for k, ev := range v.(map[string]any) {
-				walk(join(prefix, k), n.elem, ev)
-			}
-		}
+	flat := Flat(c)
+	keys := make([]string, 0, len(flat))
+	for k := range flat {
+		keys = append(keys, k)
 	}
-	walk("", schema(), m)
 	sort.Strings(keys)
 	return keys
 }
@@ -430,4 +416,29 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// Flat returns every setting of c by dotted key ("api.port": 8080), class
+// entries included; durations are time.Duration, lists []string, plugin
+// config objects map[string]any. It is what `cdp config show` prints.
+func Flat(c Config) map[string]any {
+	out := map[string]any{}
+	var walk func(prefix string, n *node, v any)
+	walk = func(prefix string, n *node, v any) {
+		switch n.kind {
+		case kindLeaf:
+			out[prefix] = v
+		case kindSection:
+			mv := v.(map[string]any)
+			for k, child := range n.children {
+				walk(join(prefix, k), child, mv[k])
+			}
+		case kindMap:
+			for k, ev := range v.(map[string]any) {
+				walk(join(prefix, k), n.elem, ev)
+			}
+		}
+	}
+	walk("", schema(), toMap(c))
+	return out
 }

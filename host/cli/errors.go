@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"errors"
+	"strings"
+)
+
+// ErrNotImplemented is returned by serve and replay until the composition
+// root passes a Runner in Options.
+var ErrNotImplemented = errors.New("cli: not implemented yet (no engine runner wired into this binary)")
+
+// Exit codes of the cdp binary.
+const (
+	// ExitOK: success.
+	ExitOK = 0
+	// ExitError: the command failed (including an invalid configuration).
+	ExitError = 1
+	// ExitUsage: the command line itself is wrong (unknown command or flag,
+	// wrong number of arguments, bad flag value).
+	ExitUsage = 2
+)
+
+// UsageError is a mistake in the command line; it exits with ExitUsage and
+// points at --help.
+type UsageError struct {
+	// Cmd is the command path, e.g. "cdp replay".
+	Cmd string
+	// Err is the problem.
+	Err error
+}
+
+// Error returns the problem.
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// reportedError has been printed by the command already; Execute only sets
+// the exit code.
+type reportedError struct{ err error }
+
+func (e reportedError) Error() string { return e.err.Error() }
+func (e reportedError) Unwrap() error { return e.err }
+
+// ExitCode maps an error from the command tree to the process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ue *UsageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// isCobraUsage recognises the usage errors cobra builds itself (it has no
+// typed error for them).
+func isCobraUsage(err error) bool {
+	s := err.Error()
+	return strings.HasPrefix(s, "unknown command ") || strings.HasPrefix(s, "unknown flag") ||
+		strings.HasPrefix(s, "unknown shorthand flag") || strings.Contains(s, "flag needs an argument") ||
+		strings.HasPrefix(s, "if any flags in the group") || strings.HasPrefix(s, "required flag")
+}
+
+// Interface guards.
+var (
+	_ error = (*UsageError)(nil)
+	_ error = reportedError{}
+)
