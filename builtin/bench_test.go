@@ -1,0 +1,242 @@
+package builtin_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/builtin"
+)
+
+// tightCPA is the performance reference for Scorer.Score: the same scoring
+// math written inline in one loop over the same vehicles and pairs, with no
+// interface, no context, no validation and no function call per pair. The
+// Scorer must stay within 2x of it (BenchmarkScore vs BenchmarkTightCPA);
+// TestTightCPAMatchesScorer proves both compute the same bits.
+func tightCPA(vs []abi.Vehicle, ps []abi.Pair, out []abi.Result, horizon, minRisk float64) {
+	out = out[:len(ps)]
+	for i := range ps {
+		a, b := &vs[ps[i].A], &vs[ps[i].B]
+		t, tmin := a.T, b.T
+		if b.T > a.T {
+			t, tmin = b.T, a.T
+		}
+		dtA, dtB := t-a.T, t-b.T
+		w := tmin + horizon - t
+		dx := (b.X + float64(b.VX*dtB)) - (a.X + float64(a.VX*dtA))
+		dy := (b.Y + float64(b.VY*dtB)) - (a.Y + float64(a.VY*dtA))
+		dw := (b.Z + float64(b.VZ*dtB)) - (a.Z + float64(a.VZ*dtA))
+		dz := (b.Alt + float64(b.VRate*dtB)) - (a.Alt + float64(a.VRate*dtA))
+		vx, vy, vw, vz := b.VX-a.VX, b.VY-a.VY, b.VZ-a.VZ, b.VRate-a.VRate
+		dd := float64(dx*dx) + float64(dy*dy) + float64(dw*dw)
+		dv := float64(dx*vx) + float64(dy*vy) + float64(dw*vw)
+		vv := float64(vx*vx) + float64(vy*vy) + float64(vw*vw)
+		qa := vv - float64(vz*vz)
+		if !(qa > 0) {
+			qa = 0
+		}
+		qb := dv - float64(dz*vz)
+		c0 := dd - float64(dz*dz)
+		if w < 0 {
+			out[i] = abi.Result{DMin: math.Sqrt(dd), TIn: -1, TOut: -1}
+			continue
+		}
+		tca := 0.0
+		if vv > 1e-12 {
+			tca = -dv / vv
+			if !(tca > 0) {
+				tca = 0
+			}
+			if tca > w {
+				tca = w
+			}
+		}
+		ex, ey, ew := dx+float64(vx*tca), dy+float64(vy*tca), dw+float64(vw*tca)
+		dmin := math.Sqrt(float64(ex*ex) + float64(ey*ey) + float64(ew*ew))
+		rA, rB := float64(a.Radius), float64(b.Radius)
+		hs, vsp := a.HSep, a.VSep
+		if b.HSep > hs {
+			hs = b.HSep
+		}
+		if b.VSep > vsp {
+			vsp = b.VSep
+		}
+		zr := float64(hs) + rA + rB
+		zv := float64(vsp) + rA + rB
+		open := true
+		h1, h2 := math.Inf(-1), math.Inf(1)
+		c := c0 - float64(zr*zr)
+		if qa <= 1e-12 {
+			open = c < 0
+		} else if disc := float64(qb*qb) - float64(qa*c); disc <= 0 {
+			open = false
+		} else {
+			s := math.Sqrt(disc)
+			h1, h2 = (-qb-s)/qa, (-qb+s)/qa
+		}
+		tin, tout := h1, h2
+		if math.Abs(vz) <= 1e-12 {
+			open = open && math.Abs(dz) < zv
+		} else {
+			t1, t2 := (-zv-dz)/vz, (zv-dz)/vz
+			if t1 > t2 {
+				t1, t2 = t2, t1
+			}
+			if t1 > tin {
+				tin = t1
+			}
+			if t2 < tout {
+				tout = t2
+			}
+		}
+		if open && tin < tout && tout > 0 && tin <= w {
+			end := tout
+			if w < end {
+				end = w
+			}
+			if tin <= 0 {
+				out[i] = abi.Result{Risk: 1, TCA: tca, DMin: dmin, TIn: 0, TOut: end, Flags: abi.ResultConflict | abi.ResultLoS}
+				continue
+			}
+			th := tin
+			if qa > 1e-12 {
+				th = -qb / qa
+				if !(th > tin) {
+					th = tin
+				}
+				if th > end {
+					th = end
+				}
+			}
+			hm := c0 + float64(2*qb*th) + float64(qa*th*th)
+			if !(hm > 0) {
+				hm = 0
+			}
+			depth := 0.0
+			if zr > 0 {
+				depth = 1 - math.Sqrt(hm)/zr
+				if !(depth > 0) {
+					depth = 0
+				}
+				if depth > 1 {
+					depth = 1
+				}
+			}
+			out[i] = abi.Result{Risk: 1 - float64(0.5*(tin/horizon)*(1-float64(0.5*depth))), TCA: tca, DMin: dmin,
+				TIn: tin, TOut: end, Flags: abi.ResultConflict}
+			continue
+		}
+		n := 1.0
+		if zr > 0 {
+			hm := c0 + float64(2*qb*tca) + float64(qa*tca*tca)
+			if !(hm > 0) {
+				hm = 0
+			}
+			n = math.Sqrt(hm) / zr
+		} else {
+			n = math.Inf(1)
+		}
+		if zv > 0 {
+			if vn := math.Abs(dz+float64(vz*tca)) / zv; vn > n {
+				n = vn
+			}
+		} else {
+			n = math.Inf(1)
+		}
+		if !(n > 1) {
+			n = 1
+		}
+		out[i] = abi.Result{Risk: 0.5 * minRisk / (n * n), TCA: tca, DMin: dmin, TIn: -1, TOut: -1}
+	}
+}
+
+func TestTightCPAMatchesScorer(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 0))
+	vs, ps := randomBatch(rng, 5000, 20000, 30)
+	p := abi.Params{Horizon: 30, MinRisk: 0.3}
+	got := make([]abi.Result, len(ps))
+	want := make([]abi.Result, len(ps))
+	if err := (builtin.Scorer{}).Score(context.Background(), p, vs, ps, got); err != nil {
+		t.Fatal(err)
+	}
+	tightCPA(vs, ps, want, p.Horizon, p.MinRisk)
+	for i := range ps {
+		if !sameBits(got[i], want[i]) {
+			t.Fatalf("pair %d: Scorer %+v, tight loop %+v", i, got[i], want[i])
+		}
+	}
+}
+
+var batchSizes = []int{64, 1024, 16384}
+
+func benchBatch(np int) ([]abi.Vehicle, []abi.Pair, []abi.Result) {
+	rng := rand.New(rand.NewPCG(uint64(np), 1))
+	vs, ps := randomBatch(rng, max(np, 64), np, 30)
+	return vs, ps, make([]abi.Result, np)
+}
+
+// BenchmarkScore measures the builtin Scorer per scored pair.
+func BenchmarkScore(b *testing.B) {
+	p := abi.Params{Horizon: 30, MinRisk: 0.3}
+	ctx := context.Background()
+	for _, np := range batchSizes {
+		b.Run(fmt.Sprintf("pairs=%d", np), func(b *testing.B) {
+			vs, ps, res := benchBatch(np)
+			var s abi.Scorer = builtin.Scorer{} // through the interface, as the engine calls it
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := s.Score(ctx, p, vs, ps, res); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*np), "ns/pair")
+		})
+	}
+}
+
+// BenchmarkTightCPA measures the inline reference loop on the same batches.
+func BenchmarkTightCPA(b *testing.B) {
+	for _, np := range batchSizes {
+		b.Run(fmt.Sprintf("pairs=%d", np), func(b *testing.B) {
+			vs, ps, res := benchBatch(np)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				tightCPA(vs, ps, res, 30, 0.3)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*np), "ns/pair")
+		})
+	}
+}
+
+// BenchmarkPredict measures the builtin Predictor per vehicle, with and
+// without trajectory samples.
+func BenchmarkPredict(b *testing.B) {
+	const nv = 4096
+	rng := rand.New(rand.NewPCG(9, 9))
+	vs := make([]abi.Vehicle, nv)
+	for i := range vs {
+		vs[i] = randomState(rng, 30)
+	}
+	boxes := make([]abi.Box, nv)
+	samples := make([]abi.Point, nv*10)
+	ctx := context.Background()
+	for _, ns := range []uint32{0, 10} {
+		b.Run(fmt.Sprintf("vehicles=%d/samples=%d", nv, ns), func(b *testing.B) {
+			var pr abi.Predictor = builtin.Predictor{}
+			p := abi.Params{Horizon: 30, MinRisk: 0.3, Samples: ns}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := pr.Predict(ctx, p, vs, boxes, samples); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nv), "ns/vehicle")
+		})
+	}
+}
