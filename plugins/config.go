@@ -1,0 +1,151 @@
+package plugins
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+)
+
+// Default limits; see Limits.
+const (
+	DefaultMemoryPages    = 2048 // 128 MiB
+	DefaultBatchTimeout   = 200 * time.Millisecond
+	DefaultInitTimeout    = 5 * time.Second
+	DefaultMaxModuleBytes = 32 << 20
+	DefaultMaxBatch       = 16384
+	DefaultBreakerCount   = 5
+	DefaultBreakerWindow  = time.Minute
+	DefaultLogLinesPerSec = 5
+	DefaultLogBurst       = 20
+)
+
+// Limits bound what one plugin may use. The zero value of every field means
+// its default.
+type Limits struct {
+	// MemoryPages caps each instance's linear memory, in 64 KiB pages.
+	// Default 2048 (128 MiB); at most 65536.
+	MemoryPages uint32
+	// BatchTimeout bounds one guest batch call (cdp_score, cdp_predict).
+	// Default 200 ms.
+	BatchTimeout time.Duration
+	// InitTimeout bounds creating an instance: instantiation, _initialize,
+	// cdp_abi_version, cdp_manifest and cdp_init together. Default 5 s.
+	InitTimeout time.Duration
+	// MaxModuleBytes refuses larger modules before compiling them. Default
+	// 32 MiB.
+	MaxModuleBytes int
+	// MaxBatch is the most pairs (score) or vehicles (predict) sent in one
+	// guest call; larger batches are split. Default 16384.
+	MaxBatch int
+}
+
+// Breaker takes a plugin out of service after Failures failures within
+// Window, until Plugin.Reset. Zero values mean the defaults (5 in 1 min);
+// Failures < 0 disables the breaker.
+type Breaker struct {
+	Failures int
+	Window   time.Duration
+}
+
+// Options configure one loaded plugin. The zero value works: default limits,
+// one instance per GOMAXPROCS, no fallback (a failed batch returns its error),
+// deterministic fake clock and randomness, logs to slog.Default().
+type Options struct {
+	// Config is the plugin's JSON configuration, passed to cdp_init. Default
+	// "{}". A plugin without cdp_init refuses a non-empty configuration.
+	Config json.RawMessage
+	// Limits per plugin; zero fields take their defaults.
+	Limits Limits
+	// Instances is the pool size: the most guest calls that run at once.
+	// Default runtime.GOMAXPROCS(0).
+	Instances int
+	// Fallback scores a batch whose guest call failed (the engine passes the
+	// last good model, which itself falls back to the builtin). Default nil:
+	// the failure is returned.
+	Fallback abi.Scorer
+	// FallbackPredictor is Fallback for predict batches.
+	FallbackPredictor abi.Predictor
+	// Breaker: see Breaker. Default 5 failures in 1 minute.
+	Breaker Breaker
+	// AllowClock gives the guest the real wall and monotonic clocks; default
+	// deterministic fakes.
+	AllowClock bool
+	// AllowRandom gives the guest crypto/rand; default a deterministic stream.
+	AllowRandom bool
+	// Logger receives guest stdout/stderr lines and failures. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// LogLinesPerSecond and LogBurst rate-limit guest output lines (excess
+	// lines are dropped and counted). Defaults 5 and 20.
+	LogLinesPerSecond float64
+	LogBurst          int
+}
+
+// resolved returns o with every default filled in, or an error naming the
+// bad field.
+func (o Options) resolved() (Options, error) {
+	l := &o.Limits
+	if l.MemoryPages == 0 {
+		l.MemoryPages = DefaultMemoryPages
+	}
+	if l.MemoryPages > 65536 {
+		return o, fmt.Errorf("plugins: Limits.MemoryPages = %d exceeds 65536 (4 GiB)", l.MemoryPages)
+	}
+	if l.BatchTimeout == 0 {
+		l.BatchTimeout = DefaultBatchTimeout
+	}
+	if l.InitTimeout == 0 {
+		l.InitTimeout = DefaultInitTimeout
+	}
+	if l.BatchTimeout < 0 || l.InitTimeout < 0 {
+		return o, fmt.Errorf("plugins: Limits.BatchTimeout = %v and Limits.InitTimeout = %v must be positive", l.BatchTimeout, l.InitTimeout)
+	}
+	if l.MaxModuleBytes == 0 {
+		l.MaxModuleBytes = DefaultMaxModuleBytes
+	}
+	if l.MaxBatch == 0 {
+		l.MaxBatch = DefaultMaxBatch
+	}
+	if l.MaxModuleBytes < 0 || l.MaxBatch < 0 {
+		return o, fmt.Errorf("plugins: Limits.MaxModuleBytes = %d and Limits.MaxBatch = %d must be positive", l.MaxModuleBytes, l.MaxBatch)
+	}
+	if o.Instances == 0 {
+		o.Instances = runtime.GOMAXPROCS(0)
+	}
+	if o.Instances < 0 {
+		return o, fmt.Errorf("plugins: Instances = %d must be positive", o.Instances)
+	}
+	if o.Breaker.Failures == 0 {
+		o.Breaker.Failures = DefaultBreakerCount
+	}
+	if o.Breaker.Window == 0 {
+		o.Breaker.Window = DefaultBreakerWindow
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.LogLinesPerSecond == 0 {
+		o.LogLinesPerSecond = DefaultLogLinesPerSec
+	}
+	if o.LogBurst == 0 {
+		o.LogBurst = DefaultLogBurst
+	}
+	if len(o.Config) == 0 {
+		o.Config = json.RawMessage("{}")
+	}
+	if !json.Valid(o.Config) {
+		return o, fmt.Errorf("plugins: Config is not valid JSON")
+	}
+	return o, nil
+}
+
+// emptyConfig reports whether a JSON config says nothing.
+func emptyConfig(c json.RawMessage) bool {
+	s := strings.TrimSpace(string(c))
+	return s == "" || s == "{}" || s == "null"
+}
