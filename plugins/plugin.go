@@ -41,8 +41,8 @@ type Plugin struct {
 	exports  []string
 	imports  []string
 
-	hasInit      bool
-	hasLastError bool
+	hasInit       bool
+	hasLastError  bool
 	hasInitialize bool
 
 	pool   chan *instance // nil entries: slots with no live instance
@@ -457,7 +457,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 // counters are the plugin's statistics; see Stats.
 type counters struct {
 	batches, pairs, vehicles, failures, fallback, skipped, created, discarded atomic.Uint64
-	byReason                                                                 [numReasons]atomic.Uint64
+	byReason                                                                  [numReasons]atomic.Uint64
 
 	mu   sync.Mutex
 	last []FailureRecord // newest last, at most maxFailureRecords
