@@ -108,7 +108,7 @@ func (c *CSVReader) cell(rec *Record, f Field, cell []byte) error {
 		return nil
 	}
 	s := scanner{data: cell}
-	tok, _, err := s.number()
+	tok, _, val, fast, err := s.numberValue()
 	if err != nil || s.pos != len(cell) {
 		if nonFiniteWord(cell) {
 			// Refused by validation, like "NaN" in JSON.
@@ -118,7 +118,10 @@ func (c *CSVReader) cell(rec *Record, f Field, cell []byte) error {
 		}
 		return &CSVError{Line: c.line, Column: f.String(), Err: ErrCSVRow, Msg: "not a number"}
 	}
-	*rec.num(f) = parseFloat(tok)
+	if !fast {
+		val = parseFloat(tok)
+	}
+	*rec.num(f) = val
 	rec.Fields |= f
 	return nil
 }

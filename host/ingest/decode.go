@@ -270,7 +270,7 @@ func (s *scanner) value(r *Record, f Field) (Reason, error) {
 			}
 			return ReasonNonFinite, nil
 		}
-		tok, integer, err := s.number()
+		tok, integer, val, fast, err := s.numberValue()
 		if err != nil {
 			return 0, err
 		}
@@ -283,7 +283,10 @@ func (s *scanner) value(r *Record, f Field) (Reason, error) {
 		case FieldClass:
 			return ReasonWrongType, nil
 		default:
-			*r.num(f) = parseFloat(tok)
+			if !fast {
+				val = parseFloat(tok)
+			}
+			*r.num(f) = val
 		}
 		r.Fields |= f
 		return ReasonOK, nil
@@ -317,62 +320,18 @@ func nonFiniteWord(b []byte) bool {
 	return w == "nan" || w == "inf" || w == "infinity"
 }
 
-// parseFloat parses a token already checked against the JSON number grammar.
-// Out-of-range values come back as ±Inf (refused by validation as
-// non_finite). unsafe.String avoids copying the token: ParseFloat keeps no
-// reference to its argument (its errors clone it), and the token is not
-// modified while ParseFloat runs.
+// parseFloat parses a token already checked against the JSON number grammar
+// (the slow path of numberValue). Out-of-range values come back as ±Inf
+// (refused by validation as non_finite). unsafe.String avoids copying the
+// token: ParseFloat keeps no reference to its argument (its errors clone it),
+// and the token is not modified while ParseFloat runs.
 func parseFloat(tok []byte) float64 {
-	if n, ok := smallDecimal(tok); ok {
-		return n
-	}
 	f, _ := strconv.ParseFloat(unsafe.String(unsafe.SliceData(tok), len(tok)), 64)
 	return f
 }
 
-// pow10 holds the exactly representable powers of ten for smallDecimal.
+// pow10 holds the powers of ten that are exact in float64, for numberValue.
 var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
-
-// smallDecimal is the exact fast path for the common shape of wire numbers,
-// [-]digits[.digits] with at most 15 significant digits and 15 decimals: the
-// mantissa and the power of ten are both exact in float64, so one division
-// rounds correctly (Clinger's fast path), as ParseFloat would.
-func smallDecimal(tok []byte) (float64, bool) {
-	i, neg := 0, false
-	if tok[0] == '-' {
-		neg, i = true, 1
-	}
-	var m uint64
-	digits, frac := 0, -1
-	for ; i < len(tok); i++ {
-		c := tok[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits > 0 || c != '0' {
-				digits++
-			}
-			m = m*10 + uint64(c-'0')
-			if frac >= 0 {
-				frac++
-			}
-		case c == '.':
-			frac = 0
-		default:
-			return 0, false // exponent: leave it to ParseFloat
-		}
-	}
-	if digits > 15 || frac > 15 {
-		return 0, false
-	}
-	f := float64(m)
-	if frac > 0 {
-		f /= pow10[frac]
-	}
-	if neg {
-		f = -f
-	}
-	return f, true
-}
 
 // literal consumes word (true, false, null, NaN, Infinity) at s.pos.
 func (s *scanner) literal(word string) error {
@@ -386,21 +345,35 @@ func (s *scanner) literal(word string) error {
 // number consumes a JSON number at s.pos and returns its text and whether it
 // is an integer (no fraction, no exponent).
 func (s *scanner) number() (tok []byte, integer bool, err error) {
+	tok, integer, _, _, err = s.numberValue()
+	return tok, integer, err
+}
+
+// numberValue consumes a JSON number at s.pos, checking its grammar, and
+// returns its text, whether it is an integer, and its value when the exact
+// fast path of smallDecimal applies (ok), all in one pass over the bytes.
+func (s *scanner) numberValue() (tok []byte, integer bool, val float64, ok bool, err error) {
 	data := s.data
 	start, i := s.pos, s.pos
+	neg := false
 	if data[i] == '-' {
+		neg = true
 		i++
 	}
+	var m uint64
+	digits, frac := 0, 0 // significant digits, digits after '.'
 	switch {
 	case i < len(data) && data[i] == '0':
 		i++
 	case i < len(data) && data[i] >= '1' && data[i] <= '9':
 		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			m = m*10 + uint64(data[i]-'0')
+			digits++
 			i++
 		}
 	default:
 		s.pos = i
-		return nil, false, s.fail("invalid number")
+		return nil, false, 0, false, s.fail("invalid number")
 	}
 	integer = true
 	if i < len(data) && data[i] == '.' {
@@ -408,15 +381,21 @@ func (s *scanner) number() (tok []byte, integer bool, err error) {
 		i++
 		j := i
 		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			m = m*10 + uint64(data[i]-'0')
+			if digits > 0 || data[i] != '0' {
+				digits++
+			}
 			i++
 		}
 		if i == j {
 			s.pos = i
-			return nil, false, s.fail("invalid number: no digit after '.'")
+			return nil, false, 0, false, s.fail("invalid number: no digit after '.'")
 		}
+		frac = i - j
 	}
+	ok = true
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
-		integer = false
+		integer, ok = false, false
 		i++
 		if i < len(data) && (data[i] == '+' || data[i] == '-') {
 			i++
@@ -427,11 +406,24 @@ func (s *scanner) number() (tok []byte, integer bool, err error) {
 		}
 		if i == j {
 			s.pos = i
-			return nil, false, s.fail("invalid number: no digit in exponent")
+			return nil, false, 0, false, s.fail("invalid number: no digit in exponent")
 		}
 	}
 	s.pos = i
-	return data[start:i], integer, nil
+	tok = data[start:i]
+	// Clinger's fast path: mantissa and power of ten both exact in float64,
+	// so one division rounds correctly, as ParseFloat would.
+	if ok && digits <= 15 && frac <= 15 {
+		val = float64(m)
+		if frac > 0 {
+			val /= pow10[frac]
+		}
+		if neg {
+			val = -val
+		}
+		return tok, integer, val, true, nil
+	}
+	return tok, integer, 0, false, nil
 }
 
 // str consumes the JSON string at s.pos (on its opening quote) and returns

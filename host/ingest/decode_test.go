@@ -375,7 +375,9 @@ func TestAgainstEncodingJSON(t *testing.T) {
 	}
 }
 
-func TestParseFloatMatchesStrconv(t *testing.T) {
+// TestNumbersMatchStrconv: the scanner's numbers are bit for bit those of
+// strconv.ParseFloat (the fast path is exact, not approximately right).
+func TestNumbersMatchStrconv(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for i := 0; i < 1000000; i++ {
 		var s string
@@ -387,14 +389,25 @@ func TestParseFloatMatchesStrconv(t *testing.T) {
 		case 2:
 			s = strconv.FormatFloat(r.Float64()*1e10, 'f', r.IntN(8), 64)
 		case 3:
-			s = strconv.FormatInt(r.Int64N(1<<62)>>r.IntN(62), 10) + "." + strconv.FormatInt(r.Int64N(1e6), 10)
+			s = strconv.FormatInt(r.Int64N(1<<62)>>r.IntN(62), 10) + "." + strings.Repeat("0", r.IntN(4)) + strconv.FormatInt(r.Int64N(1e6), 10)
+		}
+		if i%7 == 0 {
+			s = "-" + strings.TrimPrefix(s, "-")
 		}
 		want, err := strconv.ParseFloat(s, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := parseFloat([]byte(s)); math.Float64bits(got) != math.Float64bits(want) {
-			t.Fatalf("parseFloat(%q) = %v, strconv %v", s, got, want)
+		sc := scanner{data: []byte(s)}
+		_, _, got, fast, err := sc.numberValue()
+		if err != nil || sc.pos != len(s) {
+			t.Fatalf("numberValue(%q): %v at %d", s, err, sc.pos)
+		}
+		if !fast {
+			got = parseFloat([]byte(s))
+		}
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("numberValue(%q) = %v (fast %v), strconv %v", s, got, fast, want)
 		}
 	}
 }

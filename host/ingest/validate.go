@@ -198,11 +198,10 @@ func (v *Validator) Validate(r *Record, now float64) (Field, Reason) {
 	case f&FieldT == 0:
 		return FieldT, ReasonMissingTime
 	}
-	for b := FieldT; b < fieldEnd; b <<= 1 {
-		if f&b != 0 {
-			if p := r.num(b); p != nil && !finite(*p) {
-				return b, ReasonNonFinite
-			}
+	for m := f &^ (FieldID | FieldClass); m != 0; m &= m - 1 {
+		b := m & -m
+		if p := r.num(b); p != nil && !finite(*p) {
+			return b, ReasonNonFinite
 		}
 	}
 	if r.T < MinTime {
