@@ -1,0 +1,227 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"mime"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/host/ingest"
+)
+
+// ingestBuf is the per-request scratch of the ingest handler, pooled so that
+// a request allocates nothing per record in steady state: the decoder (with
+// its unescape buffer), the decoded records, the refused ones, the engine
+// updates and the response bytes all keep their capacity between requests.
+type ingestBuf struct {
+	dec  *ingest.Decoder
+	recs []ingest.Record
+	errs []ingest.RecordError
+	ups  []engine.Update
+	out  []byte
+}
+
+func newIngestBuf(v *ingest.Validator) *ingestBuf {
+	return &ingestBuf{dec: ingest.NewDecoder(v)}
+}
+
+// maxPooledRecords bounds what a pooled buffer keeps: one huge batch must not
+// pin its memory in the pool for ever.
+const maxPooledRecords = 1 << 16
+
+func (s *Server) putIngestBuf(b *ingestBuf) {
+	if cap(b.recs) > maxPooledRecords || cap(b.errs) > maxPooledRecords || cap(b.ups) > maxPooledRecords {
+		return
+	}
+	clear(b.ups) // drop the aliases of the request body
+	s.ingestPool.Put(b)
+}
+
+// postLocations ingests a batch of vehicle locations.
+//
+//	POST /api/v1/locations
+//	Content-Type: application/json (an array, or one record) or
+//	              application/x-ndjson (one record per line)
+//
+// 202 {"accepted": N, "rejected": M, "errors": [{"index", "id", "field",
+// "reason", "offset"}]}: the valid records are in the engine's queue, the
+// refused ones are listed with their index in the batch. 400: malformed JSON
+// (nothing accepted; the details give the byte offset, line and column).
+// 413: more records than MaxBatch or a body above BodyLimit. 415: another
+// content type. 429 with Retry-After: above the throttled rate, or the
+// engine's queue is full; nothing of the batch was accepted.
+func (s *Server) postLocations(c *fiber.Ctx) error {
+	if p := checkIngestType(c.Get(fiber.HeaderContentType)); p != nil {
+		return p
+	}
+	body := c.Body()
+	b := s.ingestPool.Get().(*ingestBuf)
+	defer s.putIngestBuf(b)
+
+	recs, errs, err := b.dec.DecodeBatch(body, s.opts.Now(), b.recs[:0], b.errs[:0])
+	b.recs, b.errs = recs, errs
+	if err != nil {
+		s.metrics.malformed.Inc()
+		return syntaxProblem(body, err)
+	}
+	if n := len(recs) + len(errs); n > s.opts.MaxBatch {
+		s.metrics.oversize.Inc()
+		return problem(fiber.StatusRequestEntityTooLarge,
+			fmt.Sprintf("batch of %d records above the limit of %d (api.max_batch)", n, s.opts.MaxBatch),
+			map[string]any{"records": n, "max_batch": s.opts.MaxBatch})
+	}
+
+	ups := b.ups[:0]
+	frame, classes := s.opts.Frame, s.opts.Validator.Classes()
+	late := false // a record refused by Normalize sorts after the decoder's errors
+	for i := range recs {
+		r := &recs[i]
+		ups = append(ups, engine.Update{ID: r.ID})
+		if err := ingest.Normalize(r, frame, classes, &ups[len(ups)-1].V); err != nil {
+			ups = ups[:len(ups)-1]
+			reason := ingest.ReasonPositionMissing
+			if errors.Is(err, ingest.ErrUnknownClass) {
+				reason = ingest.ReasonUnknownClass
+			}
+			errs = append(errs, ingest.RecordError{Index: r.Index, Offset: r.Offset, ID: r.ID, Reason: reason})
+			late = true
+		}
+	}
+	b.ups, b.errs = ups, errs
+	if late {
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Index < errs[j].Index })
+	}
+
+	if ok, wait := s.throttle.take(len(ups)); !ok {
+		s.metrics.throttled.Inc()
+		p := problem(fiber.StatusTooManyRequests,
+			fmt.Sprintf("ingest above %.0f records/s (system.throttling_threshold x system.max_tps); nothing of this batch was accepted", s.throttle.rate),
+			map[string]any{"records": len(ups), "retry_after_s": retryAfterSeconds(wait)})
+		p.RetryAfter = retryAfterSeconds(wait)
+		return p
+	}
+	if len(ups) > 0 {
+		if err := s.eng.TrySubmit(ups); err != nil {
+			s.throttle.refund(len(ups))
+			if errors.Is(err, engine.ErrQueueFull) {
+				s.metrics.queueFull.Inc()
+				p := problem(fiber.StatusTooManyRequests,
+					"engine queue full; nothing of this batch was accepted, retry later",
+					map[string]any{"records": len(ups)})
+				p.RetryAfter = 1
+				return p
+			}
+			return problem(fiber.StatusServiceUnavailable, "engine refused the batch: "+err.Error())
+		}
+	}
+	s.metrics.accepted.Add(float64(len(ups)))
+	for i := range errs {
+		s.metrics.reject(errs[i].Reason)
+	}
+
+	b.out = appendIngestResult(b.out[:0], len(ups), errs)
+	c.Status(fiber.StatusAccepted)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	_, err = c.Write(b.out) // copies: b.out goes back to the pool
+	return err
+}
+
+// checkIngestType accepts JSON and NDJSON (the decoder reads both from the
+// same bytes) and a missing Content-Type.
+func checkIngestType(ct string) *Problem {
+	switch ct {
+	case "", fiber.MIMEApplicationJSON, "application/x-ndjson":
+		return nil // the common cases, without parsing
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil {
+		switch mt {
+		case "application/json", "application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-seq":
+			return nil
+		}
+	}
+	return problem(fiber.StatusUnsupportedMediaType,
+		"Content-Type must be application/json or application/x-ndjson, got "+strconv.Quote(ct))
+}
+
+// syntaxProblem turns a decoder syntax error into a 400 that says where.
+func syntaxProblem(body []byte, err error) *Problem {
+	var se *ingest.SyntaxError
+	if !errors.As(err, &se) {
+		return problem(fiber.StatusBadRequest, "malformed batch: "+err.Error())
+	}
+	off := min(max(se.Offset, 0), len(body))
+	line := 1 + bytes.Count(body[:off], []byte{'\n'})
+	col := 1 + utf8.RuneCount(body[bytes.LastIndexByte(body[:off], '\n')+1:off])
+	return problem(fiber.StatusBadRequest,
+		fmt.Sprintf("malformed JSON at byte %d (line %d, column %d): %s; nothing of this batch was accepted", se.Offset, line, col, se.Msg),
+		map[string]any{"offset": se.Offset, "line": line, "column": col, "reason": se.Msg})
+}
+
+// appendIngestResult writes the 202 body by hand: encoding/json would
+// allocate per refused record and reflect over each.
+func appendIngestResult(out []byte, accepted int, errs []ingest.RecordError) []byte {
+	out = append(out, `{"accepted":`...)
+	out = strconv.AppendInt(out, int64(accepted), 10)
+	out = append(out, `,"rejected":`...)
+	out = strconv.AppendInt(out, int64(len(errs)), 10)
+	out = append(out, `,"errors":[`...)
+	for i := range errs {
+		e := &errs[i]
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `{"index":`...)
+		out = strconv.AppendInt(out, int64(e.Index), 10)
+		if e.ID != nil {
+			out = append(out, `,"id":`...)
+			out = appendJSONString(out, e.ID)
+		}
+		if e.Field != 0 {
+			out = append(out, `,"field":`...)
+			out = appendJSONString(out, []byte(e.Field.String()))
+		}
+		out = append(out, `,"reason":"`...)
+		out = append(out, e.Reason.String()...)
+		out = append(out, `","offset":`...)
+		out = strconv.AppendInt(out, int64(e.Offset), 10)
+		out = append(out, '}')
+	}
+	return append(out, "]}\n"...)
+}
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD
+// (a refused id may be anything).
+func appendJSONString(out, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	out = append(out, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				out = append(out, '\\', c)
+			case c < 0x20 || c == 0x7f:
+				out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+			default:
+				out = append(out, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			out = append(out, `\ufffd`...)
+		} else {
+			out = append(out, s[i:i+n]...)
+		}
+		i += n
+	}
+	return append(out, '"')
+}

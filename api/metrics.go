@@ -1,0 +1,148 @@
+package api
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/host/ingest"
+)
+
+// metrics are the API's own counters plus a collector that reads the
+// engine's Stats at scrape time (so the engine keeps plain atomics and knows
+// nothing of Prometheus).
+type metrics struct {
+	accepted  prometheus.Counter
+	rejects   [256]prometheus.Counter // by ingest.Reason, pre-resolved: no label lookup per record
+	malformed prometheus.Counter
+	oversize  prometheus.Counter
+	throttled prometheus.Counter
+	queueFull prometheus.Counter
+
+	streams       prometheus.Gauge
+	streamDropped prometheus.Counter
+	streamSent    prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, eng Engine) (*metrics, error) {
+	m := &metrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdp_ingest_records_accepted_total",
+			Help: "Records accepted into the engine's queue over REST.",
+		}),
+		malformed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdp_ingest_batches_malformed_total",
+			Help: "Ingest requests refused whole as malformed JSON (400).",
+		}),
+		oversize: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdp_ingest_batches_oversize_total",
+			Help: "Ingest requests refused whole for carrying more than api.max_batch records (413).",
+		}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdp_ingest_batches_throttled_total",
+			Help: "Ingest requests refused whole above system.throttling_threshold x system.max_tps (429).",
+		}),
+		queueFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdp_ingest_batches_queue_full_total",
+			Help: "Ingest requests refused whole because the engine's queue was full (429).",
+		}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cdp_stream_clients",
+			Help: "Live risk-stream clients connected.",
+		}),
+		streamDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdp_stream_events_dropped_total",
+			Help: "Risk events not delivered to a live-stream client whose buffer was full.",
+		}),
+		streamSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdp_stream_events_sent_total",
+			Help: "Risk events written to live-stream clients.",
+		}),
+	}
+	rejects := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cdp_ingest_records_rejected_total",
+		Help: "Records refused at ingest, by reason.",
+	}, []string{"reason"})
+	for _, r := range ingest.Reasons() {
+		m.rejects[r] = rejects.WithLabelValues(r.String())
+	}
+	other := rejects.WithLabelValues("other")
+	for i := range m.rejects {
+		if m.rejects[i] == nil {
+			m.rejects[i] = other
+		}
+	}
+	for _, c := range []prometheus.Collector{
+		m.accepted, rejects, m.malformed, m.oversize, m.throttled, m.queueFull,
+		m.streams, m.streamDropped, m.streamSent, &engineCollector{eng: eng},
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) reject(r ingest.Reason) { m.rejects[r].Inc() }
+
+// engineCollector exports engine.Stats at scrape time.
+type engineCollector struct{ eng Engine }
+
+var (
+	descVehicles   = prometheus.NewDesc("cdp_engine_vehicles", "Live vehicles in the state table.", nil, nil)
+	descOpenRisks  = prometheus.NewDesc("cdp_engine_open_risks", "Risks open now.", nil, nil)
+	descQueue      = prometheus.NewDesc("cdp_engine_queue_depth", "Updates accepted and waiting for a tick.", nil, nil)
+	descAccepted   = prometheus.NewDesc("cdp_engine_updates_accepted_total", "Updates accepted by the engine (all ingest paths).", nil, nil)
+	descApplied    = prometheus.NewDesc("cdp_engine_updates_applied_total", "Updates applied to the state table.", nil, nil)
+	descDropped    = prometheus.NewDesc("cdp_engine_updates_dropped_total", "Updates dropped by the state table, by reason.", []string{"reason"}, nil)
+	descExpired    = prometheus.NewDesc("cdp_engine_vehicles_expired_total", "Vehicles expired (not heard for collision_detection.vehicle_ttl).", nil, nil)
+	descTicks      = prometheus.NewDesc("cdp_engine_ticks_total", "Micro-batch ticks run.", nil, nil)
+	descPairs      = prometheus.NewDesc("cdp_engine_pairs_scored_total", "Pairs scored (broadphase candidates and open risks).", nil, nil)
+	descPredictErr = prometheus.NewDesc("cdp_engine_predict_errors_total", "Predict batches the active predictor failed.", nil, nil)
+	descEvents     = prometheus.NewDesc("cdp_engine_risk_events_total", "Risk events emitted, by event.", []string{"event"}, nil)
+	descLastTick   = prometheus.NewDesc("cdp_engine_last_tick_seconds", "Duration of the last tick.", nil, nil)
+	descCellSize   = prometheus.NewDesc("cdp_grid_cell_size_meters", "Base cell edge of the broadphase grid.", nil, nil)
+	descGridCells  = prometheus.NewDesc("cdp_grid_cells", "Non-empty grid cells over all levels.", nil, nil)
+	descOccupancy  = prometheus.NewDesc("cdp_grid_occupancy", "Mean boxes sharing a level-0 cell with an entry.", nil, nil)
+	descResizes    = prometheus.NewDesc("cdp_grid_resizes_total", "Grid cell-size changes.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descVehicles, descOpenRisks, descQueue, descAccepted, descApplied,
+		descDropped, descExpired, descTicks, descPairs, descPredictErr, descEvents, descLastTick,
+		descCellSize, descGridCells, descOccupancy, descResizes} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.eng.Stats()
+	g := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	n := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	g(descVehicles, float64(st.Vehicles))
+	g(descOpenRisks, float64(st.OpenRisks))
+	g(descQueue, float64(st.Pending))
+	n(descAccepted, st.Accepted)
+	n(descApplied, st.Applied)
+	n(descDropped, st.Stale, "stale")
+	n(descDropped, st.Duplicates, "duplicate")
+	n(descExpired, st.Expired)
+	n(descTicks, st.Ticks)
+	n(descPairs, st.PairsScored)
+	n(descPredictErr, st.PredictErrors)
+	n(descEvents, st.Opened, string(engine.EventOpened))
+	n(descEvents, st.Updated, string(engine.EventUpdated))
+	n(descEvents, st.Resolved, string(engine.EventResolved))
+	g(descLastTick, st.LastTick.Seconds())
+	g(descCellSize, st.Grid.CellSize)
+	g(descGridCells, float64(st.Grid.Cells))
+	g(descOccupancy, st.Grid.Occupancy)
+	n(descResizes, st.Grid.Resizes)
+}
+
+var _ prometheus.Collector = (*engineCollector)(nil)

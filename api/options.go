@@ -1,0 +1,222 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/host/geo"
+	"github.com/collision-detection-platform/distributed-platform/host/ingest"
+)
+
+// Engine is what the API uses of the detection engine (*engine.Engine
+// implements it).
+type Engine interface {
+	// TrySubmit accepts the whole batch or none of it (engine.ErrQueueFull).
+	TrySubmit(ups []engine.Update) error
+	// Vehicle returns one vehicle's stored state.
+	Vehicle(id string) (engine.VehicleState, bool)
+	// Vehicles calls fn for every live vehicle in id order until it returns
+	// false. fn runs under the engine's read lock: it must not call the engine.
+	Vehicles(fn func(engine.VehicleState) bool)
+	// Risks returns the open risks ordered by id.
+	Risks() []engine.Risk
+	// Risk returns one open risk.
+	Risk(id string) (engine.Risk, bool)
+	// Stats returns a snapshot of the engine's counters.
+	Stats() engine.Stats
+	// Models returns the models in use.
+	Models() engine.Models
+	// AddSink registers a sink for later ticks' events. New calls it once,
+	// so New must run before the engine starts ticking.
+	AddSink(s engine.Sink)
+}
+
+// StateTransfer is implemented by engines that can snapshot and restore
+// their state (vehicles and open risks). When Options.Engine does not
+// implement it, /system/export-state and /system/import-state answer 501.
+type StateTransfer interface {
+	Export(w io.Writer) error
+	Import(r io.Reader) error
+}
+
+// History is the risk-event history the API reads (store/memory.Store
+// implements it; the PostgreSQL store replaces it). Events are appended by
+// the engine (the store is registered as an engine.Sink by the host); the
+// API only reads.
+type History interface {
+	// Append keeps copies of evs.
+	Append(ctx context.Context, evs []engine.Event) error
+	// Range returns the events whose data time (Event.Time) lies in
+	// [from, to), oldest first; a zero bound is open; vehicle, when not
+	// empty, keeps the events of that vehicle's risks; limit > 0 caps the
+	// answer.
+	Range(ctx context.Context, from, to time.Time, vehicle string, limit int) ([]engine.Event, error)
+	// ByRisk returns one risk's events, oldest first.
+	ByRisk(ctx context.Context, riskID string) ([]engine.Event, error)
+}
+
+// Version describes the build, for /system/version.
+type Version struct {
+	Version string `json:"version"` // e.g. "v0.3.1" or a git describe; default "dev"
+	Commit  string `json:"commit,omitempty"`
+	Date    string `json:"date,omitempty"` // build time, RFC 3339
+}
+
+// Options configure a Server. Engine is required; every other zero field
+// takes the default its comment states.
+type Options struct {
+	// Engine is the detection engine. Required.
+	Engine Engine
+	// Frame converts WGS84 records to the engine frame and back. Default: ENU
+	// at 0°, 0°, 0 m (the host passes system.frame).
+	Frame *geo.Frame
+	// Validator holds the record limits and the class table. Default:
+	// ingest.NewValidator(ingest.Options{}, nil) (class "default" only).
+	Validator *ingest.Validator
+	// History serves /api/v1/risks/history and closed risks. Default nil:
+	// those answer from open risks only (history: 501).
+	History History
+
+	// MaxBatch is the most records one ingest request may carry; 413 above
+	// (api.max_batch). Default 10000.
+	MaxBatch int
+	// BodyLimit is the largest request body, bytes; 413 above
+	// (api.max_body_bytes). Default 16 MiB.
+	BodyLimit int
+	// CORSOrigins are the origins allowed cross-origin access ("*" for any)
+	// (api.cors_origins). Default none: no CORS headers.
+	CORSOrigins []string
+	// AdminEnabled turns on the admin endpoints (/system/export-state,
+	// /system/import-state) (api.admin.enabled). Default false: 403.
+	AdminEnabled bool
+	// AdminAllow lists the client networks (CIDR) that may call the admin
+	// endpoints (api.admin.allow). Default 127.0.0.1/32 and ::1/128.
+	AdminAllow []string
+
+	// MaxTPS is the sustained ingest rate, records/s, the node is sized for
+	// (system.max_tps). Default 0: no throttling.
+	MaxTPS float64
+	// ThrottlingThreshold is the fraction of MaxTPS above which ingest
+	// answers 429 (system.throttling_threshold). Default 0.9.
+	ThrottlingThreshold float64
+	// ThrottleBurst is how many seconds of the throttled rate may arrive at
+	// once before 429s start. Default 1 s (never less than MaxBatch records).
+	ThrottleBurst time.Duration
+
+	// ReadTimeout, WriteTimeout and IdleTimeout bound connections
+	// (api.read_timeout, write_timeout, idle_timeout); the live stream extends
+	// its write deadline per event. Defaults 10 s, 10 s, 60 s; negative: none.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+
+	// StreamBuffer is the number of events queued per live-stream client
+	// before further events for it are dropped (and counted). Default 1024.
+	StreamBuffer int
+	// StreamHeartbeat is the interval of SSE comment lines that keep idle
+	// streams open through proxies and detect gone clients. Default 15 s.
+	StreamHeartbeat time.Duration
+	// MaxStreams caps concurrent live-stream clients (503 above). Default 1000.
+	MaxStreams int
+
+	// Registerer receives the API's and the engine's metrics. Default: a new
+	// prometheus.Registry with the Go and process collectors.
+	Registerer prometheus.Registerer
+	// Gatherer serves /metrics. Default: Registerer when it is a Gatherer
+	// (a *prometheus.Registry is), else prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+
+	// Logger receives request-level logs (never one line per record).
+	// Default slog.Default().
+	Logger *slog.Logger
+	// Version is reported by /system/version.
+	Version Version
+	// Ready, when set, is consulted by /readyz besides the server's own
+	// state (e.g. plugins loaded, stores reachable); a non-nil error is 503.
+	Ready func() error
+	// Now is the clock used to judge record timestamps and uptime. Default
+	// time.Now.
+	Now func() time.Time
+}
+
+// withDefaults resolves zero fields, in one place.
+func (o Options) withDefaults() (Options, error) {
+	if o.Engine == nil {
+		return o, ErrNoEngine
+	}
+	if o.Frame == nil {
+		f, err := geo.New(geo.Config{})
+		if err != nil {
+			return o, err
+		}
+		o.Frame = f
+	}
+	if o.Validator == nil {
+		v, err := ingest.NewValidator(ingest.Options{}, nil)
+		if err != nil {
+			return o, err
+		}
+		o.Validator = v
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 10000
+	}
+	if o.BodyLimit <= 0 {
+		o.BodyLimit = 16 << 20
+	}
+	if o.AdminAllow == nil {
+		o.AdminAllow = []string{"127.0.0.1/32", "::1/128"}
+	}
+	if o.ThrottlingThreshold <= 0 {
+		o.ThrottlingThreshold = 0.9
+	}
+	if o.ThrottleBurst <= 0 {
+		o.ThrottleBurst = time.Second
+	}
+	dur := func(d *time.Duration, def time.Duration) {
+		switch {
+		case *d == 0:
+			*d = def
+		case *d < 0:
+			*d = 0
+		}
+	}
+	dur(&o.ReadTimeout, 10*time.Second)
+	dur(&o.WriteTimeout, 10*time.Second)
+	dur(&o.IdleTimeout, 60*time.Second)
+	if o.StreamBuffer <= 0 {
+		o.StreamBuffer = 1024
+	}
+	if o.StreamHeartbeat <= 0 {
+		o.StreamHeartbeat = 15 * time.Second
+	}
+	if o.MaxStreams <= 0 {
+		o.MaxStreams = 1000
+	}
+	if o.Registerer == nil {
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		o.Registerer = r
+	}
+	if o.Gatherer == nil {
+		if g, ok := o.Registerer.(prometheus.Gatherer); ok {
+			o.Gatherer = g
+		} else {
+			o.Gatherer = prometheus.DefaultGatherer
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Version.Version == "" {
+		o.Version.Version = "dev"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}

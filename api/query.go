@@ -1,0 +1,367 @@
+package api
+
+import (
+	"encoding/base64"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/host/geo"
+)
+
+// Paging limits of the list endpoints.
+const (
+	defaultVehicleLimit = 100
+	maxVehicleLimit     = 10000
+	defaultEventLimit   = 1000
+	maxEventLimit       = 10000
+)
+
+// vehicleView is a vehicle as the API shows it: the position both in WGS84
+// and in the engine frame, the velocity in the frame and as ground speed,
+// track and vertical rate at the vehicle.
+type vehicleView struct {
+	ID     string        `json:"id"`
+	T      float64       `json:"t"`
+	Lat    float64       `json:"lat"`
+	Lon    float64       `json:"lon"`
+	Alt    float64       `json:"alt"`
+	X      float64       `json:"x"`
+	Y      float64       `json:"y"`
+	Z      float64       `json:"z"`
+	VX     float64       `json:"vx"`
+	VY     float64       `json:"vy"`
+	VZ     float64       `json:"vz"`
+	Speed  float64       `json:"speed"`
+	Track  float64       `json:"track"`
+	VRate  float64       `json:"vrate"`
+	Accel  *[3]float64   `json:"accel,omitempty"`
+	Class  string        `json:"class"`
+	Radius float64       `json:"radius"`
+	HSep   float64       `json:"hsep"`
+	VSep   float64       `json:"vsep"`
+	Sigma  float64       `json:"sigma"`
+	Box    [2][3]float64 `json:"swept_box"` // [[minX,minY,minZ],[maxX,maxY,maxZ]], frame metres
+}
+
+func (s *Server) view(vs *engine.VehicleState) vehicleView {
+	v := &vs.State
+	lat, lon, _ := s.opts.Frame.ToGeodetic(v.X, v.Y, v.Z)
+	loc := s.opts.Frame.Locate(lat, lon, v.Alt)
+	e, n, _ := loc.LocalVector(v.VX, v.VY, v.VZ)
+	track := math.Atan2(e, n) * 180 / math.Pi
+	if track < 0 {
+		track += 360
+	}
+	out := vehicleView{
+		ID: vs.ID, T: v.T, Lat: lat, Lon: lon, Alt: v.Alt,
+		X: v.X, Y: v.Y, Z: v.Z, VX: v.VX, VY: v.VY, VZ: v.VZ,
+		Speed: math.Hypot(e, n), Track: track, VRate: v.VRate,
+		Class:  s.opts.Validator.Classes().Name(v.Class),
+		Radius: float64(v.Radius), HSep: float64(v.HSep), VSep: float64(v.VSep), Sigma: float64(v.Sigma),
+		Box: [2][3]float64{{vs.Box.MinX, vs.Box.MinY, vs.Box.MinZ}, {vs.Box.MaxX, vs.Box.MaxY, vs.Box.MaxZ}},
+	}
+	if v.Flags&abi.FlagHasAccel != 0 {
+		out.Accel = &[3]float64{v.AX, v.AY, v.AZ}
+	}
+	return out
+}
+
+// getVehicle answers one vehicle's state.
+//
+//	GET /api/v1/vehicles/{id}
+//
+// 200 the vehicle; 404 when the engine does not hold it (never seen, or
+// expired after collision_detection.vehicle_ttl).
+func (s *Server) getVehicle(c *fiber.Ctx) error {
+	id, p := pathID(c)
+	if p != nil {
+		return p
+	}
+	vs, ok := s.eng.Vehicle(id)
+	if !ok {
+		return problem(fiber.StatusNotFound, "unknown vehicle "+strconv.Quote(id),
+			map[string]string{"id": id, "reason": "not in the state table (never seen, or expired)"})
+	}
+	return c.JSON(s.view(&vs))
+}
+
+// getVehicles lists vehicles in id order, optionally in a box, paged.
+//
+//	GET /api/v1/vehicles?bbox=minLon,minLat,maxLon,maxLat[&crs=wgs84|frame][&limit=100][&cursor=...]
+//
+// bbox in WGS84 degrees (minLon > maxLon crosses the antimeridian), or with
+// crs=frame as minX,minY,maxX,maxY engine-frame metres. limit in [1, 10000],
+// default 100. The answer carries next_cursor while more vehicles follow;
+// pass it back as cursor.
+func (s *Server) getVehicles(c *fiber.Ctx) error {
+	var box *area
+	if q := c.Query("bbox"); q != "" {
+		var p *Problem
+		if box, p = parseArea(q, c.Query("crs")); p != nil {
+			return p
+		}
+	} else if crs := c.Query("crs"); crs != "" {
+		return badParam("crs", crs, "crs needs a bbox")
+	}
+	limit, p := parseLimit(c.Query("limit"), defaultVehicleLimit, maxVehicleLimit)
+	if p != nil {
+		return p
+	}
+	after := ""
+	if cur := c.Query("cursor"); cur != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cur)
+		if err != nil || len(b) == 0 {
+			return badParam("cursor", cur, "not a cursor from a previous answer")
+		}
+		after = string(b)
+	}
+	frame := s.opts.Frame
+	var states []engine.VehicleState
+	more := false
+	s.eng.Vehicles(func(vs engine.VehicleState) bool {
+		if after != "" && vs.ID <= after {
+			return true
+		}
+		if box != nil && !box.contains(frame, &vs.State) {
+			return true
+		}
+		if len(states) == limit {
+			more = true
+			return false
+		}
+		states = append(states, vs)
+		return true
+	})
+	out := struct {
+		Vehicles   []vehicleView `json:"vehicles"`
+		Count      int           `json:"count"`
+		NextCursor string        `json:"next_cursor,omitempty"`
+	}{Vehicles: make([]vehicleView, len(states)), Count: len(states)}
+	for i := range states {
+		out.Vehicles[i] = s.view(&states[i])
+	}
+	if more {
+		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(states[len(states)-1].ID))
+	}
+	return c.JSON(out)
+}
+
+// pathID returns the {id} path parameter, percent-decoded (ids may hold any
+// printable character, "/" included as %2F).
+func pathID(c *fiber.Ctx) (string, *Problem) {
+	raw := c.Params("id")
+	id, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", badParam("id", raw, "bad percent-encoding")
+	}
+	return utils.CopyString(id), nil
+}
+
+// area is a query box: WGS84 degrees or engine-frame metres.
+type area struct {
+	geodetic               bool
+	minX, minY, maxX, maxY float64 // lon/lat or x/y
+}
+
+// parseArea parses "a,b,c,d" as minLon,minLat,maxLon,maxLat (crs "" or
+// "wgs84") or minX,minY,maxX,maxY (crs "frame"). The problem it returns
+// names the parameter and what is wrong.
+func parseArea(q, crs string) (*area, *Problem) {
+	a := &area{}
+	switch strings.ToLower(crs) {
+	case "", "wgs84", "epsg:4326":
+		a.geodetic = true
+	case "frame":
+	default:
+		return nil, badParam("crs", crs, `want "wgs84" (default) or "frame"`)
+	}
+	parts := strings.Split(q, ",")
+	names := [4]string{"minLon", "minLat", "maxLon", "maxLat"}
+	if !a.geodetic {
+		names = [4]string{"minX", "minY", "maxX", "maxY"}
+	}
+	want := strings.Join(names[:], ",")
+	if len(parts) != 4 {
+		return nil, badParam("bbox", q, "want 4 comma-separated numbers "+want+", got "+strconv.Itoa(len(parts)))
+	}
+	var v [4]float64
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, badParam("bbox", q, names[i]+" is not a finite number: "+strconv.Quote(p))
+		}
+		v[i] = f
+	}
+	a.minX, a.minY, a.maxX, a.maxY = v[0], v[1], v[2], v[3]
+	if a.geodetic {
+		for i, lim := range [4]float64{180, 90, 180, 90} {
+			if math.Abs(v[i]) > lim {
+				return nil, badParam("bbox", q, names[i]+" out of range [-"+strconv.Itoa(int(lim))+", "+strconv.Itoa(int(lim))+"]")
+			}
+		}
+		// minLon > maxLon is a box across the antimeridian; latitude has no wrap.
+	} else if a.minX > a.maxX {
+		return nil, badParam("bbox", q, "minX is greater than maxX")
+	}
+	if a.minY > a.maxY {
+		return nil, badParam("bbox", q, names[1]+" is greater than "+names[3])
+	}
+	return a, nil
+}
+
+// contains reports whether v's position is inside the box.
+func (a *area) contains(f *geo.Frame, v *abi.Vehicle) bool {
+	if !a.geodetic {
+		return v.X >= a.minX && v.X <= a.maxX && v.Y >= a.minY && v.Y <= a.maxY
+	}
+	lat, lon, _ := f.ToGeodetic(v.X, v.Y, v.Z)
+	if lat < a.minY || lat > a.maxY {
+		return false
+	}
+	if a.minX <= a.maxX {
+		return lon >= a.minX && lon <= a.maxX
+	}
+	return lon >= a.minX || lon <= a.maxX
+}
+
+func parseLimit(q string, def, max int) (int, *Problem) {
+	if q == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(q)
+	if err != nil || n < 1 || n > max {
+		return 0, badParam("limit", q, "want an integer in [1, "+strconv.Itoa(max)+"]")
+	}
+	return n, nil
+}
+
+// getRisks lists the open risks, ordered by id.
+//
+//	GET /api/v1/risks[?vehicle=ID]
+func (s *Server) getRisks(c *fiber.Ctx) error {
+	rs := s.eng.Risks()
+	if v := c.Query("vehicle"); v != "" {
+		keep := rs[:0]
+		for _, r := range rs {
+			if r.VehicleA == v || r.VehicleB == v {
+				keep = append(keep, r)
+			}
+		}
+		rs = keep
+	}
+	return c.JSON(struct {
+		Risks []engine.Risk `json:"risks"`
+		Count int           `json:"count"`
+	}{rs, len(rs)})
+}
+
+// riskAnswer is one risk with its history.
+type riskAnswer struct {
+	Open   bool           `json:"open"`
+	Risk   engine.Risk    `json:"risk"`
+	Events []engine.Event `json:"events"`
+}
+
+// getRisk answers one risk: open (its current view) or closed (from the
+// history), with its events from the history when there is one.
+//
+//	GET /api/v1/risks/{id}
+func (s *Server) getRisk(c *fiber.Ctx) error {
+	id, p := pathID(c)
+	if p != nil {
+		return p
+	}
+	r, open := s.eng.Risk(id)
+	var evs []engine.Event
+	if s.opts.History != nil {
+		var err error
+		if evs, err = s.opts.History.ByRisk(c.UserContext(), id); err != nil {
+			return problem(fiber.StatusServiceUnavailable, "risk history unavailable: "+err.Error())
+		}
+	}
+	if !open {
+		if len(evs) == 0 {
+			return problem(fiber.StatusNotFound, "unknown risk "+strconv.Quote(id),
+				map[string]string{"id": id, "reason": "neither open nor in the history"})
+		}
+		last := &evs[len(evs)-1]
+		r = engine.Risk{ID: last.RiskID, VehicleA: last.VehicleA, VehicleB: last.VehicleB, Risk: last.Risk,
+			Time: last.Time, TCA: last.TCA, DMin: last.DMin, TIn: last.TIn, OpenedAt: last.OpenedAt,
+			Seq: last.Seq, Model: last.Model}
+	}
+	if evs == nil {
+		evs = []engine.Event{}
+	}
+	return c.JSON(riskAnswer{Open: open, Risk: r, Events: evs})
+}
+
+// getRiskHistory answers the risk events whose data time lies in [from, to).
+//
+//	GET /api/v1/risks/history?from=T&to=T[&vehicle=ID][&limit=1000]
+//
+// T is RFC 3339 (2021-07-12T14:00:00Z) or Unix seconds (1626098400.5);
+// either bound may be left out. limit in [1, 10000], default 1000; truncated
+// says whether more events matched.
+func (s *Server) getRiskHistory(c *fiber.Ctx) error {
+	if s.opts.History == nil {
+		return problem(fiber.StatusNotImplemented, "no risk history configured")
+	}
+	from, p := parseTimeParam("from", c.Query("from"))
+	if p != nil {
+		return p
+	}
+	to, p := parseTimeParam("to", c.Query("to"))
+	if p != nil {
+		return p
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return badParam("to", c.Query("to"), "to is before from")
+	}
+	limit, p := parseLimit(c.Query("limit"), defaultEventLimit, maxEventLimit)
+	if p != nil {
+		return p
+	}
+	evs, err := s.opts.History.Range(c.UserContext(), from, to, c.Query("vehicle"), limit+1)
+	if err != nil {
+		return problem(fiber.StatusServiceUnavailable, "risk history unavailable: "+err.Error())
+	}
+	truncated := len(evs) > limit
+	if truncated {
+		evs = evs[:limit]
+	}
+	if evs == nil {
+		evs = []engine.Event{}
+	}
+	return c.JSON(struct {
+		Events    []engine.Event `json:"events"`
+		Count     int            `json:"count"`
+		Truncated bool           `json:"truncated"`
+	}{evs, len(evs), truncated})
+}
+
+// parseTimeParam parses RFC 3339 or Unix seconds; "" is the zero Time.
+func parseTimeParam(name, q string) (time.Time, *Problem) {
+	if q == "" {
+		return time.Time{}, nil
+	}
+	if f, err := strconv.ParseFloat(q, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e11 {
+			return time.Time{}, badParam(name, q, "Unix seconds out of range")
+		}
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, q)
+	if err != nil {
+		return time.Time{}, badParam(name, q, "want RFC 3339 (2021-07-12T14:00:00Z) or Unix seconds")
+	}
+	return t, nil
+}

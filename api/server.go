@@ -1,0 +1,182 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Server is the REST API. Create it with New, serve with Listen or Serve,
+// stop with Shutdown.
+type Server struct {
+	opts    Options
+	app     *fiber.App
+	log     *slog.Logger
+	eng     Engine
+	started time.Time
+
+	ingestPool sync.Pool // *ingestBuf
+	throttle   *tokenBucket
+	hub        *hub
+	metrics    *metrics
+	rates      rateMeter
+
+	serving  atomic.Bool
+	stopping atomic.Bool
+	mu       sync.Mutex // guards ln
+	ln       net.Listener
+
+	adminAllow []netip.Prefix
+}
+
+// New builds a server: it registers the metrics and the live-stream sink with
+// the engine (so it must run before the engine starts ticking) and the
+// routes. It fails when Options.Engine is missing or a metric cannot be
+// registered (e.g. twice in one registry).
+func New(opts Options) (*Server, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, log: o.Logger, eng: o.Engine, started: o.Now()}
+	for i, cidr := range o.AdminAllow {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("api: AdminAllow[%d] (api.admin.allow): want a network in CIDR form, got %q", i, cidr)
+		}
+		s.adminAllow = append(s.adminAllow, p.Masked())
+	}
+	s.throttle = newTokenBucket(o.MaxTPS*o.ThrottlingThreshold, o.ThrottleBurst, o.MaxBatch, o.Now)
+	s.metrics, err = newMetrics(o.Registerer, o.Engine)
+	if err != nil {
+		return nil, err
+	}
+	s.hub = newHub(o.StreamBuffer, s.metrics)
+	s.rates.init(o.Now(), o.Engine.Stats())
+	s.ingestPool.New = func() any { return newIngestBuf(o.Validator) }
+
+	s.app = fiber.New(fiber.Config{
+		AppName:               "cdp",
+		DisableStartupMessage: true,
+		BodyLimit:             o.BodyLimit,
+		ReadTimeout:           o.ReadTimeout,
+		WriteTimeout:          o.WriteTimeout,
+		IdleTimeout:           o.IdleTimeout,
+		ErrorHandler:          s.errorHandler,
+		// Ingest bodies are parsed in place: the request buffer must not be
+		// copied per request (Fiber's Immutable would).
+		Immutable: false,
+	})
+	if len(o.CORSOrigins) > 0 {
+		s.app.Use(cors.New(cors.Config{
+			AllowOrigins: strings.Join(o.CORSOrigins, ","),
+			AllowMethods: "GET,POST,HEAD,OPTIONS",
+			AllowHeaders: "Content-Type,Authorization",
+		}))
+	}
+	s.routes()
+	o.Engine.AddSink(s.hub)
+	return s, nil
+}
+
+func (s *Server) routes() {
+	a := s.app
+	v1 := a.Group("/api/v1")
+	v1.Post("/locations", s.postLocations)
+	v1.Get("/vehicles", s.getVehicles)
+	v1.Get("/vehicles/:id", s.getVehicle)
+	v1.Get("/risks", s.getRisks)
+	// Static paths before /risks/:id, which would take them otherwise.
+	v1.Get("/risks/history", s.getRiskHistory)
+	v1.Get("/risks/stream", s.getRiskStream)
+	v1.Get("/risks/:id", s.getRisk)
+
+	a.Get("/system/status", s.getStatus)
+	a.Get("/system/version", s.getVersion)
+	a.Get("/system/export-state", s.getExportState)
+	a.Post("/system/import-state", s.postImportState)
+
+	a.Get("/healthz", s.getHealthz)
+	a.Get("/readyz", s.getReadyz)
+	a.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{})))
+	a.Get("/openapi.json", s.getOpenAPI)
+}
+
+// App returns the Fiber application, for tests (app.Test) and for mounting
+// extra routes before serving.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen serves on addr ("host:port") until Shutdown. It returns nil after a
+// Shutdown and the listener's error otherwise.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Serve serves on ln until Shutdown (which closes ln).
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.stopping.Load() {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
+	s.ln = ln
+	s.serving.Store(true)
+	s.mu.Unlock()
+	err := s.app.Listener(ln)
+	if s.stopping.Load() {
+		return nil
+	}
+	return err
+}
+
+// Addr returns the address served, nil before Serve.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Shutdown stops the server gracefully: /readyz turns 503, new connections
+// are refused, live streams end, and requests in flight finish (an ingest
+// request in flight is either accepted whole into the engine's queue or
+// answered with an error), until ctx is done. Work accepted into the engine
+// is the engine's to drain: engine.Run runs a last tick when its context
+// ends, so the host stops the server first and the engine second.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopping.Store(true)
+	serving := s.serving.Load()
+	s.mu.Unlock()
+	s.hub.close()
+	if !serving {
+		return nil
+	}
+	err := s.app.ShutdownWithContext(ctx)
+	// When Serve had not yet handed ln to fasthttp, the shutdown above saw
+	// no listener: closing it here makes that Serve return at once.
+	s.mu.Lock()
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+	s.mu.Unlock()
+	return err
+}

@@ -1,0 +1,245 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+)
+
+// hub is the one engine.Sink of the API: it fans each tick's events out to
+// the live-stream subscribers. Publish runs on the engine's tick goroutine
+// (under the engine's lock), so it never blocks and never calls the engine:
+// each subscriber has a bounded queue, and an event that does not fit is
+// dropped for that subscriber and counted (the client is told how many on
+// its stream, and can re-read GET /api/v1/risks). See RATIONALE.md.
+type hub struct {
+	mu     sync.RWMutex
+	subs   map[*subscriber]struct{}
+	closed bool
+	done   chan struct{}
+	buf    int
+	m      *metrics
+}
+
+// subscriber is one live-stream client.
+type subscriber struct {
+	ch      chan streamEvent
+	vehicle string // only this vehicle's risks; "" for all
+	dropped atomic.Uint64
+}
+
+// streamEvent is an event copied by value: the engine owns what TIn points
+// to, so the value travels beside it.
+type streamEvent struct {
+	ev     engine.Event
+	tin    float64
+	hasTIn bool
+}
+
+func newHub(buf int, m *metrics) *hub {
+	return &hub{subs: make(map[*subscriber]struct{}), done: make(chan struct{}), buf: buf, m: m}
+}
+
+// Publish implements engine.Sink.
+func (h *hub) Publish(evs []engine.Event) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for s := range h.subs {
+		for i := range evs {
+			ev := &evs[i]
+			if s.vehicle != "" && ev.VehicleA != s.vehicle && ev.VehicleB != s.vehicle {
+				continue
+			}
+			se := streamEvent{ev: *ev}
+			if ev.TIn != nil {
+				se.tin, se.hasTIn = *ev.TIn, true
+				se.ev.TIn = nil
+			}
+			select {
+			case s.ch <- se:
+			default:
+				s.dropped.Add(1)
+				h.m.streamDropped.Inc()
+			}
+		}
+	}
+}
+
+// subscribe adds a subscriber; it fails when the hub is closed or full.
+func (h *hub) subscribe(vehicle string, max int) (*subscriber, *Problem) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, problem(fiber.StatusServiceUnavailable, "server shutting down")
+	}
+	if len(h.subs) >= max {
+		return nil, problem(fiber.StatusServiceUnavailable,
+			"too many live-stream clients ("+strconv.Itoa(max)+"); retry later")
+	}
+	s := &subscriber{ch: make(chan streamEvent, h.buf), vehicle: vehicle}
+	h.subs[s] = struct{}{}
+	h.m.streams.Inc()
+	return s, nil
+}
+
+func (h *hub) unsubscribe(s *subscriber) {
+	h.mu.Lock()
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		h.m.streams.Dec()
+	}
+	h.mu.Unlock()
+}
+
+// count returns the number of subscribers.
+func (h *hub) count() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.subs)
+}
+
+// close ends every stream (their writers see done) and refuses new ones.
+func (h *hub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.done)
+	}
+}
+
+var _ engine.Sink = (*hub)(nil)
+
+// getRiskStream streams live risk events as Server-Sent Events.
+//
+//	GET /api/v1/risks/stream[?vehicle=ID][&bbox=minLon,minLat,maxLon,maxLat[&crs=wgs84|frame]]
+//
+// Each event is "id: <event id>", "event: opened|updated|resolved", "data:
+// <the event as JSON>". With vehicle, only that vehicle's risks; with bbox,
+// a risk enters the stream when either vehicle is inside the box at one of
+// its events and then stays on it until it resolves. Comment lines
+// (": ping") keep an idle stream open. When the client reads too slowly its
+// buffer fills and further events are dropped for it; the stream then says
+// so with "event: dropped", data {"dropped": total so far}, and the client
+// should re-read GET /api/v1/risks.
+func (s *Server) getRiskStream(c *fiber.Ctx) error {
+	vehicle := utils.CopyString(c.Query("vehicle"))
+	var box *area
+	if q := c.Query("bbox"); q != "" {
+		var p *Problem
+		if box, p = parseArea(q, c.Query("crs")); p != nil {
+			return p
+		}
+	}
+	sub, p := s.hub.subscribe(vehicle, s.opts.MaxStreams)
+	if p != nil {
+		return p
+	}
+	fctx := c.Context()
+	fctx.SetContentType("text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	wt := s.opts.WriteTimeout
+	fctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer s.hub.unsubscribe(sub)
+		// Each flush gets its own write deadline: the server-wide one would
+		// cut the stream after WriteTimeout, and without one a stalled
+		// client would hold this goroutine for ever.
+		flush := func() bool {
+			if wt > 0 {
+				_ = fctx.Conn().SetWriteDeadline(time.Now().Add(wt))
+			}
+			return w.Flush() == nil
+		}
+		_, _ = w.WriteString("retry: 2000\n: connected\n\n")
+		if !flush() {
+			return
+		}
+		hb := time.NewTicker(s.opts.StreamHeartbeat)
+		defer hb.Stop()
+		var (
+			buf      bytes.Buffer
+			enc      = json.NewEncoder(&buf)
+			reported uint64
+			onStream = map[string]struct{}{} // risks this client has seen (bbox filter)
+		)
+		write := func(se *streamEvent) {
+			ev := &se.ev
+			if box != nil {
+				_, seen := onStream[ev.RiskID]
+				if !seen && !s.riskInArea(ev, box) {
+					return
+				}
+				if ev.Type == engine.EventResolved {
+					delete(onStream, ev.RiskID)
+				} else {
+					onStream[ev.RiskID] = struct{}{}
+				}
+			}
+			if se.hasTIn {
+				ev.TIn = &se.tin
+			}
+			buf.Reset()
+			_ = enc.Encode(ev) // ends with '\n'
+			_, _ = w.WriteString("id: ")
+			_, _ = w.WriteString(ev.ID)
+			_, _ = w.WriteString("\nevent: ")
+			_, _ = w.WriteString(string(ev.Type))
+			_, _ = w.WriteString("\ndata: ")
+			_, _ = w.Write(buf.Bytes())
+			_ = w.WriteByte('\n')
+			s.metrics.streamSent.Inc()
+		}
+		for {
+			select {
+			case <-s.hub.done:
+				return
+			case se := <-sub.ch:
+				write(&se)
+				// Batch what is already queued into one flush.
+				for more := true; more; {
+					select {
+					case se := <-sub.ch:
+						write(&se)
+					default:
+						more = false
+					}
+				}
+				if d := sub.dropped.Load(); d != reported {
+					reported = d
+					_, _ = w.WriteString("event: dropped\ndata: {\"dropped\":")
+					_, _ = w.WriteString(strconv.FormatUint(d, 10))
+					_, _ = w.WriteString("}\n\n")
+				}
+				if !flush() {
+					return
+				}
+			case <-hb.C:
+				_, _ = w.WriteString(": ping\n\n")
+				if !flush() {
+					return
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// riskInArea reports whether either vehicle of ev is inside box now.
+func (s *Server) riskInArea(ev *engine.Event, box *area) bool {
+	for _, id := range [2]string{ev.VehicleA, ev.VehicleB} {
+		if v, ok := s.eng.Vehicle(id); ok && box.contains(s.opts.Frame, &v.State) {
+			return true
+		}
+	}
+	return false
+}
