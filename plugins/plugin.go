@@ -208,10 +208,13 @@ func (p *Plugin) checkModule() error {
 // checkImportsOffered refuses WASI imports that wazero does not implement,
 // with a clearer message than instantiation would give.
 func (p *Plugin) checkImportsOffered() error {
-	w := p.rt.Module(wasiModule)
+	var offered map[string]api.FunctionDefinition
+	if w := p.rt.Module(wasiModule); w != nil {
+		offered = w.ExportedFunctionDefinitions()
+	}
 	for _, d := range p.compiled.ImportedFunctions() {
 		_, name, _ := d.Import()
-		if w == nil || w.ExportedFunction(name) == nil {
+		if _, ok := offered[name]; !ok {
 			return refused("imports function %s.%s, which is not offered", wasiModule, name)
 		}
 	}
