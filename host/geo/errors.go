@@ -35,3 +35,5 @@ func IsConfigError(err error) bool {
 	var ce *ConfigError
 	return errors.As(err, &ce)
 }
+
+var _ error = (*ConfigError)(nil)

@@ -77,7 +77,8 @@ type Config struct {
 	Lat float64
 	// Lon is the origin's longitude, degrees in [-180, 180]. Default 0.
 	Lon float64
-	// Alt is the origin's height above the WGS84 ellipsoid, m. Default 0.
+	// Alt is the origin's height above the WGS84 ellipsoid, m, in
+	// [-11000, 1e6]. Default 0.
 	Alt float64
 }
 
@@ -104,7 +105,7 @@ func New(cfg Config) (*Frame, error) {
 	if !(cfg.Lon >= -180 && cfg.Lon <= 180) {
 		return nil, &ConfigError{Key: "origin.lon", Value: fmt.Sprint(cfg.Lon), Err: ErrOriginRange}
 	}
-	if !(cfg.Alt >= -1e4 && cfg.Alt <= 1e6) {
+	if !(cfg.Alt >= -11000 && cfg.Alt <= 1e6) {
 		return nil, &ConfigError{Key: "origin.alt", Value: fmt.Sprint(cfg.Alt), Err: ErrOriginRange}
 	}
 	f := &Frame{kind: kind, lat: cfg.Lat, lon: cfg.Lon, alt: cfg.Alt}

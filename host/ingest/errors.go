@@ -101,3 +101,10 @@ func IsSyntax(err error) bool { return errors.Is(err, ErrSyntax) }
 
 // IsInvalid reports whether err is a refused record.
 func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
+
+var (
+	_ error = (*SyntaxError)(nil)
+	_ error = (*RecordError)(nil)
+	_ error = (*ConfigError)(nil)
+	_ error = (*CSVError)(nil)
+)

@@ -1,7 +1,10 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"strconv"
 	"testing"
@@ -177,5 +180,38 @@ func FuzzNormalize(f *testing.F) {
 		if d := math.Sqrt((x1-x2)*(x1-x2) + (y1-y2)*(y1-y2) + (z1-z2)*(z1-z2)); d > 1e-3 {
 			t.Fatalf("position round trip off by %v m", d)
 		}
+	})
+}
+
+// FuzzCSVReader: the CSV reader never panics and always ends on any input
+// (at most one Read per input byte); errors are *CSVError, header errors are
+// sticky, and rows carry only the recording's fields.
+func FuzzCSVReader(f *testing.F) {
+	f.Add([]byte("id,t,lat,lon,alt_m,vx_mps,vy_mps,vz_mps\n4077da,1626098396.133,51.8436127,-1.3514668,472.4,-15.95,-48.87,0.33\n"))
+	f.Add([]byte("vz_mps,id,t,lat,lon,alt_m,vx_mps,vy_mps,x\n1,\"a\",1,2,3,4,5,6,7\r\n\n,,,,,,,,\n"))
+	f.Add([]byte("id,t,lat,lon,alt_m,vx_mps,vy_mps,vz_mps\na,NaN,1e999,-0,0.0,1,2"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewCSVReader(bytes.NewReader(data))
+		var rec Record
+		for i := 0; i <= len(data)+1; i++ {
+			err := r.Read(&rec)
+			if err == io.EOF {
+				return
+			}
+			var ce *CSVError
+			if err != nil && !errors.As(err, &ce) {
+				t.Fatalf("unexpected error type %T: %v", err, err)
+			}
+			if err != nil && errors.Is(err, ErrCSVHeader) {
+				if err2 := r.Read(&rec); err2 != err {
+					t.Fatalf("header error not sticky: %v then %v", err, err2)
+				}
+				return
+			}
+			if err == nil && rec.Fields&^(FieldID|FieldT|fieldsGeodetic|fieldsVector) != 0 {
+				t.Fatalf("unexpected fields %v", rec.Fields)
+			}
+		}
+		t.Fatalf("reader did not end")
 	})
 }
