@@ -58,7 +58,7 @@ func (Scorer) Score(ctx context.Context, p abi.Params, vehicles []abi.Vehicle, p
 		if uint64(pr.A) >= n || uint64(pr.B) >= n {
 			return &PairIndexError{Pair: i, A: pr.A, B: pr.B, Vehicles: len(vehicles)}
 		}
-		results[i] = ScorePair(&vehicles[pr.A], &vehicles[pr.B], p)
+		scoreInto(&results[i], &vehicles[pr.A], &vehicles[pr.B], p.Horizon, p.MinRisk)
 	}
 	return nil
 }
@@ -124,12 +124,20 @@ func checkParams(p abi.Params) error {
 //
 // The result is a pure function of its inputs: no state, no allocation.
 func ScorePair(a, b *abi.Vehicle, p abi.Params) abi.Result {
+	var r abi.Result
+	scoreInto(&r, a, b, p.Horizon, p.MinRisk)
+	return r
+}
+
+// scoreInto is ScorePair writing through a pointer, so that the batch loop
+// stores each result in place instead of copying it out of a return value.
+func scoreInto(r *abi.Result, a, b *abi.Vehicle, horizon, minRisk float64) {
 	// 1. Reference time; propagate both states to it.
 	t := fmax(a.T, b.T)
 	dtA := t - a.T
 	dtB := t - b.T
 	// 2. Window.
-	w := fmin(a.T, b.T) + p.Horizon - t
+	w := fmin(a.T, b.T) + horizon - t
 	// 3. Relative motion, B minus A.
 	dx := (b.X + float64(b.VX*dtB)) - (a.X + float64(a.VX*dtA))
 	dy := (b.Y + float64(b.VY*dtB)) - (a.Y + float64(a.VY*dtA))
@@ -146,7 +154,8 @@ func ScorePair(a, b *abi.Vehicle, p abi.Params) abi.Result {
 	qb := dv - float64(dz*vz)
 	c0 := dd - float64(dz*dz)
 	if w < 0 {
-		return abi.Result{Risk: 0, TCA: 0, DMin: math.Sqrt(dd), TIn: -1, TOut: -1}
+		*r = abi.Result{Risk: 0, TCA: 0, DMin: math.Sqrt(dd), TIn: -1, TOut: -1}
+		return
 	}
 	tca := 0.0
 	if vv > eps {
@@ -195,10 +204,11 @@ func ScorePair(a, b *abi.Vehicle, p abi.Params) abi.Result {
 	if open && tin < tout && tout > 0 && tin <= w {
 		end := fmin(tout, w)
 		if tin <= 0 {
-			return abi.Result{Risk: 1, TCA: tca, DMin: dmin, TIn: 0, TOut: end,
+			*r = abi.Result{Risk: 1, TCA: tca, DMin: dmin, TIn: 0, TOut: end,
 				Flags: abi.ResultConflict | abi.ResultLoS}
+			return
 		}
-		u := tin / p.Horizon
+		u := tin / horizon
 		th := tin
 		if qa > eps {
 			th = fclamp(-qb/qa, tin, end)
@@ -209,8 +219,9 @@ func ScorePair(a, b *abi.Vehicle, p abi.Params) abi.Result {
 			depth = fclamp(1-hmin/zr, 0, 1)
 		}
 		risk := 1 - float64(0.5*u*(1-float64(0.5*depth)))
-		return abi.Result{Risk: risk, TCA: tca, DMin: dmin, TIn: tin, TOut: end,
+		*r = abi.Result{Risk: risk, TCA: tca, DMin: dmin, TIn: tin, TOut: end,
 			Flags: abi.ResultConflict}
+		return
 	}
 	hn := math.Inf(1)
 	if zr > 0 {
@@ -221,7 +232,7 @@ func ScorePair(a, b *abi.Vehicle, p abi.Params) abi.Result {
 		vn = math.Abs(dz+float64(vz*tca)) / zv
 	}
 	n := fmax(fmax(hn, vn), 1)
-	return abi.Result{Risk: 0.5 * p.MinRisk / (n * n), TCA: tca, DMin: dmin, TIn: -1, TOut: -1}
+	*r = abi.Result{Risk: 0.5 * minRisk / (n * n), TCA: tca, DMin: dmin, TIn: -1, TOut: -1}
 }
 
 // fmax, fmin and fclamp are the specification's max, min and clamp: plain
