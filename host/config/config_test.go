@@ -175,6 +175,9 @@ func TestBadFiles(t *testing.T) {
 		{"class zero vertical", "collision_detection:\n  classes:\n    heli: {horizontal: 10}\n", "collision_detection.classes.heli.vertical", ErrOutOfRange, "must be > 0, got 0"},
 		{"missing plugin file", "plugins:\n  scorer:\n    path: /nonexistent/scorer.wasm\n", "plugins.scorer.path", ErrOutOfRange, "no such file"},
 		{"tls half set", "security:\n  tls:\n    cert_file: " + examplePath + "\n", "security.tls.cert_file", ErrConflict, "set together"},
+		{"dotted key in a file", "grid.min_size: 5\n", "grid.min_size", ErrUnknownKey, "nest them, grid: min_size: ..."},
+		{"too many shards", "grid:\n  shards: 5000\n", "grid.shards", ErrOutOfRange, "[1, 4096]"},
+		{"class name too long", "collision_detection:\n  classes:\n    " + strings.Repeat("a", 65) + ": {horizontal: 1, vertical: 1}\n", "collision_detection.classes." + strings.Repeat("a", 65), ErrOutOfRange, "1 to 64"},
 		{"plugin config not object", "plugins:\n  scorer:\n    config: [1]\n", "plugins.scorer.config", ErrWrongType, "JSON object"},
 	}
 	for _, tc := range tests {
@@ -369,7 +372,7 @@ func TestValidateWithoutSource(t *testing.T) {
 	c := Default()
 	c.Grid.Shards = 0
 	err := c.Validate()
-	if err == nil || err.Error() != "config: grid.shards: must be > 0, got 0" {
+	if err == nil || err.Error() != "config: grid.shards: must be in [1, 4096], got 0" {
 		t.Errorf("got %v", err)
 	}
 	// Loading does not alias Default's maps and slices.
@@ -379,4 +382,57 @@ func TestValidateWithoutSource(t *testing.T) {
 	if _, ok := Default().CollisionDetection.Classes["x"]; ok || Default().API.Admin.Allow[0] == "x" {
 		t.Error("Default shares state between calls")
 	}
+}
+
+func TestPluginConfigObject(t *testing.T) {
+	path := writeFile(t, "plugins:\n  scorer:\n    config:\n      gain: 2\n      table: {1: [a, {2: b}]}\n")
+	c, err := Load(Sources{File: path, NoEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"gain": 2.0, "table": map[string]any{"1": []any{"a", map[string]any{"2": "b"}}}}
+	if !reflect.DeepEqual(c.Plugins.Scorer.Config, want) {
+		t.Errorf("got %#v", c.Plugins.Scorer.Config)
+	}
+	if len(c.Plugins.Predictor.Config) != 0 {
+		t.Errorf("predictor config: %v", c.Plugins.Predictor.Config)
+	}
+}
+
+// FuzzLoad: whatever a file holds, Load neither panics nor returns an error
+// that does not name the file; what it accepts validates.
+func FuzzLoad(f *testing.F) {
+	seed, err := os.ReadFile(examplePath)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(seed))
+	f.Add("grid:\n  min_size: -5\n")
+	f.Add("collision_detection:\n  classes:\n    x: {horizontal: 1e9, vertical: .nan}\n")
+	f.Add("plugins: {scorer: {config: {1: 2}}}\n")
+	f.Add("api: [1, 2]\n")
+	f.Add("compute: {processing_interval: 1e300}\n")
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, content string) {
+		path := filepath.Join(dir, "fuzz.yaml")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(Sources{File: path, NoEnv: true})
+		if err != nil {
+			es := FieldErrors(err)
+			if len(es) == 0 {
+				t.Fatalf("error without field errors: %v", err)
+			}
+			for _, e := range es {
+				if !strings.Contains(e.Source, path) && e.Source != "defaults" {
+					t.Fatalf("error does not name the file: %v", e)
+				}
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Load accepted what Validate refuses: %v", err)
+		}
+	})
 }

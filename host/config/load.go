@@ -223,13 +223,15 @@ func normalize(raw map[string]any, prefix string, n *node, l layer, errs *Errors
 			child = n.elem
 			if !validName(k) {
 				*errs = append(*errs, &FieldError{Source: l.srcOf(key), Key: key, Reason: ErrOutOfRange,
-					Msg: fmt.Sprintf("name %q: use lower-case letters, digits, '_' and '-'", k)})
+					Msg: fmt.Sprintf("name %q: use 1 to 64 lower-case letters, digits, '_' and '-'", k)})
 				continue
 			}
 		}
 		if child == nil {
 			msg := "unknown key"
-			if s := suggest(key); s != "" {
+			if strings.Contains(k, ".") && lookup(key) != nil {
+				msg += " (dotted keys are not expanded in a file: nest them, " + strings.ReplaceAll(k, ".", ": ") + ": ...)"
+			} else if s := suggest(key); s != "" {
 				msg += " (did you mean " + s + "?)"
 			}
 			*errs = append(*errs, &FieldError{Source: l.srcOf(key), Key: key, Reason: ErrUnknownKey, Msg: msg})
@@ -273,8 +275,10 @@ func normalize(raw map[string]any, prefix string, n *node, l layer, errs *Errors
 	return out
 }
 
+// validName reports whether s can name a vehicle class: 1 to 64 bytes of
+// lower-case letters, digits, '_' and '-', starting with a letter or digit.
 func validName(s string) bool {
-	if s == "" {
+	if s == "" || len(s) > 64 {
 		return false
 	}
 	for i, r := range s {

@@ -168,6 +168,36 @@ func valueToMap(v reflect.Value, n *node) any {
 	return v.Interface()
 }
 
+// stringKeys converts a YAML mapping with arbitrary keys, and the mappings
+// nested in it, to string keys.
+func stringKeys(m map[any]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[fmt.Sprint(k)] = stringKeysValue(v)
+	}
+	return out
+}
+
+func stringKeysValue(v any) any {
+	switch x := v.(type) {
+	case map[any]any:
+		return stringKeys(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = stringKeysValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = stringKeysValue(e)
+		}
+		return out
+	}
+	return v
+}
+
 func deepCopyObject(m map[string]any) map[string]any {
 	if m == nil {
 		return map[string]any{}
@@ -247,8 +277,11 @@ func convert(raw any, n *node, fromText bool) (any, string) {
 			return out, ""
 		}
 	case leafObject:
-		if m, ok := raw.(map[string]any); ok {
-			return deepCopyObject(m), ""
+		switch raw.(type) {
+		case map[string]any, map[any]any:
+			// YAML allows non-string keys; JSON, which the plugin receives,
+			// does not: they become strings.
+			return deepCopyObject(stringKeysValue(raw).(map[string]any)), ""
 		}
 	}
 	return nil, "want " + kindName(n.leaf) + ", got " + describe(raw)

@@ -247,7 +247,7 @@ func validate(c *Config, prov map[string]string) Errors {
 	ch.between("grid.adjustment_threshold", g.AdjustmentThreshold, 0, 1, true, false)
 	ch.between("grid.adjustment_factor", g.AdjustmentFactor, 0, 1, true, true)
 	ch.positive("grid.target_occupancy", g.TargetOccupancy)
-	ch.positiveInt("grid.shards", g.Shards)
+	ch.between("grid.shards", float64(g.Shards), 1, 4096, false, false)
 
 	cd := c.CollisionDetection
 	ch.positiveDuration("collision_detection.prediction_time", cd.PredictionTime)
