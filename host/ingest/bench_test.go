@@ -192,3 +192,29 @@ func BenchmarkCSVReader(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkDecodeBatchADSB decodes the heavier form: NDJSON with RFC 3339
+// times, speed/track/vrate, a class and producer fields the decoder skips.
+func BenchmarkDecodeBatchADSB(b *testing.B) {
+	d := testDecoder(b)
+	var buf bytes.Buffer
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&buf, `{"id":"%06x","callsign":"BAW%d","t":"2021-07-12T14:%02d:%02d.%03dZ","lat":51.%07d,"lon":-1.%07d,"alt":%d.4,"speed":%d.25,"track":%d.5,"vrate":-2.5,"class":"aircraft","squawk":"7000","on_ground":false}`+"\n",
+			i, i, i%30, i%60, i%1000, i*7919%10000000, i*104729%10000000, 1000+i*10, 100+i%150, i%360)
+	}
+	data := buf.Bytes()
+	recs := make([]Record, 0, 1000)
+	var errs []RecordError
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		var err error
+		recs, errs, err = d.DecodeBatch(data, now, recs[:0], errs[:0])
+		if err != nil || len(errs) != 0 {
+			b.Fatal(err, errs)
+		}
+		n += len(recs)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+}
