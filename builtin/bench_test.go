@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
@@ -237,6 +238,42 @@ func BenchmarkPredict(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nv), "ns/vehicle")
+		})
+	}
+}
+
+// BenchmarkScoreVsTight runs Scorer.Score and the inline reference loop
+// alternately on the same batch and reports both costs and their ratio, so
+// that the comparison holds on a loaded machine (both see the same load).
+func BenchmarkScoreVsTight(b *testing.B) {
+	p := abi.Params{Horizon: 30, MinRisk: 0.3}
+	ctx := context.Background()
+	for _, np := range batchSizes {
+		b.Run(fmt.Sprintf("pairs=%d", np), func(b *testing.B) {
+			vs, ps, res := benchBatch(np)
+			var s abi.Scorer = builtin.Scorer{}
+			reps := max(1, 4096/np) // time blocks of at least 4096 pairs
+			var ts, tt time.Duration
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				start := time.Now()
+				for range reps {
+					if err := s.Score(ctx, p, vs, ps, res); err != nil {
+						b.Fatal(err)
+					}
+				}
+				mid := time.Now()
+				for range reps {
+					tightCPA(vs, ps, res, p.Horizon, p.MinRisk)
+				}
+				ts += mid.Sub(start)
+				tt += time.Since(mid)
+			}
+			n := float64(b.N * reps * np)
+			b.ReportMetric(float64(ts.Nanoseconds())/n, "scorer-ns/pair")
+			b.ReportMetric(float64(tt.Nanoseconds())/n, "tight-ns/pair")
+			b.ReportMetric(float64(ts)/float64(tt), "ratio")
 		})
 	}
 }
