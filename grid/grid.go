@@ -1,0 +1,479 @@
+package grid
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+const (
+	// levelRatio is the edge ratio between consecutive levels.
+	levelRatio = 4
+	// numLevels bounds the hierarchy: at the smallest base edge allowed in
+	// practice (10 m) the top level's cells are 10·4^11 ≈ 42,000 km, larger
+	// than the Earth. Boxes larger still go to the oversize list.
+	numLevels = 12
+
+	lvlOversize = 0xFE // stored in the oversize list
+	lvlAbsent   = 0xFF // not stored
+
+	counterStripes = 64
+)
+
+// Box is an axis-aligned box in metres. Boxes that touch overlap: the
+// overlap test is inclusive on every face.
+type Box struct{ MinX, MinY, MinZ, MaxX, MaxY, MaxZ float64 }
+
+// Overlaps reports whether b and o share at least one point (touching counts).
+func (b Box) Overlaps(o Box) bool {
+	return b.MinX <= o.MaxX && o.MinX <= b.MaxX &&
+		b.MinY <= o.MaxY && o.MinY <= b.MaxY &&
+		b.MinZ <= o.MaxZ && o.MinZ <= b.MaxZ
+}
+
+// Valid reports whether every coordinate of b is finite and each minimum is
+// at most its maximum. The grid ignores invalid boxes (see Set, QueryAppend).
+func (b Box) Valid() bool {
+	// x-x is 0 for finite x and NaN for ±Inf and NaN, so one comparison per
+	// coordinate rejects all three.
+	return b.MinX-b.MinX == 0 && b.MinY-b.MinY == 0 && b.MinZ-b.MinZ == 0 &&
+		b.MaxX-b.MaxX == 0 && b.MaxY-b.MaxY == 0 && b.MaxZ-b.MaxZ == 0 &&
+		b.MinX <= b.MaxX && b.MinY <= b.MaxY && b.MinZ <= b.MaxZ
+}
+
+func (b *Box) extent() float64 {
+	return max(b.MaxX-b.MinX, b.MaxY-b.MinY, b.MaxZ-b.MinZ)
+}
+
+// queryCounter is one stripe of the query counters, on its own cache line so
+// that parallel queries do not contend.
+type queryCounter struct {
+	queries, tests, hits atomic.Uint64
+	_                    [40]byte
+}
+
+// Grid is a sharded, hierarchical, adaptive uniform 3D grid of boxes keyed by
+// dense ids. See the package documentation for the phases in which each
+// method may run concurrently.
+type Grid struct {
+	cfg     Config
+	size    float64            // base (level-0) cell edge
+	sizes   [numLevels]float64 // cell edge per level: size·4^level
+	inv     [numLevels]float64 // 1/sizes
+	boxes   []Box              // per id: the stored box
+	lvl     []uint8            // per id: its level, lvlOversize or lvlAbsent
+	shards  []shard
+	nshards uint64
+
+	count      atomic.Int64
+	levelCells [numLevels]atomic.Int64 // non-empty cells per level
+
+	overMu sync.Mutex
+	over   []uint32 // ids of oversize boxes
+
+	counters [counterStripes]queryCounter
+	invalid  atomic.Uint64
+	resizes  uint64
+
+	// hold remembers the last rejected resize candidate (see Adjust).
+	hold struct {
+		active     bool
+		size, cand float64
+		q          float64
+	}
+}
+
+// New returns an empty grid. Zero fields of cfg take their defaults; an
+// invalid value returns an error that names its key and wraps
+// ErrInvalidConfig.
+func New(cfg Config) (*Grid, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	g := &Grid{cfg: cfg, shards: make([]shard, cfg.Shards), nshards: uint64(cfg.Shards)}
+	g.setSize(cfg.InitialSize)
+	return g, nil
+}
+
+func (g *Grid) setSize(size float64) {
+	g.size = size
+	e := size
+	for l := range g.sizes {
+		g.sizes[l] = e
+		g.inv[l] = 1 / e
+		e *= levelRatio
+	}
+}
+
+// levelFor returns the finest level whose cell edge is at least b's largest
+// extent (so b covers at most 2 cells per axis there) and whose cells for b
+// are addressable, or lvlOversize.
+func (g *Grid) levelFor(b *Box) uint8 {
+	e := b.extent()
+	for l := 0; l < numLevels; l++ {
+		if e <= g.sizes[l] && addressable(b, g.inv[l]) {
+			return uint8(l)
+		}
+	}
+	return lvlOversize
+}
+
+// Grow makes ids 0..n-1 valid; it never shrinks. Call it only while no other
+// method runs.
+func (g *Grid) Grow(n int) {
+	if n <= len(g.lvl) {
+		return
+	}
+	old := len(g.lvl)
+	if n > cap(g.lvl) {
+		c := max(n, 2*cap(g.lvl))
+		boxes := make([]Box, old, c)
+		copy(boxes, g.boxes)
+		lvl := make([]uint8, old, c)
+		copy(lvl, g.lvl)
+		g.boxes, g.lvl = boxes, lvl
+	}
+	g.boxes = g.boxes[:n]
+	g.lvl = g.lvl[:n]
+	for i := old; i < n; i++ {
+		g.lvl[i] = lvlAbsent
+		g.boxes[i] = Box{}
+	}
+}
+
+// Set stores b as id's box, inserting id or moving it. An id outside Grow's
+// range or an invalid box (see Box.Valid) is ignored: the grid keeps what it
+// had for id, and Stats().Invalid counts the call.
+//
+// Set may run concurrently with Set and Delete of other ids; not with
+// QueryAppend, Adjust, Grow, or a Set/Delete of the same id. A move that keeps
+// the box's level and cells (the usual case from one tick to the next) takes
+// no lock and allocates nothing.
+func (g *Grid) Set(id uint32, b Box) {
+	if int(id) >= len(g.lvl) || !b.Valid() {
+		g.invalid.Add(1)
+		return
+	}
+	old := g.lvl[id]
+	nl := g.levelFor(&b)
+	switch {
+	case old == lvlAbsent:
+		g.count.Add(1)
+	case old == nl && nl == lvlOversize:
+		g.boxes[id] = b
+		return
+	case old == nl:
+		inv := g.inv[nl]
+		or, nr := rangeOf(&g.boxes[id], inv), rangeOf(&b, inv)
+		if or != nr {
+			g.moveCells(int(nl), &or, &nr, id)
+		}
+		g.boxes[id] = b
+		return
+	default:
+		g.removeAll(id, old)
+	}
+	g.boxes[id] = b
+	g.lvl[id] = nl
+	g.insertAll(id, nl)
+}
+
+// Delete removes id; an absent or out-of-range id is a no-op. Same
+// concurrency as Set.
+func (g *Grid) Delete(id uint32) {
+	if int(id) >= len(g.lvl) || g.lvl[id] == lvlAbsent {
+		return
+	}
+	g.removeAll(id, g.lvl[id])
+	g.lvl[id] = lvlAbsent
+	g.count.Add(-1)
+}
+
+func (g *Grid) insertAll(id uint32, level uint8) {
+	if level == lvlOversize {
+		g.overMu.Lock()
+		g.over = append(g.over, id)
+		g.overMu.Unlock()
+		return
+	}
+	l := int(level)
+	r := rangeOf(&g.boxes[id], g.inv[l])
+	for z := r.z0; z <= r.z1; z++ {
+		for y := r.y0; y <= r.y1; y++ {
+			for x := r.x0; x <= r.x1; x++ {
+				g.addEntry(l, x, y, z, id)
+			}
+		}
+	}
+}
+
+// removeAll takes id out of every cell of its stored box.
+func (g *Grid) removeAll(id uint32, level uint8) {
+	if level == lvlOversize {
+		g.overMu.Lock()
+		for i, o := range g.over {
+			if o == id {
+				g.over[i] = g.over[len(g.over)-1]
+				g.over = g.over[:len(g.over)-1]
+				break
+			}
+		}
+		g.overMu.Unlock()
+		return
+	}
+	l := int(level)
+	r := rangeOf(&g.boxes[id], g.inv[l])
+	for z := r.z0; z <= r.z1; z++ {
+		for y := r.y0; y <= r.y1; y++ {
+			for x := r.x0; x <= r.x1; x++ {
+				g.removeEntry(l, x, y, z, id)
+			}
+		}
+	}
+}
+
+// moveCells updates only the cells that differ between the two ranges.
+func (g *Grid) moveCells(l int, or, nr *cellRange, id uint32) {
+	for z := or.z0; z <= or.z1; z++ {
+		for y := or.y0; y <= or.y1; y++ {
+			for x := or.x0; x <= or.x1; x++ {
+				if !nr.contains(x, y, z) {
+					g.removeEntry(l, x, y, z, id)
+				}
+			}
+		}
+	}
+	for z := nr.z0; z <= nr.z1; z++ {
+		for y := nr.y0; y <= nr.y1; y++ {
+			for x := nr.x0; x <= nr.x1; x++ {
+				if !or.contains(x, y, z) {
+					g.addEntry(l, x, y, z, id)
+				}
+			}
+		}
+	}
+}
+
+// QueryAppend appends to dst every stored id whose box overlaps q (touching
+// counts), each exactly once, except exclude, and returns the extended
+// slice. An invalid q (see Box.Valid) returns dst unchanged. With enough
+// capacity in dst it allocates nothing.
+//
+// QueryAppend may run concurrently with other QueryAppend, Stats, CellSize
+// and Len calls, but not with Set, Delete, Grow or Adjust.
+//
+// Each level holding cells is visited. Within a level a stored box is
+// reported only from the cell that contains the minimum corner of its
+// intersection with q (the reference-point rule), so a box that covers
+// several of the visited cells is reported once without a per-query set.
+func (g *Grid) QueryAppend(dst []uint32, q Box, exclude uint32) []uint32 {
+	if !q.Valid() {
+		return dst
+	}
+	start := len(dst)
+	tests := 0
+	for l := 0; l < numLevels; l++ {
+		nc := g.levelCells[l].Load()
+		if nc == 0 {
+			continue
+		}
+		r := rangeOf(&q, g.inv[l])
+		span := float64(r.x1-r.x0+1) * float64(r.y1-r.y0+1) * float64(r.z1-r.z0+1)
+		if span > float64(nc) {
+			// The query covers more cells than the level holds: walking the
+			// level's maps is cheaper than probing every covered cell, and
+			// bounds the work of a huge query box.
+			for i := range g.shards {
+				s := &g.shards[i]
+				for k, c := range s.cells[l] {
+					x, y, z := keyCell(k)
+					if r.contains(x, y, z) {
+						dst = g.scanCell(dst, s.arena[c.off:c.off+c.n()], &q, l, x, y, z, &r, exclude)
+						tests += int(c.n())
+					}
+				}
+			}
+			continue
+		}
+		for z := r.z0; z <= r.z1; z++ {
+			for y := r.y0; y <= r.y1; y++ {
+				for x := r.x0; x <= r.x1; x++ {
+					s := g.shardOf(l, x, y, z)
+					c, ok := s.cells[l][cellKey(x, y, z)]
+					if !ok {
+						continue
+					}
+					dst = g.scanCell(dst, s.arena[c.off:c.off+c.n()], &q, l, x, y, z, &r, exclude)
+					tests += int(c.n())
+				}
+			}
+		}
+	}
+	for _, id := range g.over {
+		tests++
+		if id != exclude && g.boxes[id].Overlaps(q) {
+			dst = append(dst, id)
+		}
+	}
+	qc := &g.counters[exclude%counterStripes]
+	qc.queries.Add(1)
+	qc.tests.Add(uint64(tests))
+	qc.hits.Add(uint64(len(dst) - start))
+	return dst
+}
+
+// scanCell appends the ids of one cell that overlap q and whose reference
+// point (the minimum corner of the intersection) lies in this cell. The
+// reference cell on an axis is max(cell(b.Min), cell(q.Min)) because floor is
+// monotonic; it equals x exactly when x is the query's first cell on that
+// axis or the box starts in x.
+func (g *Grid) scanCell(dst, ids []uint32, q *Box, l int, x, y, z int32, r *cellRange, exclude uint32) []uint32 {
+	inv := g.inv[l]
+	for _, id := range ids {
+		if id == exclude {
+			continue
+		}
+		b := &g.boxes[id]
+		if b.MinX <= q.MaxX && q.MinX <= b.MaxX &&
+			b.MinY <= q.MaxY && q.MinY <= b.MaxY &&
+			b.MinZ <= q.MaxZ && q.MinZ <= b.MaxZ &&
+			(x == r.x0 || cellIndex(b.MinX*inv) == x) &&
+			(y == r.y0 || cellIndex(b.MinY*inv) == y) &&
+			(z == r.z0 || cellIndex(b.MinZ*inv) == z) {
+			dst = append(dst, id)
+		}
+	}
+	return dst
+}
+
+// CellSize returns the current base (level-0) cell edge in metres; level l
+// has edge CellSize()·4^l.
+func (g *Grid) CellSize() float64 { return g.size }
+
+// Len returns the number of stored ids.
+func (g *Grid) Len() int { return int(g.count.Load()) }
+
+// occupancy returns Σn²/Σn over the level-0 cells, 0 when there are none.
+func (g *Grid) occupancy() float64 {
+	var n, n2 int64
+	for i := range g.shards {
+		s := &g.shards[i]
+		s.mu.Lock()
+		n += s.sumN0
+		n2 += s.sumN20
+		s.mu.Unlock()
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(n2) / float64(n)
+}
+
+// occupancyAt computes the occupancy that base edge size would give, from the
+// stored boxes, without changing the grid.
+func (g *Grid) occupancyAt(size float64) float64 {
+	inv := 1 / size
+	counts := make(map[uint64]int32)
+	for id, l := range g.lvl {
+		if l == lvlAbsent {
+			continue
+		}
+		b := &g.boxes[id]
+		if b.extent() > size || !addressable(b, inv) {
+			continue
+		}
+		r := rangeOf(b, inv)
+		for z := r.z0; z <= r.z1; z++ {
+			for y := r.y0; y <= r.y1; y++ {
+				for x := r.x0; x <= r.x1; x++ {
+					counts[cellKey(x, y, z)]++
+				}
+			}
+		}
+	}
+	var n, n2 int64
+	for _, c := range counts {
+		n += int64(c)
+		n2 += int64(c) * int64(c)
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(n2) / float64(n)
+}
+
+// Adjust applies the resize rule of the package documentation and reports
+// whether the base cell size changed. A change rebuilds every cell from the
+// stored boxes before Adjust returns; nothing is lost. It also starts a new
+// interval for Stats' query counters. Call it only while no other method runs.
+func (g *Grid) Adjust() bool {
+	for i := range g.counters {
+		c := &g.counters[i]
+		c.queries.Store(0)
+		c.tests.Store(0)
+		c.hits.Store(0)
+	}
+	t, th, f := g.cfg.TargetOccupancy, g.cfg.AdjustmentThreshold, g.cfg.AdjustmentFactor
+	lo, hi := t*th, t/th
+	q := g.occupancy()
+	var cand float64
+	switch {
+	case q > hi && g.size > g.cfg.MinSize:
+		cand = max(g.size*f, g.cfg.MinSize)
+	case q < lo && g.size < g.cfg.MaxSize:
+		cand = min(g.size/f, g.cfg.MaxSize)
+	default:
+		g.hold.active = false
+		return false
+	}
+	if h := &g.hold; h.active && h.size == g.size && h.cand == cand && q >= h.q*th && q <= h.q/th {
+		return false
+	}
+	qc := g.occupancyAt(cand)
+	growing := cand > g.size
+	overshoot := (growing && qc > hi) || (!growing && qc < lo)
+	if overshoot && !(distance(qc, t) < distance(q, t)) {
+		g.hold.active, g.hold.size, g.hold.cand, g.hold.q = true, g.size, cand, q
+		return false
+	}
+	g.hold.active = false
+	g.rebuild(cand)
+	g.resizes++
+	return true
+}
+
+// distance is |ln(q/t)|, +Inf for q = 0.
+func distance(q, t float64) float64 { return math.Abs(math.Log(q / t)) }
+
+// rebuild lays every stored box out again at base edge size.
+func (g *Grid) rebuild(size float64) {
+	g.setSize(size)
+	for i := range g.shards {
+		g.shards[i].reset()
+	}
+	for l := range g.levelCells {
+		g.levelCells[l].Store(0)
+	}
+	g.over = g.over[:0]
+	// Set is safe for distinct ids, so the re-insertion fans out over the
+	// CPUs; Adjust waits for every worker before it returns.
+	n := len(g.lvl)
+	workers := min(runtime.GOMAXPROCS(0), n/8192+1)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := n*w/workers, n*(w+1)/workers
+		wg.Go(func() {
+			for id := lo; id < hi; id++ {
+				if g.lvl[id] == lvlAbsent {
+					continue
+				}
+				l := g.levelFor(&g.boxes[id])
+				g.lvl[id] = l
+				g.insertAll(uint32(id), l)
+			}
+		})
+	}
+	wg.Wait()
+}
