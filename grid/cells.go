@@ -21,10 +21,10 @@ const (
 
 	// Chunk capacity classes: a cell's entries live in a chunk of 1<<class
 	// ids in its shard's arena.
-	minClass  = 1
-	numClass  = 28
+	minClass   = 1
+	numClass   = 28
 	classShift = 27
-	countMask = 1<<classShift - 1
+	countMask  = 1<<classShift - 1
 )
 
 // cellRef is a non-empty cell: its entries are arena[off : off+n], in a chunk
@@ -48,9 +48,9 @@ type shard struct {
 	free  [numClass][]uint32
 	// entries counts (id, cell) entries; sumN0 and sumN20 are Σn and Σn² over
 	// the shard's level-0 cells, kept incrementally for the occupancy.
-	entries      int64
+	entries       int64
 	sumN0, sumN20 int64
-	_            [64]byte // keep neighbouring shards' hot words apart
+	_             [64]byte // keep neighbouring shards' hot words apart
 }
 
 // alloc returns the offset of a free chunk of 1<<class ids.
