@@ -58,6 +58,17 @@ func run(t *testing.T, runner Runner, args ...string) result {
 	return result{code, out.String(), errb.String()}
 }
 
+// TestMain makes the tests hermetic: the tests that read the environment
+// set the CDP_ variables they need with t.Setenv.
+func TestMain(m *testing.M) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, config.EnvPrefix) {
+			os.Unsetenv(k)
+		}
+	}
+	os.Exit(m.Run())
+}
+
 func writeFile(t *testing.T, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "cdp.yaml")

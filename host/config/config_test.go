@@ -17,6 +17,17 @@ import (
 
 const examplePath = "../../deploy/cdp.example.yaml"
 
+// TestMain makes the tests hermetic: the tests that read the environment
+// set the CDP_ variables they need with t.Setenv.
+func TestMain(m *testing.M) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, EnvPrefix) {
+			os.Unsetenv(k)
+		}
+	}
+	os.Exit(m.Run())
+}
+
 func writeFile(t *testing.T, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "cdp.yaml")
@@ -256,6 +267,7 @@ func TestEnvOverride(t *testing.T) {
 	t.Setenv("CDP_CONFIG", "/ignored/by/load.yaml")
 	t.Setenv("CDP_PORT", "tcp://10.0.0.1:8080") // Kubernetes service link
 	t.Setenv("CDP_SERVICE_HOST", "10.0.0.1")
+	t.Setenv("CDP_TEST_POSTGRES_DSN", "postgres://test")
 
 	c, prov, err := Origins(Sources{})
 	if err != nil {

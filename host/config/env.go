@@ -36,7 +36,8 @@ import (
 // durations ("100ms"), lists comma-separated ("a:9092,b:9092"), plugin config
 // as a JSON object. CDP_CONFIG names the config file. An unknown CDP_
 // variable is an error naming it, except the ones Kubernetes injects for a
-// Service named cdp (CDP_PORT, CDP_PORT_*, CDP_SERVICE_*), which are ignored.
+// Service named cdp (CDP_PORT, CDP_PORT_*, CDP_SERVICE_*) and CDP_TEST_*,
+// reserved for test harnesses, which are ignored.
 
 // EnvName returns the short-form environment variable of a dotted key.
 func EnvName(key string) string {
@@ -85,6 +86,9 @@ func envKey(name string) (string, *FieldError) {
 	}
 	if name == EnvPrefix+"PORT" || strings.HasPrefix(name, EnvPrefix+"PORT_") || strings.HasPrefix(name, EnvPrefix+"SERVICE_") {
 		return "", nil // Kubernetes service links for a Service named cdp
+	}
+	if strings.HasPrefix(name, EnvPrefix+"TEST_") {
+		return "", nil // reserved for test harnesses (CDP_TEST_POSTGRES_DSN...)
 	}
 	msg := "unknown variable"
 	best, bestD := "", len(name)/3+1
