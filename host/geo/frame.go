@@ -201,11 +201,23 @@ func ecefToGeodetic(x, y, z float64) (lat, lon, alt float64) {
 	k := s + 1 + 1/s
 	P := F / (3 * k * k * G * G)
 	Q := math.Sqrt(1 + 2*e2*e2*P)
-	r0 := -P*e2*p/(1+Q) + math.Sqrt(0.5*a*a*(1+1/Q)-P*(1-e2)*zz/(Q*(1+Q))-0.5*P*p*p)
-	u := (p - e2*r0)
-	V := math.Sqrt(u*u + (1-e2)*zz)
-	z0 := b * b * z / (a * V)
-	latRad := math.Atan((z + ep2*z0) / p)
+	arg := 0.5*a*a*(1+1/Q) - P*(1-e2)*zz/(Q*(1+Q)) - 0.5*P*p*p
+	var latRad float64
+	if G > 0 && arg >= 0 {
+		r0 := -P*e2*p/(1+Q) + math.Sqrt(arg)
+		u := (p - e2*r0)
+		V := math.Sqrt(u*u + (1-e2)*zz)
+		z0 := b * b * z / (a * V)
+		latRad = math.Atan((z + ep2*z0) / p)
+	}
+	if !(G > 0 && arg >= 0) || math.IsNaN(latRad) {
+		// Deep inside the Earth (within ~40 km of its centre, where the
+		// geodetic latitude is not unique) the closed form has no real
+		// solution; any finite answer will do there, so take the latitude
+		// whose normal is parallel to the point's direction scaled as on
+		// the surface.
+		latRad = math.Atan2(z, p*(1-e2))
+	}
 	sinLat, cosLat := math.Sincos(latRad)
 	n := a / math.Sqrt(1-e2*sinLat*sinLat)
 	alt = p*cosLat + z*sinLat - a*a/n

@@ -203,6 +203,44 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestToGeodeticFinite: any finite frame position up to 1e9 m from the
+// Earth's centre converts to finite coordinates (the API shows Cartesian
+// vehicles, which may be anywhere), and round trips stay exact from 100 km
+// below the surface to 1000 km above it.
+func TestToGeodeticFinite(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	f := MustNew(Config{Kind: "ecef"})
+	for i := 0; i < 200000; i++ {
+		s := math.Pow(10, r.Float64()*9)
+		x, y, z := (r.Float64()*2-1)*s, (r.Float64()*2-1)*s, (r.Float64()*2-1)*s
+		if i%10 == 0 {
+			z = 0
+		}
+		lat, lon, alt := f.ToGeodetic(x, y, z)
+		if math.IsNaN(lat+lon+alt) || math.IsInf(lat+lon+alt, 0) || lat < -90 || lat > 90 {
+			t.Fatalf("ToGeodetic(%v, %v, %v) = %v, %v, %v", x, y, z, lat, lon, alt)
+		}
+	}
+	for _, p := range [][3]float64{{0, 0, 0}, {1, 0, 0}, {0, 0, 1}, {0, 0, -1}, {1e-12, 0, 5}} {
+		lat, lon, alt := f.ToGeodetic(p[0], p[1], p[2])
+		if math.IsNaN(lat+lon+alt) || math.IsInf(lat+lon+alt, 0) {
+			t.Fatalf("ToGeodetic(%v) = %v, %v, %v", p, lat, lon, alt)
+		}
+	}
+	e := MustNew(Config{Kind: "ecef"})
+	for i := 0; i < 20000; i++ {
+		lat := math.Asin(r.Float64()*2-1) / deg
+		lon := r.Float64()*360 - 180
+		alt := -100e3 + r.Float64()*1100e3
+		x, y, z := f.FromGeodetic(lat, lon, alt)
+		lat2, lon2, alt2 := f.ToGeodetic(x, y, z)
+		X, Y, Z := e.FromGeodetic(lat2, lon2, alt2)
+		if d := dist(x, y, z, X, Y, Z); d > 1e-3 {
+			t.Fatalf("(%v, %v, %v): round trip off by %v m", lat, lon, alt, d)
+		}
+	}
+}
+
 func TestVerticalOffsetAtOrigin(t *testing.T) {
 	for _, c := range origins[:7] {
 		f := MustNew(c)
