@@ -85,6 +85,10 @@ func New(opts Options) (*Server, error) {
 			AllowHeaders: "Content-Type,Authorization",
 		}))
 	}
+	// fasthttp's idle-worker cleaner sleeps this long between rounds and
+	// only then notices a stop: at the default 10 s a stopped server leaves
+	// a goroutine behind for 10 s.
+	s.app.Server().MaxIdleWorkerDuration = time.Second
 	s.routes()
 	o.Engine.AddSink(s.hub)
 	return s, nil

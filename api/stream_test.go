@@ -1,0 +1,108 @@
+package api_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/collision-detection-platform/distributed-platform/api"
+)
+
+// Open the stream, ingest a conflicting pair, tick: the stream carries the
+// "opened" event; filtered streams carry it only when it matches.
+func TestStreamOpenedEvent(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	all := h.stream("")
+	mine := h.stream("?vehicle=b")
+	other := h.stream("?vehicle=nobody")
+	inBox := h.stream("?crs=frame&bbox=-50,-50,50,50")    // holds a
+	outBox := h.stream("?crs=frame&bbox=5000,0,6000,100") // holds neither
+
+	t0 := nowUnix() - 5
+	h.ingest(conflictPair("a", "b", t0))
+	h.eng.Tick()
+
+	for name, s := range map[string]*sse{"all": all, "vehicle=b": mine, "bbox around a": inBox} {
+		ev, ok := s.next(t, 5*time.Second)
+		if !ok || ev.name != "opened" {
+			t.Fatalf("%s: got %+v, %v; want an opened event", name, ev, ok)
+		}
+		var e struct {
+			ID, Type, RiskID string
+			VehicleA         string   `json:"vehicle_a"`
+			TIn              *float64 `json:"t_in"`
+		}
+		if err := json.Unmarshal([]byte(ev.data), &e); err != nil {
+			t.Fatalf("%s: data is not JSON: %q", name, ev.data)
+		}
+		if e.ID != ev.id || e.Type != "opened" || e.VehicleA != "a" || !strings.HasPrefix(e.ID, "r-") || e.TIn == nil || *e.TIn <= t0 {
+			t.Fatalf("%s: event %+v (SSE id %q)", name, e, ev.id)
+		}
+	}
+	// The others saw nothing: resolve the risk and expect "resolved" to be the
+	// first thing the filtered-out streams never get either; a short wait is
+	// enough since the positive streams already received theirs.
+	for name, s := range map[string]*sse{"vehicle=nobody": other, "bbox elsewhere": outBox} {
+		if ev, ok := s.next(t, 300*time.Millisecond); ok {
+			t.Fatalf("%s: got %+v, want nothing", name, ev)
+		}
+	}
+	// Once on a bbox stream, a risk stays on it until it resolves, even when
+	// its vehicles leave the box.
+	h.ingest("[" + rec("a", t0+1, -3000, 0, 100, -10, 0) + "," + rec("b", t0+1, 3000, 0, 100, 10, 0) + "]")
+	h.eng.Tick()
+	if ev, ok := inBox.next(t, 5*time.Second); !ok || ev.name != "resolved" {
+		t.Fatalf("bbox stream: got %+v, %v; want resolved", ev, ok)
+	}
+}
+
+// A client that does not read does not block the engine: its events are
+// dropped past its buffer and the stream says so.
+func TestStreamSlowClientDoesNotBlockEngine(t *testing.T) {
+	h := newHarness(t, func(o *api.Options) { o.StreamBuffer = 2 }, nil)
+	s := h.stream("")
+	t0 := nowUnix() - 100
+	// Many separate conflicting pairs in one tick: more events than the buffer.
+	// The client is not reading while the engine publishes.
+	var parts []string
+	for i := range 40 {
+		x := float64(i) * 10000
+		parts = append(parts, rec(string(rune('A'+i%26))+strings.Repeat("x", i/26)+"1", t0, x, 0, 100, 10, 0),
+			rec(string(rune('A'+i%26))+strings.Repeat("x", i/26)+"2", t0, x+400, 0, 100, -10, 0))
+	}
+	h.ingest("[" + strings.Join(parts, ",") + "]")
+	done := make(chan struct{})
+	go func() { h.eng.Tick(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("tick blocked on a slow stream client")
+	}
+	if st := h.eng.Stats(); st.Opened != 40 {
+		t.Fatalf("opened %d, want 40", st.Opened)
+	}
+	got, dropped := 0, false
+	for {
+		ev, ok := s.next(t, time.Second)
+		if !ok {
+			break
+		}
+		if ev.name == "dropped" {
+			dropped = true
+			var d struct{ Dropped int }
+			if err := json.Unmarshal([]byte(ev.data), &d); err != nil || d.Dropped < 1 || d.Dropped > 40 {
+				t.Fatalf("dropped notice %q", ev.data)
+			}
+			break
+		}
+		got++
+	}
+	if !dropped || got > 40 {
+		t.Fatalf("read %d events, dropped notice %v", got, dropped)
+	}
+	m := h.get("/metrics")
+	if !strings.Contains(string(m.body), "cdp_stream_events_dropped_total") {
+		t.Fatal("no dropped counter in /metrics")
+	}
+}

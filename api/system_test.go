@@ -1,0 +1,333 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/collision-detection-platform/distributed-platform/api"
+)
+
+func TestSystemEndpoints(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.ingest(conflictPair("a", "b", nowUnix()-1))
+	h.eng.Tick()
+
+	var st struct {
+		Uptime    float64 `json:"uptime_s"`
+		Vehicles  int     `json:"vehicles"`
+		OpenRisks int     `json:"open_risks"`
+		Rates     struct {
+			Ingest float64 `json:"ingest_per_s"`
+		} `json:"rates"`
+		Totals struct{ Accepted, Opened int }
+		Grid   struct {
+			CellSize float64 `json:"cell_size_m"`
+		}
+		Models struct {
+			Predictor, Scorer struct{ Name string }
+		}
+	}
+	a := h.get("/system/status")
+	if a.status != http.StatusOK {
+		t.Fatalf("status: %d %s", a.status, a.body)
+	}
+	a.json(t, &st)
+	if st.Vehicles != 2 || st.OpenRisks != 1 || st.Totals.Accepted != 2 || st.Totals.Opened != 1 ||
+		st.Grid.CellSize <= 0 || st.Models.Predictor.Name == "" || st.Models.Scorer.Name == "" || st.Uptime < 0 {
+		t.Fatalf("status: %s", a.body)
+	}
+	if st.Rates.Ingest <= 0 {
+		t.Fatalf("ingest rate %v after 2 accepted updates: %s", st.Rates.Ingest, a.body)
+	}
+
+	var v struct{ Version, Commit, Go, ABI string }
+	h.get("/system/version").json(t, &v)
+	if v.Version != "v-test" || v.Commit != "abc123" || v.Go != runtime.Version() || v.ABI != "1.0" {
+		t.Fatalf("version %+v", v)
+	}
+	if a := h.get("/healthz"); a.status != http.StatusOK {
+		t.Fatalf("healthz %d", a.status)
+	}
+	if a := h.get("/readyz"); a.status != http.StatusOK {
+		t.Fatalf("readyz %d", a.status)
+	}
+
+	m := string(h.get("/metrics").body)
+	for _, want := range []string{
+		"cdp_ingest_records_accepted_total 2",
+		`cdp_ingest_records_rejected_total{reason="lat_out_of_range"} 0`,
+		"cdp_engine_vehicles 2",
+		"cdp_engine_open_risks 1",
+		"cdp_engine_queue_depth 0",
+		`cdp_engine_risk_events_total{event="opened"} 1`,
+		"cdp_engine_pairs_scored_total",
+		"cdp_engine_last_tick_seconds",
+		"cdp_grid_cell_size_meters",
+		"cdp_stream_clients 0",
+		"go_goroutines",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	h.ingest(`[{"id":"x","t":1,"x":0}]`)
+	if m := string(h.get("/metrics").body); !strings.Contains(m, `cdp_ingest_records_rejected_total{reason="time_too_old"} 1`) {
+		t.Errorf("/metrics does not count the refused record by reason")
+	}
+}
+
+func TestReadyzHook(t *testing.T) {
+	var bad atomic.Bool
+	h := newHarness(t, func(o *api.Options) {
+		o.Ready = func() error {
+			if bad.Load() {
+				return fmt.Errorf("store unreachable")
+			}
+			return nil
+		}
+	}, nil)
+	bad.Store(true)
+	a := h.get("/readyz")
+	if a.status != http.StatusServiceUnavailable {
+		t.Fatalf("readyz %d", a.status)
+	}
+	if msg, _ := a.problem(t); !strings.Contains(msg, "store unreachable") {
+		t.Fatalf("readyz says %q", msg)
+	}
+}
+
+// The engine has no Export/Import yet: with admin on, 501; with admin off or
+// from a disallowed network, 403.
+func TestStateTransferGuards(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	for _, c := range []struct{ method, path string }{{"GET", "/system/export-state"}, {"POST", "/system/import-state"}} {
+		a := h.do(c.method, c.path, "application/json", strings.NewReader("{}"))
+		if a.status != http.StatusForbidden {
+			t.Fatalf("%s with admin disabled: %d", c.path, a.status)
+		}
+		if msg, _ := a.problem(t); !strings.Contains(msg, "api.admin.enabled") {
+			t.Fatalf("%q", msg)
+		}
+	}
+	h2 := newHarness(t, func(o *api.Options) { o.AdminEnabled = true; o.AdminAllow = []string{"10.0.0.0/8"} }, nil)
+	if a := h2.get("/system/export-state"); a.status != http.StatusForbidden {
+		t.Fatalf("from a disallowed network: %d", a.status)
+	}
+	h3 := newHarness(t, func(o *api.Options) { o.AdminEnabled = true }, nil)
+	if _, ok := any(h3.eng).(api.StateTransfer); !ok {
+		if a := h3.get("/system/export-state"); a.status != http.StatusNotImplemented {
+			t.Fatalf("export without engine support: %d", a.status)
+		}
+		if a := h3.post("/system/import-state", "{}"); a.status != http.StatusNotImplemented {
+			t.Fatalf("import without engine support: %d", a.status)
+		}
+	}
+	if _, err := api.New(api.Options{Engine: h.eng, AdminAllow: []string{"not-a-cidr"}, Registerer: prometheus.NewRegistry()}); err == nil || !strings.Contains(err.Error(), "api.admin.allow") {
+		t.Fatalf("bad CIDR: %v", err)
+	}
+	if _, err := api.New(api.Options{}); err != api.ErrNoEngine {
+		t.Fatalf("no engine: %v", err)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	h := newHarness(t, func(o *api.Options) { o.CORSOrigins = []string{"https://ops.example.com"} }, nil)
+	a := h.do("GET", "/api/v1/risks", "", nil, "Origin", "https://ops.example.com")
+	if got := a.header.Get("Access-Control-Allow-Origin"); got != "https://ops.example.com" {
+		t.Fatalf("allowed origin: %q", got)
+	}
+	a = h.do("GET", "/api/v1/risks", "", nil, "Origin", "https://evil.example.com")
+	if got := a.header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Fatalf("other origin got %q", got)
+	}
+	a = h.do("OPTIONS", "/api/v1/locations", "", nil, "Origin", "https://ops.example.com", "Access-Control-Request-Method", "POST")
+	if a.status != http.StatusNoContent || !strings.Contains(a.header.Get("Access-Control-Allow-Methods"), "POST") {
+		t.Fatalf("preflight: %d %v", a.status, a.header)
+	}
+	// Without configured origins there are no CORS headers.
+	h2 := newHarness(t, nil, nil)
+	a = h2.do("GET", "/api/v1/risks", "", nil, "Origin", "https://ops.example.com")
+	if got := a.header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Fatalf("no origins configured, got %q", got)
+	}
+}
+
+// Every registered route is in the OpenAPI document, and every documented
+// path is served.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	a := h.get("/openapi.json")
+	if a.status != http.StatusOK {
+		t.Fatalf("%d", a.status)
+	}
+	a.json(t, &doc)
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi %q", doc.OpenAPI)
+	}
+	seen := map[string]bool{}
+	for _, r := range h.srv.App().GetRoutes(true) {
+		if r.Method == "HEAD" || r.Method == "OPTIONS" || r.Path == "/" {
+			continue
+		}
+		p := r.Path
+		if i := strings.Index(p, ":"); i >= 0 {
+			p = p[:i] + "{" + p[i+1:] + "}"
+		}
+		key := strings.ToLower(r.Method) + " " + p
+		seen[key] = true
+		if _, ok := doc.Paths[p][strings.ToLower(r.Method)]; !ok {
+			t.Errorf("route %s is not in openapi.json", key)
+		}
+	}
+	var documented []string
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			documented = append(documented, m+" "+p)
+		}
+	}
+	sort.Strings(documented)
+	for _, d := range documented {
+		if !seen[d] {
+			t.Errorf("openapi.json documents %s, which is not served", d)
+		}
+	}
+	if len(seen) < 15 {
+		t.Fatalf("only %d routes registered", len(seen))
+	}
+}
+
+// Shutdown while clients ingest: every record a 202 reported is in the engine
+// and, after the engine's last tick, in the state table; /readyz turned 503.
+func TestShutdownDrainsAcceptedWork(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- h.eng.Run(ctx) }()
+
+	var accepted atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+			defer client.Transport.(*http.Transport).CloseIdleConnections()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var parts []string
+				for j := range 50 {
+					parts = append(parts, rec(fmt.Sprintf("w%d-%d-%d", w, i, j), nowUnix(), float64(j)*500, float64(w*100000+i*1000), 100, 1, 0))
+				}
+				resp, err := client.Post(h.base+"/api/v1/locations", "application/json", strings.NewReader("["+strings.Join(parts, ",")+"]"))
+				if err != nil {
+					return // the server has gone away
+				}
+				var r struct{ Accepted int }
+				if resp.StatusCode == http.StatusAccepted {
+					_ = json.NewDecoder(resp.Body).Decode(&r)
+					accepted.Add(int64(r.Accepted))
+				}
+				resp.Body.Close()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	h.stop()
+	close(stop)
+	wg.Wait()
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Fatal(err)
+	}
+	st := h.eng.Stats()
+	if accepted.Load() == 0 || st.Accepted != uint64(accepted.Load()) || st.Applied != st.Accepted || st.Pending != 0 {
+		t.Fatalf("clients saw %d accepted; engine accepted %d, applied %d, pending %d",
+			accepted.Load(), st.Accepted, st.Applied, st.Pending)
+	}
+	if st.Vehicles != int(st.Applied) {
+		t.Fatalf("%d vehicles for %d applied updates", st.Vehicles, st.Applied)
+	}
+}
+
+// Servers start, serve (a stream included) and stop without leaking
+// goroutines.
+func TestNoGoroutineLeak(t *testing.T) {
+	base := runtime.NumGoroutine()
+	for range 3 {
+		h := newHarness(t, func(o *api.Options) { o.StreamHeartbeat = 50 * time.Millisecond }, nil)
+		s := h.stream("")
+		h.ingest(conflictPair("a", "b", nowUnix()-1))
+		h.eng.Tick()
+		if ev, ok := s.next(t, 5*time.Second); !ok || ev.name != "opened" {
+			t.Fatalf("stream: %+v %v", ev, ok)
+		}
+		_ = h.get("/system/status")
+		h.stop()
+		s.resp.Body.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= base {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after stop, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Listen on a busy address fails; Shutdown before Serve makes Serve return.
+func TestListenAndEarlyShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	e := newEngine(t, nil)
+	s, err := api.New(api.Options{Engine: e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(ln.Addr().String()); err == nil {
+		t.Fatal("Listen on a busy address succeeded")
+	}
+	s2, _ := api.New(api.Options{Engine: e})
+	if err := s2.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+	done := make(chan error, 1)
+	go func() { done <- s2.Serve(ln2) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Serve after Shutdown did not return")
+	}
+}
