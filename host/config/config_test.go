@@ -157,6 +157,8 @@ func TestBadFiles(t *testing.T) {
 		{"wrong type string for int", "api:\n  port: eighty\n", "api.port", ErrWrongType, `want an integer, got string "eighty"`},
 		{"quoted number is a string", "api:\n  port: \"8080\"\n", "api.port", ErrWrongType, "want an integer"},
 		{"fraction for int", "compute:\n  max_workers: 2.5\n", "compute.max_workers", ErrWrongType, "want an integer, got number 2.5"},
+		{"huge integer", "api:\n  max_body_bytes: 18446744073709551615\n", "api.max_body_bytes", ErrWrongType, "integer out of range"},
+		{"2^63 as float", "api:\n  max_body_bytes: 9.223372036854775808e18\n", "api.max_body_bytes", ErrWrongType, "integer out of range"},
 		{"bool for float", "grid:\n  adjustment_factor: true\n", "grid.adjustment_factor", ErrWrongType, "want a number"},
 		{"scalar for section", "grid: 5\n", "grid", ErrWrongType, "want a section"},
 		{"scalar for list", "api:\n  cors_origins: https://a.example\n", "api.cors_origins", ErrWrongType, "want a list of strings"},
@@ -393,6 +395,18 @@ func TestValidateWithoutSource(t *testing.T) {
 	c2.API.Admin.Allow[0] = "x"
 	if _, ok := Default().CollisionDetection.Classes["x"]; ok || Default().API.Admin.Allow[0] == "x" {
 		t.Error("Default shares state between calls")
+	}
+}
+
+// Integers keep every digit (no detour through float64).
+func TestLargeIntegerExact(t *testing.T) {
+	path := writeFile(t, "api:\n  max_body_bytes: 9007199254740993\n")
+	c, err := Load(Sources{File: path, NoEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.MaxBodyBytes != 9007199254740993 {
+		t.Errorf("got %d", c.API.MaxBodyBytes)
 	}
 }
 

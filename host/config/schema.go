@@ -231,18 +231,33 @@ func convert(raw any, n *node, fromText bool) (any, string) {
 			return b, ""
 		}
 	case leafInt:
-		if f, ok := number(raw); ok {
-			if f != math.Trunc(f) || math.IsInf(f, 0) || math.IsNaN(f) {
-				return nil, "want an integer, got " + describe(raw)
-			}
-			if f > math.MaxInt64 || f < math.MinInt64 || reflect.New(n.typ).Elem().OverflowInt(int64(f)) {
+		var i int64
+		switch x := raw.(type) {
+		case int:
+			i = int64(x)
+		case int64:
+			i = x
+		case uint64:
+			if x > math.MaxInt64 {
 				return nil, "integer out of range: " + describe(raw)
 			}
-			return int(f), ""
+			i = int64(x)
+		case float64:
+			if x != math.Trunc(x) || math.IsInf(x, 0) || math.IsNaN(x) {
+				return nil, "want an integer, got " + describe(raw)
+			}
+			// 2^63 is the first float64 above MaxInt64.
+			if x >= 0x1p63 || x < -0x1p63 {
+				return nil, "integer out of range: " + describe(raw)
+			}
+			i = int64(x)
+		default:
+			return nil, "want an integer, got " + describe(raw)
 		}
-		if i, ok := raw.(int); ok {
-			return i, ""
+		if reflect.New(n.typ).Elem().OverflowInt(i) {
+			return nil, "integer out of range: " + describe(raw)
 		}
+		return int(i), ""
 	case leafFloat:
 		if f, ok := number(raw); ok {
 			if math.IsInf(f, 0) || math.IsNaN(f) {
