@@ -299,12 +299,14 @@ func TestEnvErrors(t *testing.T) {
 	t.Setenv("CDP_GRID_MIN_SIZE", "-5")
 	t.Setenv("CDP_COMPUTE_MAX_WORKERS", "many")
 	t.Setenv("CDP_GRID__NO_SUCH", "1")
+	t.Setenv("CDP_COLLISION_DETECTION_CLASSES_HELI_PAD_HORIZONTAL", "10")
 	_, err := Load(Sources{})
 	for _, want := range []string{
 		"config: env CDP_API_PROT: unknown variable (did you mean CDP_API_PORT?)",
 		"config: env CDP_GRID_MIN_SIZE: grid.min_size: must be > 0, got -5",
 		`config: env CDP_COMPUTE_MAX_WORKERS: compute.max_workers: want an integer, got "many"`,
 		"config: env CDP_GRID__NO_SUCH: grid.no_such: unknown key",
+		"config: env CDP_COLLISION_DETECTION_CLASSES_HELI_PAD_HORIZONTAL: unknown variable: a name that is not in the defaults needs '__' between levels: CDP_COLLISION_DETECTION__CLASSES__HELI_PAD__HORIZONTAL",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)

@@ -90,6 +90,10 @@ func envKey(name string) (string, *FieldError) {
 	if strings.HasPrefix(name, EnvPrefix+"TEST_") {
 		return "", nil // reserved for test harnesses (CDP_TEST_POSTGRES_DSN...)
 	}
+	if hint := mapEntryHint(name); hint != "" {
+		return "", &FieldError{Source: "env " + name, Reason: ErrUnknownKey,
+			Msg: "unknown variable: a name that is not in the defaults needs '__' between levels: " + hint}
+	}
 	msg := "unknown variable"
 	best, bestD := "", len(name)/3+1
 	for _, n := range envNames {
@@ -101,4 +105,35 @@ func envKey(name string) (string, *FieldError) {
 		msg += " (did you mean " + best + "?)"
 	}
 	return "", &FieldError{Source: "env " + name, Reason: ErrUnknownKey, Msg: msg}
+}
+
+// mapEntryHint recognises the short form used for a map entry that is not in
+// the defaults (CDP_COLLISION_DETECTION_CLASSES_HELI_HORIZONTAL) and returns
+// the explicit form that works, or "".
+func mapEntryHint(name string) string {
+	var hint string
+	var walk func(key string, n *node)
+	walk = func(key string, n *node) {
+		switch n.kind {
+		case kindSection:
+			for k, c := range n.children {
+				walk(join(key, k), c)
+			}
+		case kindMap:
+			prefix := EnvName(key) + "_"
+			if !strings.HasPrefix(name, prefix) {
+				return
+			}
+			rest := strings.TrimPrefix(name, prefix)
+			for field := range n.elem.children {
+				suffix := "_" + strings.ToUpper(field)
+				if entry, ok := strings.CutSuffix(rest, suffix); ok && entry != "" {
+					hint = EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "__")) +
+						"__" + entry + "__" + strings.ToUpper(field)
+				}
+			}
+		}
+	}
+	walk("", schema())
+	return hint
 }
