@@ -57,10 +57,9 @@ type Engine struct {
 	// mu guards the state below; a tick holds it for writing, readers
 	// (API queries, export) for reading.
 	mu    sync.RWMutex
-	ids   map[string]uint32
+	ids   idIndex
 	names []string
 	veh   []abi.Vehicle
-	boxes []abi.Box
 	stamp []uint32 // tick number of the last update, for the dirty test
 	nOpen []uint16 // open risks per slot: most slots have none, which skips the tracker
 	free  []uint32
@@ -75,6 +74,7 @@ type Engine struct {
 	applied  []pendingUpdate
 	idArena  []byte
 	dirty    []uint32
+	dboxes   []abi.Box // grown swept box of each dirty vehicle, by dirty index
 	workers  []worker
 	sinks    []Sink
 	evBuf    []Event
@@ -125,12 +125,12 @@ func New(cfg Config, m Models) (*Engine, error) {
 		cfg:    cfg,
 		params: abi.Params{Horizon: cfg.Horizon, MinRisk: cfg.MinRisk},
 		grow:   cfg.MaxDistance / 2,
-		ids:    make(map[string]uint32),
 		grid:   g,
 	}
 	e.q.max = cfg.MaxPending
 	e.q.space = make(chan struct{})
 	e.tr.init(&cfg)
+	e.ids.init()
 	n := cfg.Workers
 	if p := runtime.GOMAXPROCS(0); n > p {
 		n = p
@@ -270,7 +270,7 @@ func (e *Engine) Tick() TickStats {
 	for i := range ups {
 		u := &ups[i]
 		id := ids[u.idOff : u.idOff+u.idLen]
-		slot, ok := e.ids[string(id)]
+		slot, ok := e.ids.find(e.names, id)
 		if !ok {
 			slot = e.alloc(string(id))
 		} else if u.v.T <= e.veh[slot].T {
@@ -305,15 +305,24 @@ func (e *Engine) Tick() TickStats {
 		evs = e.expire(now, evs, &ts)
 	}
 
+	t1 := time.Now()
+	ts.Apply = t1.Sub(start)
 	if len(e.dirty) > 0 {
 		e.predictAndPlace(models, &ts)
+		t2 := time.Now()
+		ts.Predict = t2.Sub(t1)
 		e.queryAndScore(models, &ts)
+		t3 := time.Now()
+		ts.Score = t3.Sub(t2)
 		evs = e.track(models, evs, &ts)
+		t1 = time.Now()
+		ts.Track = t1.Sub(t3)
 	}
 	e.evBuf = evs[:0]
 	if e.grid.Adjust() {
 		ts.Resized = true
 	}
+	ts.Adjust = time.Since(t1)
 	ts.Duration = time.Since(start)
 	e.stats.add(&ts)
 	e.publish(evs)
@@ -346,11 +355,10 @@ func (e *Engine) alloc(name string) uint32 {
 		slot = uint32(len(e.veh))
 		e.veh = append(e.veh, abi.Vehicle{T: math.Inf(-1)})
 		e.names = append(e.names, name)
-		e.boxes = append(e.boxes, abi.Box{})
 		e.stamp = append(e.stamp, 0)
 		e.nOpen = append(e.nOpen, 0)
 	}
-	e.ids[name] = slot
+	e.ids.insert(e.names, slot)
 	return slot
 }
 
@@ -365,7 +373,7 @@ func (e *Engine) expire(now float64, evs []Event, ts *TickStats) []Event {
 			evs = e.tr.resolveVehicle(e, uint32(slot), ReasonLost, evs)
 		}
 		e.grid.Delete(uint32(slot))
-		delete(e.ids, name)
+		e.ids.remove(e.names, name, uint32(slot))
 		e.names[slot] = ""
 		e.veh[slot] = abi.Vehicle{T: math.Inf(-1)}
 		e.free = append(e.free, uint32(slot))
@@ -395,6 +403,7 @@ func (e *Engine) parallel(fn func(w int)) {
 func (e *Engine) predictAndPlace(m *Models, ts *TickStats) {
 	var next atomic.Int64
 	bs := e.cfg.BatchSize
+	e.dboxes = growBox(e.dboxes, len(e.dirty))
 	e.parallel(func(w int) {
 		wk := &e.workers[w]
 		for {
@@ -413,13 +422,8 @@ func (e *Engine) predictAndPlace(m *Models, ts *TickStats) {
 				wk.err = err
 			}
 			for i, slot := range e.dirty[lo:hi] {
-				v := &wk.vbuf[i]
-				b := wk.bbuf[i]
-				// Keep the box conservative whatever the model said: it must hold
-				// the current position.
-				b = unionPoint(b, v.X, v.Y, v.Z)
-				b = b.Grow(math.Sqrt2*float64(v.Radius) + e.grow)
-				e.boxes[slot] = b
+				b := e.sweptBox(&wk.vbuf[i], wk.bbuf[i])
+				e.dboxes[lo+i] = b
 				e.grid.Set(slot, grid.Box(b))
 			}
 		}
@@ -458,6 +462,15 @@ func validBoxes(vs []abi.Vehicle, bs []abi.Box) bool {
 		}
 	}
 	return true
+}
+
+// sweptBox grows a predicted box into the box the grid holds: it must hold the
+// current position whatever the model said, and reach max_distance/2 plus the
+// hard-body radius (sqrt2 of it: the radius widens both the horizontal and the
+// vertical zone) beyond the trajectory.
+func (e *Engine) sweptBox(v *abi.Vehicle, b abi.Box) abi.Box {
+	b = unionPoint(b, v.X, v.Y, v.Z)
+	return b.Grow(math.Sqrt2*float64(v.Radius) + e.grow)
 }
 
 func unionPoint(b abi.Box, x, y, z float64) abi.Box {
@@ -499,8 +512,8 @@ func (e *Engine) queryAndScore(m *Models, ts *TickStats) {
 				break
 			}
 			hi := min(lo+chunk, len(e.dirty))
-			for _, s := range e.dirty[lo:hi] {
-				wk.cands = e.grid.QueryAppend(wk.cands[:0], grid.Box(e.boxes[s]), s)
+			for di, s := range e.dirty[lo:hi] {
+				wk.cands = e.grid.QueryAppend(wk.cands[:0], grid.Box(e.dboxes[lo+di]), s)
 				for _, c := range wk.cands {
 					if e.stamp[c] == e.tick && c < s {
 						continue // the lower slot reports it

@@ -17,25 +17,36 @@ type VehicleState struct {
 func (e *Engine) Vehicle(id string) (VehicleState, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	slot, ok := e.ids[id]
+	slot, ok := e.ids.find(e.names, []byte(id))
 	if !ok {
 		return VehicleState{}, false
 	}
-	return VehicleState{ID: id, State: e.veh[slot], Box: e.boxes[slot]}, true
+	return VehicleState{ID: id, State: e.veh[slot], Box: e.boxOf(slot)}, true
+}
+
+// boxOf recomputes a stored vehicle's grown swept box (the grid keeps it, the
+// engine does not, to save 48 bytes a vehicle).
+func (e *Engine) boxOf(slot uint32) abi.Box {
+	m := e.models.Load()
+	vs := e.veh[slot : slot+1]
+	var bs [1]abi.Box
+	_ = predict(m, e.params, vs, bs[:])
+	return e.sweptBox(&vs[0], bs[0])
 }
 
 // Vehicles calls fn for every live vehicle, in id order, until fn returns false.
 func (e *Engine) Vehicles(fn func(VehicleState) bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	names := make([]string, 0, len(e.ids))
-	for n := range e.ids {
-		names = append(names, n)
+	slots := make([]uint32, 0, e.ids.len())
+	for s, n := range e.names {
+		if n != "" {
+			slots = append(slots, uint32(s))
+		}
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		slot := e.ids[n]
-		if !fn(VehicleState{ID: n, State: e.veh[slot], Box: e.boxes[slot]}) {
+	sort.Slice(slots, func(i, j int) bool { return e.names[slots[i]] < e.names[slots[j]] })
+	for _, slot := range slots {
+		if !fn(VehicleState{ID: e.names[slot], State: e.veh[slot], Box: e.boxOf(slot)}) {
 			return
 		}
 	}

@@ -18,12 +18,17 @@ type TickStats struct {
 	PredictErrors int           // predict batches the active model failed
 	Resized       bool          // the grid changed its cell size after this tick
 	Duration      time.Duration // wall time of the tick
+	// Wall time of each phase: apply the queue to the state table (with
+	// expiry), predict and place swept boxes, query the grid and score,
+	// track risks, adjust the grid.
+	Apply, Predict, Score, Track, Adjust time.Duration
 }
 
 type counters struct {
 	accepted, applied, stale, duplicates, expired atomic.Uint64
 	ticks, pairs, predictErrors, resizes          atomic.Uint64
 	lastTickNanos                                 atomic.Int64
+	phaseNanos                                    [5]atomic.Int64
 	events                                        [3]atomic.Uint64
 }
 
@@ -39,6 +44,9 @@ func (c *counters) add(ts *TickStats) {
 		c.resizes.Add(1)
 	}
 	c.lastTickNanos.Store(int64(ts.Duration))
+	for i, d := range [...]time.Duration{ts.Apply, ts.Predict, ts.Score, ts.Track, ts.Adjust} {
+		c.phaseNanos[i].Add(int64(d))
+	}
 }
 
 func eventIndex(t EventType) int {
@@ -69,6 +77,9 @@ type Stats struct {
 	Updated       uint64        // risk events "updated"
 	Resolved      uint64        // risk events "resolved"
 	LastTick      time.Duration // duration of the last tick
+	// PhaseTotals is the time spent in each tick phase since start: apply,
+	// predict, score (grid query and scoring), track, adjust.
+	PhaseTotals [5]time.Duration
 	Clock         float64       // newest state time applied, Unix seconds
 	Grid          grid.Stats    // broadphase
 }
@@ -77,7 +88,7 @@ type Stats struct {
 func (e *Engine) Stats() Stats {
 	e.mu.RLock()
 	s := Stats{
-		Vehicles:  len(e.ids),
+		Vehicles:  e.ids.len(),
 		OpenRisks: len(e.tr.open),
 		Clock:     e.clock,
 		Grid:      e.grid.Stats(),
@@ -97,5 +108,8 @@ func (e *Engine) Stats() Stats {
 	s.Updated = c.events[1].Load()
 	s.Resolved = c.events[2].Load()
 	s.LastTick = time.Duration(c.lastTickNanos.Load())
+	for i := range s.PhaseTotals {
+		s.PhaseTotals[i] = time.Duration(c.phaseNanos[i].Load())
+	}
 	return s
 }

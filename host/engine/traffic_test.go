@@ -11,10 +11,13 @@ import (
 // traffic is a deterministic synthetic world in local Cartesian metres
 // (Alt = Z, VRate = VZ), used by the oracle tests and the benchmarks.
 type traffic struct {
-	rng  *rand.Rand
-	ids  [][]byte
-	v    []abi.Vehicle
-	kind string
+	rng *rand.Rand
+	// clusterSigma is the spread of hotspot clusters in metres (default 150:
+	// very dense, for the oracle tests).
+	clusterSigma float64
+	ids          [][]byte
+	v            []abi.Vehicle
+	kind         string
 }
 
 const (
@@ -23,10 +26,14 @@ const (
 )
 
 func newTraffic(kind string, n int, seed uint64, area float64) *traffic {
-	t := &traffic{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), kind: kind}
+	return newTrafficSigma(kind, n, seed, area, 150, 5)
+}
+
+func newTrafficSigma(kind string, n int, seed uint64, area, sigma float64, clusters int) *traffic {
+	t := &traffic{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), kind: kind, clusterSigma: sigma}
 	t.ids = make([][]byte, n)
 	t.v = make([]abi.Vehicle, n)
-	centers := make([][2]float64, 5)
+	centers := make([][2]float64, clusters)
 	for i := range centers {
 		centers[i] = [2]float64{t.rng.Float64() * area, t.rng.Float64() * area}
 	}
@@ -44,8 +51,8 @@ func newTraffic(kind string, n int, seed uint64, area float64) *traffic {
 		case "hotspot":
 			if i%10 < 7 {
 				c := centers[i%len(centers)]
-				v.X = c[0] + t.rng.NormFloat64()*150
-				v.Y = c[1] + t.rng.NormFloat64()*150
+				v.X = c[0] + t.rng.NormFloat64()*sigma
+				v.Y = c[1] + t.rng.NormFloat64()*sigma
 			}
 		case "fast":
 			if i%10 == 0 {
