@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/host/config"
 )
@@ -353,5 +355,36 @@ func TestParseLength(t *testing.T) {
 		if _, err := parseLength(bad); err == nil {
 			t.Errorf("parseLength(%q) accepted", bad)
 		}
+	}
+}
+
+// Every command a newcomer can run explains itself: a short line, a long
+// description and examples. A command added without them fails here.
+func TestEveryCommandDocumented(t *testing.T) {
+	var walk func(c *cobra.Command)
+	n := 0
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Hidden || sub.Name() == "help" {
+				continue
+			}
+			n++
+			if sub.Short == "" || sub.Long == "" {
+				t.Errorf("%s: missing Short or Long", sub.CommandPath())
+			}
+			if sub.Runnable() && len(sub.Commands()) == 0 && sub.Example == "" {
+				t.Errorf("%s: missing Example", sub.CommandPath())
+			}
+			for _, flagName := range []string{"config", "set"} {
+				if sub.Flag(flagName) == nil {
+					t.Errorf("%s: does not inherit --%s", sub.CommandPath(), flagName)
+				}
+			}
+			walk(sub)
+		}
+	}
+	walk(New(Options{}))
+	if n < 6 {
+		t.Errorf("walked only %d commands", n)
 	}
 }
