@@ -80,8 +80,8 @@ type Stats struct {
 	// PhaseTotals is the time spent in each tick phase since start: apply,
 	// predict, score (grid query and scoring), track, adjust.
 	PhaseTotals [5]time.Duration
-	Clock         float64       // newest state time applied, Unix seconds
-	Grid          grid.Stats    // broadphase
+	Clock       float64    // newest state time applied, Unix seconds
+	Grid        grid.Stats // broadphase
 }
 
 // Stats returns a snapshot.
