@@ -251,7 +251,7 @@ type API struct {
 	// ReadTimeout bounds reading a request; 0 means none; written in seconds.
 	// Default 10.
 	ReadTimeout time.Duration `koanf:"read_timeout"`
-	// WriteTimeout bounds writing a response (the live stream is exempt); 0
+	// WriteTimeout bounds writing one response (the live stream must not be cut by it); 0
 	// means none; written in seconds. Default 10.
 	WriteTimeout time.Duration `koanf:"write_timeout"`
 	// IdleTimeout closes idle keep-alive connections; 0 means none; written in
