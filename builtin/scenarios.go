@@ -1,6 +1,8 @@
 package builtin
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
@@ -202,4 +204,44 @@ func withAccel(v abi.Vehicle, ax, ay, az float64) abi.Vehicle {
 	v.AX, v.AY, v.AZ = ax, ay, az
 	v.Flags |= abi.FlagHasAccel
 	return v
+}
+
+// CheckScenarios scores every scenario with s, in both pair orders, in one
+// batch, and returns nil when all outcomes are as wanted, else an error
+// listing every failing scenario by name. Plugin tests and the host's
+// pre-activation check run it against Wasm scorers.
+func CheckScenarios(ctx context.Context, s abi.Scorer) error {
+	scs := Scenarios()
+	var errs []error
+	// One batch per distinct Params (all scenarios share the defaults today).
+	for start := 0; start < len(scs); {
+		end := start + 1
+		for end < len(scs) && scs[end].Params == scs[start].Params {
+			end++
+		}
+		group := scs[start:end]
+		vs := make([]abi.Vehicle, 0, 2*len(group))
+		ps := make([]abi.Pair, 0, 2*len(group))
+		for i, sc := range group {
+			vs = append(vs, sc.A, sc.B)
+			ps = append(ps, abi.Pair{A: uint32(2 * i), B: uint32(2*i + 1)}, abi.Pair{A: uint32(2*i + 1), B: uint32(2 * i)})
+		}
+		res := make([]abi.Result, len(ps))
+		if err := s.Score(ctx, group[0].Params, vs, ps, res); err != nil {
+			return fmt.Errorf("builtin: scenarios: score: %w", err)
+		}
+		for i, sc := range group {
+			if err := sc.Want.Check(res[2*i]); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", sc.Name, err))
+			}
+			if err := sc.Want.Check(res[2*i+1]); err != nil {
+				errs = append(errs, fmt.Errorf("%s (B, A): %w", sc.Name, err))
+			}
+		}
+		start = end
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("builtin: %d scenario checks failed: %w", len(errs), errors.Join(errs...))
+	}
+	return nil
 }

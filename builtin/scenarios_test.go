@@ -2,6 +2,7 @@ package builtin_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
@@ -46,4 +47,27 @@ func TestScenarios(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCheckScenarios(t *testing.T) {
+	if err := builtin.CheckScenarios(context.Background(), builtin.Scorer{}); err != nil {
+		t.Fatal(err)
+	}
+	// A scorer that never sees a conflict must fail the table, naming scenarios.
+	err := builtin.CheckScenarios(context.Background(), blindScorer{})
+	if err == nil || !strings.Contains(err.Error(), "head-on-conflict") || strings.Contains(err.Error(), "diverging:") {
+		t.Errorf("blind scorer: %v", err)
+	}
+}
+
+// blindScorer rates every pair as clear.
+type blindScorer struct{}
+
+func (blindScorer) Model() abi.ModelID { return abi.ModelID{Name: "blind"} }
+
+func (blindScorer) Score(_ context.Context, _ abi.Params, _ []abi.Vehicle, ps []abi.Pair, rs []abi.Result) error {
+	for i := range ps {
+		rs[i] = abi.Result{TIn: -1, TOut: -1}
+	}
+	return nil
 }
