@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+)
+
+// SnapshotVersion is the format version Export writes and Import accepts.
+const SnapshotVersion = 1
+
+// Snapshot is the exported state of an engine: its vehicles and open risks.
+// Import of an Export restores both, so that a restarted or moved node goes on
+// tracking the same risks under the same ids.
+type Snapshot struct {
+	Version  int             `json:"version"`
+	Clock    float64         `json:"clock"`
+	Vehicles []SnapshotState `json:"vehicles"`
+	Risks    []Risk          `json:"risks"`
+}
+
+// SnapshotState is one vehicle in a Snapshot.
+type SnapshotState struct {
+	ID    string      `json:"id"`
+	State abi.Vehicle `json:"state"`
+}
+
+// Export writes the vehicles and open risks as JSON. Pending updates are not
+// part of it: call Tick first to include them.
+func (e *Engine) Export(w io.Writer) error {
+	return json.NewEncoder(w).Encode(e.Snapshot())
+}
+
+// Snapshot returns the vehicles (in id order) and open risks (in id order).
+func (e *Engine) Snapshot() Snapshot {
+	s := Snapshot{Version: SnapshotVersion}
+	e.mu.RLock()
+	s.Clock = e.clock
+	for slot, n := range e.names {
+		if n != "" {
+			s.Vehicles = append(s.Vehicles, SnapshotState{ID: n, State: e.veh[slot]})
+		}
+	}
+	for _, r := range e.tr.byID {
+		s.Risks = append(s.Risks, r.view)
+	}
+	e.mu.RUnlock()
+	sort.Slice(s.Vehicles, func(i, j int) bool { return s.Vehicles[i].ID < s.Vehicles[j].ID })
+	sort.Slice(s.Risks, func(i, j int) bool { return s.Risks[i].ID < s.Risks[j].ID })
+	return s
+}
+
+// Import reads a snapshot written by Export and merges it: a vehicle is taken
+// when it is unknown or its imported state is newer than the stored one, and a
+// risk is restored (same id, same sequence, no event) when both its vehicles
+// are present and the pair has no open risk. Nothing is changed when the
+// snapshot is malformed.
+func (e *Engine) Import(r io.Reader) error {
+	var s Snapshot
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&s); err != nil {
+		return fmt.Errorf("engine: import: %w", err)
+	}
+	return e.Restore(s)
+}
+
+// Restore merges s as Import does.
+func (e *Engine) Restore(s Snapshot) error {
+	if s.Version != SnapshotVersion {
+		return fmt.Errorf("engine: import: snapshot version %d, want %d", s.Version, SnapshotVersion)
+	}
+	for i, v := range s.Vehicles {
+		if v.ID == "" || len(v.ID) > 255 {
+			return fmt.Errorf("engine: import: vehicles[%d]: id must have 1 to 255 bytes", i)
+		}
+		st := &v.State
+		for _, x := range [...]float64{st.X, st.Y, st.Z, st.VX, st.VY, st.VZ, st.AX, st.AY, st.AZ, st.Alt, st.VRate, st.T} {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("engine: import: vehicles[%d] (%s): non-finite state", i, v.ID)
+			}
+		}
+	}
+	for i, r := range s.Risks {
+		if r.ID == "" || r.VehicleA == "" || r.VehicleB == "" || r.VehicleA == r.VehicleB {
+			return fmt.Errorf("engine: import: risks[%d]: id and two distinct vehicles required", i)
+		}
+	}
+	m := e.models.Load()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.tick++
+	e.dirty = e.dirty[:0]
+	for _, v := range s.Vehicles {
+		slot, ok := e.ids.find(e.names, []byte(v.ID))
+		if !ok {
+			slot = e.alloc(v.ID)
+		} else if v.State.T <= e.veh[slot].T {
+			continue
+		}
+		v.State.Key = uint64(slot)
+		e.veh[slot] = v.State
+		e.clock = math.Max(e.clock, v.State.T)
+		e.dirty = append(e.dirty, slot)
+	}
+	e.grid.Grow(len(e.veh))
+	var ts TickStats
+	if len(e.dirty) > 0 {
+		e.predictAndPlace(m, &ts)
+	}
+	for _, r := range s.Risks {
+		a, okA := e.ids.find(e.names, []byte(r.VehicleA))
+		b, okB := e.ids.find(e.names, []byte(r.VehicleB))
+		if !okA || !okB {
+			continue
+		}
+		if a > b {
+			a, b = b, a
+		}
+		key := pairKey(a, b)
+		if e.tr.open[key] != nil || e.tr.byID[r.ID] != nil {
+			continue
+		}
+		o := &openRisk{a: a, b: b, view: r, cur: r}
+		e.tr.open[key] = o
+		e.tr.byID[r.ID] = o
+		e.tr.bySlot[a] = append(e.tr.bySlot[a], o)
+		e.tr.bySlot[b] = append(e.tr.bySlot[b], o)
+		e.nOpen[a]++
+		e.nOpen[b]++
+	}
+	return nil
+}
