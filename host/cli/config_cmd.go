@@ -84,7 +84,7 @@ defaults and the environment are checked.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&noEnv, "no-env", false, "ignore CDP_ environment variables (check the file alone)")
+	boolSwitch(cmd.Flags(), &noEnv, "no-env", "", "ignore CDP_ environment variables (check the file alone)")
 	return cmd
 }
 
@@ -142,8 +142,8 @@ masked.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of {key, value, source}")
-	cmd.Flags().BoolVar(&noEnv, "no-env", false, "ignore CDP_ environment variables")
+	boolSwitch(cmd.Flags(), &asJSON, "json", "", "print a JSON array of {key, value, source}")
+	boolSwitch(cmd.Flags(), &noEnv, "no-env", "", "ignore CDP_ environment variables")
 	return cmd
 }
 

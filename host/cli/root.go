@@ -106,7 +106,13 @@ deploy/cdp.example.yaml for every key and its default, and check a file with
 
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.configFile, "config", "c", "", "YAML configuration `file` (default $CDP_CONFIG; none: built-in defaults)")
-	pf.StringArrayVar(&a.sets, "set", nil, "set any configuration `key=value`, e.g. --set grid.shards=128 (repeatable; highest precedence)")
+	pf.StringArrayVar(&a.sets, "set", nil, "set one configuration value as `key=value`, e.g. --set grid.shards=128 (repeatable; overrides file, environment and flags)")
+
+	// cobra adds --help and --version as plain bool flags; defining them
+	// first keeps their help lines free of pflag's "[=true|false]".
+	var help, showVersion bool
+	boolSwitch(pf, &help, "help", "h", "help for any command")
+	boolSwitch(root.Flags(), &showVersion, "version", "v", "print the version and exit")
 
 	root.AddCommand(
 		newServeCmd(a),

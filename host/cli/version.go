@@ -136,6 +136,6 @@ ABI version load).`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	boolSwitch(cmd.Flags(), &asJSON, "json", "", "print JSON")
 	return cmd
 }
