@@ -108,6 +108,9 @@ func TestHelp(t *testing.T) {
 				t.Errorf("%v help lacks %q", tc.args, w)
 			}
 		}
+		if strings.Contains(r.stdout, "[=true|false]") {
+			t.Errorf("%v help shows pflag's [=true|false] noise", tc.args)
+		}
 	}
 }
 
