@@ -244,7 +244,7 @@ func TestServe(t *testing.T) {
 	if c.API.Port != 7100 || c.API.Host != "127.0.0.1" || c.System.DataDir != "/tmp/cdp-data" || c.Grid.Shards != 16 || c.Logging.Format != "json" {
 		t.Errorf("config handed to Serve: api %+v data_dir %q shards %d", c.API, c.System.DataDir, c.Grid.Shards)
 	}
-	if rec.serveOpts.Simulate != 25 || rec.serveOpts.Logger == nil || rec.serveOpts.Version.ABIMajor != abi.VersionMajor {
+	if rec.serveOpts.Simulate != 25 || rec.serveOpts.ConfigFile != file || rec.serveOpts.Logger == nil || rec.serveOpts.Version.ABIMajor != abi.VersionMajor {
 		t.Errorf("options: %+v", rec.serveOpts)
 	}
 

@@ -94,7 +94,7 @@ so raise it with --max-distance for large zones.`,
 				extra = append(extra, config.Override{Key: "collision_detection.max_distance",
 					Value: strconv.FormatFloat(m, 'g', -1, 64), Source: "flag --max-distance"})
 			}
-			cfg, err := a.loadConfig(cmd, replayFlagKeys, extra)
+			cfg, file, err := a.loadConfig(cmd, replayFlagKeys, extra)
 			if err != nil {
 				return err
 			}
@@ -103,6 +103,7 @@ so raise it with --max-distance for large zones.`,
 			}
 			return a.runner.Replay(cmd.Context(), cfg, ReplayOptions{
 				File:           args[0],
+				ConfigFile:     file,
 				Speed:          speed,
 				Target:         target,
 				Class:          name,

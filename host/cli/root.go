@@ -183,13 +183,15 @@ func (a *app) configSources(cmd *cobra.Command, fileArg string, flagKeys map[str
 	return src, nil
 }
 
-// loadConfig loads and validates the configuration for cmd.
-func (a *app) loadConfig(cmd *cobra.Command, flagKeys map[string]string, extra []config.Override) (config.Config, error) {
+// loadConfig loads and validates the configuration for cmd and returns it
+// with the file it came from ("" for none).
+func (a *app) loadConfig(cmd *cobra.Command, flagKeys map[string]string, extra []config.Override) (config.Config, string, error) {
 	src, err := a.configSources(cmd, "", flagKeys, extra)
 	if err != nil {
-		return config.Config{}, err
+		return config.Config{}, "", err
 	}
-	return config.Load(src)
+	cfg, err := config.Load(src)
+	return cfg, src.File, err
 }
 
 // newLogger builds the process logger from the logging section.

@@ -27,6 +27,9 @@ type ServeOptions struct {
 	// Simulate is the number of simulated vehicles to feed; 0 feeds none.
 	// Default 0.
 	Simulate int
+	// ConfigFile is the YAML file cfg was loaded from ("" for none), for the
+	// start-up log.
+	ConfigFile string
 	// Logger is built from cfg.Logging and writes to Stderr.
 	Logger *slog.Logger
 	// Stdout and Stderr are the command's streams.
@@ -39,6 +42,8 @@ type ServeOptions struct {
 type ReplayOptions struct {
 	// File is the tracks CSV (header id,t,lat,lon,alt_m,vx_mps,vy_mps,vz_mps).
 	File string
+	// ConfigFile is the YAML file cfg was loaded from ("" for none).
+	ConfigFile string
 	// Speed is the replay rate as a multiple of real time; 0 replays as fast
 	// as possible. Default 0.
 	Speed float64

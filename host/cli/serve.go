@@ -44,16 +44,17 @@ Stop it with Ctrl-C (SIGINT) or SIGTERM: accepted work is drained first.`,
 			if simulate < 0 {
 				return usagef(cmd, "--simulate: want a number of vehicles >= 0, got %d", simulate)
 			}
-			cfg, err := a.loadConfig(cmd, serveFlagKeys, nil)
+			cfg, file, err := a.loadConfig(cmd, serveFlagKeys, nil)
 			if err != nil {
 				return err
 			}
 			return a.runner.Serve(cmd.Context(), cfg, ServeOptions{
-				Simulate: simulate,
-				Logger:   newLogger(cfg.Logging, cmd.ErrOrStderr()),
-				Stdout:   cmd.OutOrStdout(),
-				Stderr:   cmd.ErrOrStderr(),
-				Version:  a.version,
+				Simulate:   simulate,
+				ConfigFile: file,
+				Logger:     newLogger(cfg.Logging, cmd.ErrOrStderr()),
+				Stdout:     cmd.OutOrStdout(),
+				Stderr:     cmd.ErrOrStderr(),
+				Version:    a.version,
 			})
 		},
 	}
