@@ -22,7 +22,7 @@ import (
 // harness is one engine, one history store and one API server on a real
 // loopback listener.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	eng    *engine.Engine
 	hist   *memory.Store
 	srv    *api.Server
@@ -48,7 +48,7 @@ func newEngine(t testing.TB, mod func(*engine.Config)) *engine.Engine {
 
 // newHarness starts a server; opt may change the options (the engine and the
 // history are set already) and engMod the engine's configuration.
-func newHarness(t *testing.T, opt func(*api.Options), engMod func(*engine.Config)) *harness {
+func newHarness(t testing.TB, opt func(*api.Options), engMod func(*engine.Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, eng: newEngine(t, engMod), done: make(chan error, 1)}
 	var err error
@@ -102,7 +102,7 @@ type answer struct {
 	body   []byte
 }
 
-func (a answer) json(t *testing.T, v any) {
+func (a answer) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(a.body, v); err != nil {
 		t.Fatalf("answer is not JSON (%v): %s", err, a.body)
@@ -110,7 +110,7 @@ func (a answer) json(t *testing.T, v any) {
 }
 
 // problem decodes an error answer and checks its shape.
-func (a answer) problem(t *testing.T) (msg string, details []map[string]any) {
+func (a answer) problem(t testing.TB) (msg string, details []map[string]any) {
 	t.Helper()
 	var p struct {
 		Error   string           `json:"error"`
@@ -225,7 +225,7 @@ func (h *harness) stream(query string) *sse {
 }
 
 // next reads the next event (skipping comments), failing after d.
-func (s *sse) next(t *testing.T, d time.Duration) (sseEvent, bool) {
+func (s *sse) next(t testing.TB, d time.Duration) (sseEvent, bool) {
 	t.Helper()
 	type res struct {
 		ev  sseEvent

@@ -1,0 +1,177 @@
+package api
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+)
+
+// nopEngine accepts everything and holds nothing: it isolates the API's own
+// cost in the allocation guard and the handler benchmark.
+type nopEngine struct{ accepted int }
+
+func (e *nopEngine) TrySubmit(ups []engine.Update) error        { e.accepted += len(ups); return nil }
+func (e *nopEngine) Vehicle(string) (engine.VehicleState, bool) { return engine.VehicleState{}, false }
+func (e *nopEngine) Vehicles(func(engine.VehicleState) bool)    {}
+func (e *nopEngine) Risks() []engine.Risk                       { return nil }
+func (e *nopEngine) Risk(string) (engine.Risk, bool)            { return engine.Risk{}, false }
+func (e *nopEngine) Stats() engine.Stats                        { return engine.Stats{} }
+func (e *nopEngine) Models() engine.Models                      { return engine.Models{} }
+func (e *nopEngine) AddSink(engine.Sink)                        {}
+
+var _ Engine = (*nopEngine)(nil)
+
+// batchBody is n WGS84 records as a JSON array, every tenth one refused.
+func batchBody(n int, now time.Time) []byte {
+	var b strings.Builder
+	b.WriteByte('[')
+	t := float64(now.Unix())
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		lat := 51.0 + float64(i%1000)*1e-3
+		if i%10 == 9 {
+			lat = 123 // lat_out_of_range
+		}
+		fmt.Fprintf(&b, `{"id":"veh-%06d","t":%.2f,"lat":%.6f,"lon":%.6f,"alt":%.1f,"vx":%.2f,"vy":%.2f,"vz":0.5}`,
+			i, t, lat, -0.5+float64(i/1000)*1e-3, 100+float64(i%50), 12.5, -3.25)
+	}
+	b.WriteByte(']')
+	return []byte(b.String())
+}
+
+func newTestServer(tb testing.TB, e Engine) *Server {
+	tb.Helper()
+	s, err := New(Options{Engine: e, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func serveIngest(h fasthttp.RequestHandler, ctx *fasthttp.RequestCtx, body []byte) {
+	ctx.Request.Reset()
+	ctx.Response.Reset()
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI("/api/v1/locations")
+	ctx.Request.Header.SetContentType("application/json")
+	ctx.Request.SetBody(body)
+	h(ctx)
+}
+
+// The ingest handler allocates per request, never per record: a 1000-record
+// batch costs no more allocations than a 10-record one.
+func TestIngestAllocsDoNotGrowWithBatch(t *testing.T) {
+	e := &nopEngine{}
+	s := newTestServer(t, e)
+	h := s.app.Handler()
+	var ctx fasthttp.RequestCtx
+	now := time.Now()
+	allocs := func(n int) float64 {
+		body := batchBody(n, now)
+		serveIngest(h, &ctx, body) // warm the pool and the buffers
+		if ctx.Response.StatusCode() != 202 {
+			t.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+		return testing.AllocsPerRun(50, func() { serveIngest(h, &ctx, body) })
+	}
+	small, large := allocs(10), allocs(1000)
+	t.Logf("allocations per request: %v (10 records), %v (1000 records)", small, large)
+	if large > small+2 || large > 40 {
+		t.Fatalf("allocations grow with the batch: %v for 10 records, %v for 1000", small, large)
+	}
+	if want := `{"accepted":900,"rejected":100,"errors":[{"index":9,"id":"veh-000009","field":"lat","reason":"lat_out_of_range","offset":`; !strings.HasPrefix(string(ctx.Response.Body()), want) {
+		t.Fatalf("body %.200s", ctx.Response.Body())
+	}
+}
+
+// Publish never blocks: a subscriber that does not read loses what does not
+// fit its buffer, counted.
+func TestHubDropsForFullSubscriber(t *testing.T) {
+	s := newTestServer(t, &nopEngine{})
+	s.hub.buf = 3
+	slow, _ := s.hub.subscribe("", 10)
+	onlyB, _ := s.hub.subscribe("b", 10)
+	tin := 5.0
+	evs := make([]engine.Event, 10)
+	for i := range evs {
+		evs[i] = engine.Event{ID: fmt.Sprint(i), VehicleA: "a", VehicleB: "c", TIn: &tin}
+	}
+	evs[7].VehicleB = "b"
+	done := make(chan struct{})
+	go func() { s.hub.Publish(evs); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Publish blocked")
+	}
+	if d := slow.dropped.Load(); d != 7 || len(slow.ch) != 3 {
+		t.Fatalf("slow: dropped %d, queued %d; want 7 and 3", d, len(slow.ch))
+	}
+	if d := onlyB.dropped.Load(); d != 0 || len(onlyB.ch) != 1 {
+		t.Fatalf("filtered: dropped %d, queued %d; want 0 and 1", d, len(onlyB.ch))
+	}
+	tin = 99 // the engine's memory changes; the queued copy does not
+	if se := <-slow.ch; !se.hasTIn || se.tin != 5 || se.ev.TIn != nil {
+		t.Fatalf("queued event %+v", se)
+	}
+	s.hub.close()
+	if _, p := s.hub.subscribe("", 10); p == nil {
+		t.Fatal("subscribe after close succeeded")
+	}
+}
+
+func TestTokenBucket(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := newTokenBucket(100, time.Second, 10, func() time.Time { return now })
+	if ok, _ := b.take(100); !ok {
+		t.Fatal("a full bucket refused its burst")
+	}
+	ok, wait := b.take(50)
+	if ok || wait < 490*time.Millisecond || wait > 510*time.Millisecond {
+		t.Fatalf("empty bucket: ok %v, wait %v; want refused, 0.5 s", ok, wait)
+	}
+	now = now.Add(500 * time.Millisecond)
+	if ok, _ := b.take(50); !ok {
+		t.Fatal("refilled bucket refused")
+	}
+	b.refund(30)
+	if ok, _ := b.take(30); !ok {
+		t.Fatal("refund lost")
+	}
+	// The burst never drops below the largest batch.
+	b2 := newTokenBucket(5, time.Second, 1000, func() time.Time { return now })
+	if ok, _ := b2.take(1000); !ok {
+		t.Fatal("a max batch could never pass")
+	}
+	if ok, _ := newTokenBucket(0, time.Second, 1, time.Now).take(1 << 30); !ok {
+		t.Fatal("a disabled bucket refused")
+	}
+	if got := retryAfterSeconds(1500 * time.Millisecond); got != 2 {
+		t.Fatalf("retry after %d", got)
+	}
+}
+
+// BenchmarkIngestHandler measures the handler alone (decode, validate,
+// normalise, respond) on 1000-record WGS84 batches, without network and
+// engine.
+func BenchmarkIngestHandler(b *testing.B) {
+	e := &nopEngine{}
+	s := newTestServer(b, e)
+	h := s.app.Handler()
+	body := batchBody(1000, time.Now())
+	var ctx fasthttp.RequestCtx
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		serveIngest(h, &ctx, body)
+	}
+	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "records/s")
+}
