@@ -600,3 +600,5 @@ var (
 	_ ModelScorer    = (*Plugin)(nil)
 	_ ModelPredictor = (*Plugin)(nil)
 )
+
+func sortStrings(s []string) { sort.Strings(s) }

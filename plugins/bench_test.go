@@ -1,0 +1,115 @@
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/tetratelabs/wazero"
+)
+
+// BenchmarkScore reports ns per scored pair for the builtin and each Wasm
+// example at batch sizes 64, 1024 and 16384, through the normal call path
+// with deadline enforcement on (WithCloseOnContextDone, batch time limit).
+func BenchmarkScore(b *testing.B) {
+	prm := abi.Params{Horizon: 30, MinRisk: 0.3}
+	models := []struct {
+		name string
+		new  func(b *testing.B) abi.Scorer
+	}{
+		{"builtin", func(*testing.B) abi.Scorer { return builtin.Scorer{} }},
+		{"c-cpa", func(b *testing.B) abi.Scorer {
+			return mustLoad(b, mustRuntime(b), exampleModule(b, "c-cpa"), Options{Instances: 1})
+		}},
+		{"go-cpa", func(b *testing.B) abi.Scorer {
+			return mustLoad(b, mustRuntime(b), exampleModule(b, "go-cpa"), Options{Instances: 1})
+		}},
+	}
+	for _, m := range models {
+		b.Run(m.name, func(b *testing.B) {
+			s := m.new(b)
+			for _, n := range []int{64, 1024, 16384} {
+				b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+					vs, ps := traffic(9, max(64, n/2), n, 3000)
+					res := make([]abi.Result, n)
+					b.ReportAllocs()
+					for b.Loop() {
+						if err := s.Score(context.Background(), prm, vs, ps, res); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/pair")
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkCompile reports the time to compile the Go example cold (empty
+// cache) and cached (a new wazero runtime over a warm cache), and the time
+// to create an instance.
+func BenchmarkCompile(b *testing.B) {
+	mod := exampleModule(b, "go-cpa")
+	lim, _ := Options{}.resolved()
+	cfg := func(c wazero.CompilationCache) wazero.RuntimeConfig {
+		return wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(lim.Limits.MemoryPages).WithCompilationCache(c)
+	}
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			c := wazero.NewCompilationCache()
+			rt := wazero.NewRuntimeWithConfig(ctx, cfg(c))
+			if _, err := rt.CompileModule(ctx, mod); err != nil {
+				b.Fatal(err)
+			}
+			rt.Close(ctx)
+			c.Close(ctx)
+		}
+	})
+	b.Run("cached-on-disk", func(b *testing.B) {
+		dir := b.TempDir()
+		c, _ := wazero.NewCompilationCacheWithDir(dir)
+		rt := wazero.NewRuntimeWithConfig(ctx, cfg(c))
+		if _, err := rt.CompileModule(ctx, mod); err != nil {
+			b.Fatal(err)
+		}
+		rt.Close(ctx)
+		c.Close(ctx)
+		for b.Loop() {
+			c, _ := wazero.NewCompilationCacheWithDir(dir) // a restarted process
+			rt := wazero.NewRuntimeWithConfig(ctx, cfg(c))
+			if _, err := rt.CompileModule(ctx, mod); err != nil {
+				b.Fatal(err)
+			}
+			rt.Close(ctx)
+			c.Close(ctx)
+		}
+	})
+	b.Run("load-cached-in-memory", func(b *testing.B) {
+		r := mustRuntime(b)
+		for b.Loop() {
+			p, err := r.Load(ctx, mod, Options{Instances: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Close(ctx)
+		}
+	})
+}
+
+// BenchmarkInstance reports the time to create (and initialise) one instance.
+func BenchmarkInstance(b *testing.B) {
+	for _, name := range []string{"go-cpa", "c-cpa"} {
+		b.Run(name, func(b *testing.B) {
+			p := mustLoad(b, mustRuntime(b), exampleModule(b, name), Options{Instances: 1})
+			for b.Loop() {
+				in, err := p.newInstance(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				in.close()
+			}
+		})
+	}
+}
