@@ -91,7 +91,9 @@ type buildError struct {
 	stderr string
 }
 
-func (e *buildError) Error() string { return "build " + e.name + ": " + e.err.Error() + "\n" + e.stderr }
+func (e *buildError) Error() string {
+	return "build " + e.name + ": " + e.err.Error() + "\n" + e.stderr
+}
 
 var errSkip = &buildError{name: "skip"}
 

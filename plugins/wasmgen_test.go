@@ -184,29 +184,31 @@ func (c code) f64(v float64) code {
 	c = append(c, 0x44)
 	return binary.LittleEndian.AppendUint64(c, math.Float64bits(v))
 }
-func (c code) get(i uint32) code               { return uleb(append(c, 0x20), uint64(i)) }
-func (c code) set(i uint32) code               { return uleb(append(c, 0x21), uint64(i)) }
-func (c code) op(ops ...byte) code             { return append(c, ops...) }
-func (c code) load32(off uint32) code          { return uleb(append(c, 0x28, 2), uint64(off)) }
-func (c code) store32(off uint32) code         { return uleb(append(c, 0x36, 2), uint64(off)) }
-func (c code) storeF64(off uint32) code        { return uleb(append(c, 0x39, 3), uint64(off)) }
-func (c code) call(f uint32) code              { return uleb(append(c, 0x10), uint64(f)) }
-func (c code) brIf(depth uint32) code          { return uleb(append(c, 0x0d), uint64(depth)) }
-func (c code) br(depth uint32) code            { return uleb(append(c, 0x0c), uint64(depth)) }
-func (c code) block() code                     { return append(c, 0x02, 0x40) }
-func (c code) loop() code                      { return append(c, 0x03, 0x40) }
-func (c code) end() code                       { return append(c, 0x0b) }
-func (c code) memGrow() code                   { return append(c, 0x40, 0) }
-func (c code) unreachable() code               { return append(c, 0x00) }
-func (c code) drop() code                      { return append(c, 0x1a) }
-func (c code) i32Add() code                    { return append(c, 0x6a) }
-func (c code) i32Sub() code                    { return append(c, 0x6b) }
-func (c code) i32GeU() code                    { return append(c, 0x4f) }
-func (c code) i32Eq() code                     { return append(c, 0x46) }
-func (c code) i32GtU() code                    { return append(c, 0x4b) }
-func (c code) ifElseI32(then, els code) code   { return append(append(append(append(c, 0x04, tI32), then...), 0x05), append(els, 0x0b)...) }
-func (c code) spin() code                      { return c.loop().br(0).end() }
-func (c code) with(more code) code             { return append(c, more...) }
+func (c code) get(i uint32) code        { return uleb(append(c, 0x20), uint64(i)) }
+func (c code) set(i uint32) code        { return uleb(append(c, 0x21), uint64(i)) }
+func (c code) op(ops ...byte) code      { return append(c, ops...) }
+func (c code) load32(off uint32) code   { return uleb(append(c, 0x28, 2), uint64(off)) }
+func (c code) store32(off uint32) code  { return uleb(append(c, 0x36, 2), uint64(off)) }
+func (c code) storeF64(off uint32) code { return uleb(append(c, 0x39, 3), uint64(off)) }
+func (c code) call(f uint32) code       { return uleb(append(c, 0x10), uint64(f)) }
+func (c code) brIf(depth uint32) code   { return uleb(append(c, 0x0d), uint64(depth)) }
+func (c code) br(depth uint32) code     { return uleb(append(c, 0x0c), uint64(depth)) }
+func (c code) block() code              { return append(c, 0x02, 0x40) }
+func (c code) loop() code               { return append(c, 0x03, 0x40) }
+func (c code) end() code                { return append(c, 0x0b) }
+func (c code) memGrow() code            { return append(c, 0x40, 0) }
+func (c code) unreachable() code        { return append(c, 0x00) }
+func (c code) drop() code               { return append(c, 0x1a) }
+func (c code) i32Add() code             { return append(c, 0x6a) }
+func (c code) i32Sub() code             { return append(c, 0x6b) }
+func (c code) i32GeU() code             { return append(c, 0x4f) }
+func (c code) i32Eq() code              { return append(c, 0x46) }
+func (c code) i32GtU() code             { return append(c, 0x4b) }
+func (c code) ifElseI32(then, els code) code {
+	return append(append(append(append(c, 0x04, tI32), then...), 0x05), append(els, 0x0b)...)
+}
+func (c code) spin() code          { return c.loop().br(0).end() }
+func (c code) with(more code) code { return append(c, more...) }
 
 // Arena layout of the test modules: the manifest at 1024, the last error at
 // 2048, the batch arena at 65536 (up to arenaCap bytes).
