@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/collision-detection-platform/distributed-platform/host"
 	"github.com/collision-detection-platform/distributed-platform/host/cli"
 )
 
@@ -16,7 +17,7 @@ func main() {
 	// stops. A second signal kills the process the default way.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Execute(ctx, os.Args[1:], cli.Options{
-		// Runner: the composition root (host) wires the engine and API here.
+		Runner: host.Runner{},
 	})
 	stop()
 	os.Exit(code)

@@ -1,0 +1,201 @@
+// Package host is the composition root of cdp: it turns a validated
+// configuration into a running node (frame, class table, validator, engine,
+// history, REST API, simulator) and implements the long-running commands of
+// the command line (serve, replay). It holds no detection logic of its own.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/collision-detection-platform/distributed-platform/api"
+	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/collision-detection-platform/distributed-platform/grid"
+	"github.com/collision-detection-platform/distributed-platform/host/config"
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/host/geo"
+	"github.com/collision-detection-platform/distributed-platform/host/ingest"
+	"github.com/collision-detection-platform/distributed-platform/store/memory"
+)
+
+// EngineConfig maps the configuration onto the engine's.
+func EngineConfig(c config.Config) engine.Config {
+	cd := c.CollisionDetection
+	return engine.Config{
+		Horizon:            cd.PredictionTime.Seconds(),
+		MaxDistance:        cd.MaxDistance,
+		MinRisk:            cd.MinRiskLevel,
+		Hysteresis:         cd.Hysteresis,
+		UpdateRiskDelta:    cd.UpdateRiskDelta,
+		UpdateTCADelta:     cd.UpdateTCADelta.Seconds(),
+		VehicleTTL:         cd.VehicleTTL.Seconds(),
+		Workers:            c.Compute.MaxWorkers,
+		BatchSize:          c.Compute.BatchSize,
+		ProcessingInterval: c.Compute.ProcessingInterval,
+		Grid: grid.Config{
+			InitialSize:         c.Grid.InitialSize,
+			MinSize:             c.Grid.MinSize,
+			MaxSize:             c.Grid.MaxSize,
+			AdjustmentThreshold: c.Grid.AdjustmentThreshold,
+			AdjustmentFactor:    c.Grid.AdjustmentFactor,
+			TargetOccupancy:     c.Grid.TargetOccupancy,
+			Shards:              c.Grid.Shards,
+		},
+	}
+}
+
+// Classes builds the class table of collision_detection.classes.
+func Classes(c config.Config) (*ingest.Classes, error) {
+	m := make(map[string]ingest.ClassSpec, len(c.CollisionDetection.Classes))
+	for name, cl := range c.CollisionDetection.Classes {
+		m[name] = ingest.ClassSpec{Horizontal: cl.Horizontal, Vertical: cl.Vertical, Radius: cl.Radius}
+	}
+	return ingest.NewClasses(m)
+}
+
+// Frame builds the engine frame of system.frame.
+func Frame(c config.Config) (*geo.Frame, error) {
+	f := c.System.Frame
+	return geo.New(geo.Config{Kind: f.Type, Lat: f.Origin.Lat, Lon: f.Origin.Lon, Alt: f.Origin.Alt})
+}
+
+// Node is one running cdp process: everything serve starts.
+type Node struct {
+	Config    config.Config
+	Frame     *geo.Frame
+	Validator *ingest.Validator
+	Engine    *engine.Engine
+	History   *memory.Store
+	Registry  *prometheus.Registry
+	Logger    *slog.Logger
+}
+
+// NewNode provisions a node from a valid configuration: frame, classes,
+// validator, engine with its models, history. It starts nothing.
+func NewNode(cfg config.Config, logger *slog.Logger) (*Node, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	frame, err := Frame(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("host: system.frame: %w", err)
+	}
+	classes, err := Classes(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("host: collision_detection.classes: %w", err)
+	}
+	val, err := ingest.NewValidator(ingest.Options{MaxSkew: cfg.CollisionDetection.MaxFutureSkew}, classes)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	models, err := Models(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	ecfg := EngineConfig(cfg)
+	ecfg.Now = func() float64 { return float64(time.Now().UnixNano()) / 1e9 }
+	eng, err := engine.New(ecfg, models)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	hist, err := memory.New(memory.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	eng.AddSink(hist)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Node{Config: cfg, Frame: frame, Validator: val, Engine: eng, History: hist, Registry: reg, Logger: logger}, nil
+}
+
+// Models returns the models the configuration names: the builtin ones unless
+// plugins.predictor / plugins.scorer name a Wasm module.
+func Models(cfg config.Config, logger *slog.Logger) (engine.Models, error) {
+	m := engine.Models{Predictor: builtin.Predictor{}, Scorer: builtin.Scorer{}}
+	if cfg.Plugins.Predictor.Path != "" || cfg.Plugins.Scorer.Path != "" {
+		return loadPluginModels(cfg, m, logger)
+	}
+	return m, nil
+}
+
+// loadPluginModels is replaced when the Wasm runtime is wired in.
+var loadPluginModels = func(cfg config.Config, m engine.Models, _ *slog.Logger) (engine.Models, error) {
+	return m, errors.New("host: plugins.predictor/plugins.scorer: Wasm models are not available in this build")
+}
+
+// API builds the REST server of the node.
+func (n *Node) API(version api.Version) (*api.Server, error) {
+	c := n.Config.API
+	return api.New(api.Options{
+		Engine:              n.Engine,
+		Frame:               n.Frame,
+		Validator:           n.Validator,
+		History:             n.History,
+		MaxBatch:            c.MaxBatch,
+		BodyLimit:           c.MaxBodyBytes,
+		CORSOrigins:         c.CORSOrigins,
+		AdminEnabled:        c.Admin.Enabled,
+		AdminAllow:          c.Admin.Allow,
+		MaxTPS:              float64(n.Config.System.MaxTPS),
+		ThrottlingThreshold: n.Config.System.ThrottlingThreshold,
+		ReadTimeout:         c.ReadTimeout,
+		WriteTimeout:        c.WriteTimeout,
+		IdleTimeout:         c.IdleTimeout,
+		Registerer:          n.Registry,
+		Gatherer:            n.Registry,
+		Logger:              n.Logger,
+		Version:             version,
+	})
+}
+
+// Run serves until ctx is done: the engine ticks, the API listens on ln (or
+// on api.host:api.port when ln is nil), feed (when not nil) runs beside them.
+// On cancellation the API stops taking requests and drains, then the engine
+// runs a last tick so that every accepted update is processed.
+func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed func(context.Context)) error {
+	if ln == nil {
+		addr := net.JoinHostPort(n.Config.API.Host, strconv.Itoa(n.Config.API.Port))
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("host: api.host/api.port: %w", err)
+		}
+	}
+	engCtx, stopEngine := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = n.Engine.Run(engCtx) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	if feed != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); feed(feedCtx) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	stopFeed()
+	timeout := n.Config.API.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if e := srv.Shutdown(sctx); e != nil && err == nil {
+		err = e
+	}
+	stopEngine() // Run drains the queue with a last tick
+	wg.Wait()
+	return err
+}

@@ -1,0 +1,387 @@
+package host
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/host/cli"
+	"github.com/collision-detection-platform/distributed-platform/host/config"
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/host/ingest"
+)
+
+// ReplaySummary is what a replay reports at its end.
+type ReplaySummary struct {
+	Vehicles    int           `json:"vehicles"`
+	Records     int           `json:"records"`
+	Rejected    int           `json:"rejected"`
+	Updates     uint64        `json:"updates"`
+	Stale       uint64        `json:"stale"`
+	RisksOpened uint64        `json:"risks_opened"`
+	Events      int           `json:"events"`
+	Wall        time.Duration `json:"wall_ns"`
+	UpdatesPerS float64       `json:"updates_per_s"`
+	// Rejects counts rejected records by reason.
+	Rejects map[string]int `json:"rejects,omitempty"`
+}
+
+// Replay runs `cdp replay`.
+func (Runner) Replay(ctx context.Context, cfg config.Config, opts cli.ReplayOptions) error {
+	if opts.Target != "" {
+		return replayToServer(ctx, cfg, opts)
+	}
+	if opts.OriginFromData {
+		lat, lon, err := firstPosition(opts.File)
+		if err != nil {
+			return err
+		}
+		cfg.System.Frame.Origin = config.Origin{Lat: lat, Lon: lon}
+	}
+	f, err := os.Open(opts.File)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	defer f.Close()
+	var in io.Reader = f
+	if opts.Progress {
+		st, _ := f.Stat()
+		bar := progressbar.DefaultBytes(st.Size(), "replaying")
+		defer bar.Finish()
+		in = io.TeeReader(f, bar)
+	}
+	out := bufio.NewWriterSize(opts.Stdout, 64<<10)
+	defer out.Flush()
+	sum, err := ReplayStream(ctx, cfg, in, opts, out)
+	if err != nil {
+		return err
+	}
+	out.Flush()
+	fmt.Fprintf(opts.Stderr, "replay: %d vehicles, %d records (%d rejected), %d updates applied (%d stale), %d risks opened, %d events, %.3fs wall, %.0f updates/s\n",
+		sum.Vehicles, sum.Records, sum.Rejected, sum.Updates, sum.Stale, sum.RisksOpened, sum.Events,
+		sum.Wall.Seconds(), sum.UpdatesPerS)
+	for r, n := range sum.Rejects {
+		fmt.Fprintf(opts.Stderr, "replay: rejected %d records: %s\n", n, r)
+	}
+	return nil
+}
+
+// firstPosition returns the position of the file's first valid record, the
+// ENU origin of --origin auto.
+func firstPosition(path string) (lat, lon float64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("replay: %w", err)
+	}
+	defer f.Close()
+	r := ingest.NewCSVReader(f)
+	var rec ingest.Record
+	for {
+		if err := r.Read(&rec); err != nil {
+			if err == io.EOF {
+				return 0, 0, fmt.Errorf("replay: %s: no record with a position", path)
+			}
+			var ce *ingest.CSVError
+			if errors.As(err, &ce) && errors.Is(err, ingest.ErrCSVRow) {
+				continue
+			}
+			return 0, 0, fmt.Errorf("replay: %s: %w", path, err)
+		}
+		if rec.Geodetic() && rec.Lat >= -90 && rec.Lat <= 90 && rec.Lon >= -180 && rec.Lon <= 180 {
+			return rec.Lat, rec.Lon, nil
+		}
+	}
+}
+
+// ReplayStream runs the CSV in through a new engine built from cfg, in ticks
+// of compute.processing_interval of data time, writing each risk event as one
+// JSON line to out. With opts.Speed > 0 it paces data time at Speed times the
+// wall clock. Every vehicle gets opts.Class.
+func ReplayStream(ctx context.Context, cfg config.Config, in io.Reader, opts cli.ReplayOptions, out io.Writer) (ReplaySummary, error) {
+	var sum ReplaySummary
+	n, err := NewNode(cfg, opts.Logger)
+	if err != nil {
+		return sum, err
+	}
+	// A replay runs on data time: rebuild the engine without the wall clock.
+	ecfg := EngineConfig(cfg)
+	models, err := Models(cfg, opts.Logger)
+	if err != nil {
+		return sum, err
+	}
+	e, err := engine.New(ecfg, models)
+	if err != nil {
+		return sum, err
+	}
+	enc := json.NewEncoder(out)
+	var werr error
+	e.AddSink(engine.SinkFunc(func(evs []engine.Event) {
+		sum.Events += len(evs)
+		for i := range evs {
+			if werr == nil {
+				werr = enc.Encode(&evs[i])
+			}
+		}
+	}))
+	class := []byte(opts.Class)
+	if len(class) == 0 {
+		class = []byte(ingest.DefaultClass)
+	}
+	interval := cfg.Compute.ProcessingInterval.Seconds()
+	if interval <= 0 {
+		interval = 0.1
+	}
+	r := ingest.NewCSVReader(in)
+	var (
+		rec      ingest.Record
+		ups      []engine.Update
+		ids      []byte
+		offs     []int
+		tickEnd  = math.Inf(-1)
+		dataT0   = math.NaN()
+		start    = time.Now()
+		wallNow  = float64(start.UnixNano()) / 1e9
+		vehicles = map[string]struct{}{}
+	)
+	sum.Rejects = map[string]int{}
+	flush := func() error {
+		for i := range ups {
+			ups[i].ID = ids[offs[i]:offs[i+1]]
+		}
+		if err := e.Submit(ctx, ups); err != nil {
+			return err
+		}
+		e.Tick()
+		ups, ids, offs = ups[:0], ids[:0], offs[:0]
+		return werr
+	}
+	for {
+		err := r.Read(&rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, ingest.ErrCSVRow) {
+				sum.Records++
+				sum.Rejected++
+				sum.Rejects["malformed row"]++
+				continue
+			}
+			return sum, fmt.Errorf("replay: %w", err)
+		}
+		sum.Records++
+		if rec.Class == nil {
+			rec.Class = class
+			rec.Fields |= ingest.FieldClass
+		}
+		if _, reason := n.Validator.Validate(&rec, wallNow); reason != ingest.ReasonOK {
+			sum.Rejected++
+			sum.Rejects[reason.String()]++
+			continue
+		}
+		var v abi.Vehicle
+		if err := ingest.Normalize(&rec, n.Frame, n.Validator.Classes(), &v); err != nil {
+			sum.Rejected++
+			sum.Rejects[err.Error()]++
+			continue
+		}
+		if rec.T >= tickEnd {
+			if len(ups) > 0 {
+				if err := flush(); err != nil {
+					return sum, err
+				}
+			}
+			tickEnd = (math.Floor(rec.T/interval) + 1) * interval
+			if opts.Speed > 0 {
+				if math.IsNaN(dataT0) {
+					dataT0 = rec.T
+				}
+				due := start.Add(time.Duration((rec.T - dataT0) / opts.Speed * float64(time.Second)))
+				if d := time.Until(due); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-ctx.Done():
+						return sum, ctx.Err()
+					}
+				}
+			}
+			if ctx.Err() != nil {
+				return sum, ctx.Err()
+			}
+		}
+		if _, ok := vehicles[string(rec.ID)]; !ok {
+			vehicles[string(rec.ID)] = struct{}{}
+		}
+		if len(offs) == 0 {
+			offs = append(offs, 0)
+		}
+		ids = append(ids, rec.ID...)
+		offs = append(offs, len(ids))
+		ups = append(ups, engine.Update{V: v})
+	}
+	if len(ups) > 0 {
+		if err := flush(); err != nil {
+			return sum, err
+		}
+	}
+	s := e.Stats()
+	sum.Vehicles = len(vehicles)
+	sum.Updates = s.Applied
+	sum.Stale = s.Stale + s.Duplicates
+	sum.RisksOpened = s.Opened
+	sum.Wall = time.Since(start)
+	sum.UpdatesPerS = float64(sum.Records) / sum.Wall.Seconds()
+	return sum, werr
+}
+
+// replayToServer sends the file as NDJSON batches to a running server's
+// POST /api/v1/locations, honouring 429 Retry-After.
+func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptions) error {
+	f, err := os.Open(opts.File)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	defer f.Close()
+	url := strings.TrimRight(opts.Target, "/") + "/api/v1/locations"
+	r := ingest.NewCSVReader(f)
+	var (
+		rec        ingest.Record
+		body       []byte
+		n, sent    int
+		accepted   int
+		rejected   int
+		start      = time.Now()
+		batch      = 1000
+		dataT0     = math.NaN()
+		client     = &http.Client{Timeout: 30 * time.Second}
+		class      = opts.Class
+		batchStart = math.NaN()
+	)
+	if cfg.API.MaxBatch > 0 && cfg.API.MaxBatch < batch {
+		batch = cfg.API.MaxBatch
+	}
+	post := func() error {
+		for {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", "application/x-ndjson")
+			resp, err := client.Do(req)
+			if err != nil {
+				return fmt.Errorf("replay: --target: %w", err)
+			}
+			var res struct {
+				Accepted int    `json:"accepted"`
+				Rejected int    `json:"rejected"`
+				Error    string `json:"error"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&res)
+			resp.Body.Close()
+			switch {
+			case resp.StatusCode == http.StatusTooManyRequests:
+				wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+				select {
+				case <-time.After(time.Duration(max(wait, 1)) * time.Second):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				continue
+			case resp.StatusCode/100 != 2:
+				return fmt.Errorf("replay: --target answered %s: %s", resp.Status, res.Error)
+			}
+			accepted += res.Accepted
+			rejected += res.Rejected
+			sent += n
+			body, n = body[:0], 0
+			return nil
+		}
+	}
+	for {
+		err := r.Read(&rec)
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, ingest.ErrCSVRow) {
+			rejected++
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		if opts.Speed > 0 {
+			if math.IsNaN(dataT0) {
+				dataT0 = rec.T
+			}
+			if math.IsNaN(batchStart) {
+				batchStart = rec.T
+			}
+			due := start.Add(time.Duration((rec.T - dataT0) / opts.Speed * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				if n > 0 {
+					if err := post(); err != nil {
+						return err
+					}
+				}
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		body = appendRecordJSON(body, &rec, class)
+		n++
+		if n >= batch {
+			if err := post(); err != nil {
+				return err
+			}
+		}
+	}
+	if n > 0 {
+		if err := post(); err != nil {
+			return err
+		}
+	}
+	el := time.Since(start)
+	fmt.Fprintf(opts.Stderr, "replay: sent %d records to %s: %d accepted, %d rejected, %.3fs, %.0f records/s\n",
+		sent, url, accepted, rejected, el.Seconds(), float64(sent)/el.Seconds())
+	return nil
+}
+
+// appendRecordJSON writes a geodetic CSV record as one wire-format line.
+func appendRecordJSON(b []byte, r *ingest.Record, class string) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendQuote(b, string(r.ID))
+	num := func(key string, v float64) {
+		b = append(b, ',', '"')
+		b = append(b, key...)
+		b = append(b, '"', ':')
+		b = strconv.AppendFloat(b, v, 'f', -1, 64)
+	}
+	num("t", r.T)
+	num("lat", r.Lat)
+	num("lon", r.Lon)
+	num("alt", r.Alt)
+	num("vx", r.VX)
+	num("vy", r.VY)
+	num("vz", r.VZ)
+	if class != "" {
+		b = append(b, `,"class":`...)
+		b = strconv.AppendQuote(b, class)
+	}
+	return append(b, '}', '\n')
+}
