@@ -3,6 +3,7 @@ package builtin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -106,7 +107,7 @@ func TestRiskContract(t *testing.T) {
 	if testing.Short() {
 		pairs = seeds * 100
 	}
-	var nLoS, nConflict, nClear, nEmpty, nAmbiguous int
+	var counts [nOutcomes]int
 	for seed := range uint64(seeds) {
 		rng := rand.New(rand.NewPCG(seed, 0x5eed))
 		for i := range pairs / seeds {
@@ -114,86 +115,16 @@ func TestRiskContract(t *testing.T) {
 			h := 5 + rng.Float64()*25
 			p := abi.Params{Horizon: h, MinRisk: 0.05 + rng.Float64()*0.6}
 			a, b := randomPair(rng, kind, h)
-			r := builtin.ScorePair(&a, &b, p)
-			fail := func(format string, args ...any) {
+			fail := func(r abi.Result, format string, args ...any) {
 				t.Helper()
 				t.Errorf("seed %d pair %d (%s): "+format+"\n A=%+v\n B=%+v\n params=%+v\n result=%+v",
 					append(append([]any{seed, i, kind}, args...), a, b, p, r)...)
 			}
-			checkSane(t, &a, &b, p, r, fail)
-			if r != builtin.ScorePair(&b, &a, p) {
-				fail("not symmetric: B, A gives %+v", builtin.ScorePair(&b, &a, p))
-			}
-			s := newRelState(&a, &b, h)
-			if s.window < 0 {
-				nEmpty++
-				if r.Risk != 0 || r.Flags != 0 || r.TCA != 0 {
-					fail("empty window (W = %v) must score 0", s.window)
-				}
-				if _, _, d := s.at(0); math.Abs(d-r.DMin) > 1e-6*(1+d) {
-					fail("empty window: DMin = %v, distance now %v", r.DMin, d)
-				}
-				continue
-			}
-			v := brute(s)
-			checkCPA(s, v, r, fail)
-			switch {
-			case v.losNow:
-				nLoS++
-				if r.Risk != 1 || r.Flags != abi.ResultConflict|abi.ResultLoS || r.TIn != 0 {
-					fail("in LoS now: want risk 1, flags Conflict|LoS, TIn 0")
-				}
-				checkTOut(s, v, r, fail)
-			case v.clearNow && v.entered:
-				nConflict++
-				if !(r.Risk >= 0.5 && r.Risk < 1) || r.Flags != abi.ResultConflict {
-					fail("entry at %v inside the %v s window: want risk in [0.5, 1), flags Conflict", v.first, s.window)
-				}
-				// The entry lies between the sample before the first LoS sample and it.
-				tol := 1e-6 * (1 + v.first)
-				if !(r.TIn > v.first-bruteStep-tol && r.TIn <= v.first+tol) {
-					fail("TIn = %v, sampled entry in (%v, %v]", r.TIn, v.first-bruteStep, v.first)
-				}
-				checkTOut(s, v, r, fail)
-				// The risk value from the sampled entry and least horizontal distance.
-				depth := 0.0
-				if s.r > 0 {
-					depth = math.Min(1, math.Max(0, 1-v.hmin/s.r))
-				}
-				want := 1 - 0.5*(v.first/h)*(1-0.5*depth)
-				tolR := 0.5*bruteStep/h + 1e-9
-				if s.r > 0 {
-					tolR += 0.25 * s.speed * bruteStep / s.r
-				}
-				if math.Abs(r.Risk-want) > tolR {
-					fail("risk = %v, sampled entry %v and least distance %v give %v (tol %v)",
-						r.Risk, v.first, v.hmin, want, tolR)
-				}
-			case v.clear:
-				nClear++
-				if !(r.Risk < p.MinRisk) || r.Risk > 0.5*p.MinRisk || r.Flags != 0 {
-					fail("clear of the zone over the window: want risk <= MinRisk/2 and no flags")
-				}
-				// Risk 0.5*MinRisk/n², n the separation at TCA in zone units.
-				hd, dz, _ := s.at(r.TCA)
-				hn, vn := math.Inf(1), math.Inf(1) // no zone: never in LoS, risk 0
-				if s.r > 0 {
-					hn = hd / s.r
-				}
-				if s.v > 0 {
-					vn = math.Abs(dz) / s.v
-				}
-				n := math.Max(1, math.Max(hn, vn))
-				if want := 0.5 * p.MinRisk / (n * n); math.Abs(r.Risk-want) > 1e-6*want+1e-12 {
-					fail("clear: risk = %v, separation at TCA (h %v, dz %v) gives %v", r.Risk, hd, dz, want)
-				}
-			default:
-				nAmbiguous++
-			}
+			counts[checkContract(t, &a, &b, p, fail)]++
 		}
 	}
-	t.Logf("pairs %d: LoS now %d, conflict %d, clear %d, empty window %d, too close to call %d",
-		pairs, nLoS, nConflict, nClear, nEmpty, nAmbiguous)
+	t.Logf("pairs %d: %s", pairs, outcomeSummary(counts))
+	nLoS, nConflict, nClear, nEmpty, nAmbiguous := counts[outLoS], counts[outConflict], counts[outClear], counts[outEmpty], counts[outAmbiguous]
 	// The generator must exercise every outcome, and the boundary cases the
 	// sampling cannot decide must stay rare, or the test proves little.
 	if nLoS < pairs/50 || nConflict < pairs/20 || nClear < pairs/10 || nEmpty < pairs/100 {
@@ -203,6 +134,102 @@ func TestRiskContract(t *testing.T) {
 	if nAmbiguous > pairs/20 {
 		t.Errorf("%d of %d pairs too close to call", nAmbiguous, pairs)
 	}
+}
+
+// Outcomes of checkContract.
+const (
+	outEmpty     = iota // empty window
+	outLoS              // in loss of separation now
+	outConflict         // entry inside the window
+	outClear            // clear of the zone over the window
+	outAmbiguous        // too close to the boundary for the sampling to decide
+	nOutcomes
+)
+
+func outcomeSummary(c [nOutcomes]int) string {
+	return fmt.Sprintf("LoS now %d, conflict %d, clear %d, empty window %d, too close to call %d",
+		c[outLoS], c[outConflict], c[outClear], c[outEmpty], c[outAmbiguous])
+}
+
+// checkContract scores a, b and checks the result against the brute force:
+// the output invariants, symmetry, then by the sampled outcome LoS now ->
+// risk 1; entry inside the window -> risk in [0.5, 1), TIn and TOut at the
+// sampled entry and exit, the risk value from the sampled entry and depth;
+// clear -> risk 0.5*MinRisk/n² < MinRisk; and TCA, DMin against the sampled
+// distance. fail reports a violation.
+func checkContract(t *testing.T, a, b *abi.Vehicle, p abi.Params, failr func(abi.Result, string, ...any)) int {
+	t.Helper()
+	r := builtin.ScorePair(a, b, p)
+	fail := func(format string, args ...any) { t.Helper(); failr(r, format, args...) }
+	out := outAmbiguous
+	checkSane(t, a, b, p, r, fail)
+	if r != builtin.ScorePair(b, a, p) {
+		fail("not symmetric: B, A gives %+v", builtin.ScorePair(b, a, p))
+	}
+	s := newRelState(a, b, p.Horizon)
+	if s.window < 0 {
+		if r.Risk != 0 || r.Flags != 0 || r.TCA != 0 {
+			fail("empty window (W = %v) must score 0", s.window)
+		}
+		if _, _, d := s.at(0); math.Abs(d-r.DMin) > 1e-6*(1+d) {
+			fail("empty window: DMin = %v, distance now %v", r.DMin, d)
+		}
+		return outEmpty
+	}
+	v := brute(s)
+	checkCPA(s, v, r, fail)
+	switch {
+	case v.losNow:
+		out = outLoS
+		if r.Risk != 1 || r.Flags != abi.ResultConflict|abi.ResultLoS || r.TIn != 0 {
+			fail("in LoS now: want risk 1, flags Conflict|LoS, TIn 0")
+		}
+		checkTOut(s, v, r, fail)
+	case v.clearNow && v.entered:
+		out = outConflict
+		if !(r.Risk >= 0.5 && r.Risk < 1) || r.Flags != abi.ResultConflict {
+			fail("entry at %v inside the %v s window: want risk in [0.5, 1), flags Conflict", v.first, s.window)
+		}
+		// The entry lies between the sample before the first LoS sample and it.
+		tol := 1e-6 * (1 + v.first)
+		if !(r.TIn > v.first-bruteStep-tol && r.TIn <= v.first+tol) {
+			fail("TIn = %v, sampled entry in (%v, %v]", r.TIn, v.first-bruteStep, v.first)
+		}
+		checkTOut(s, v, r, fail)
+		// The risk value from the sampled entry and least horizontal distance.
+		depth := 0.0
+		if s.r > 0 {
+			depth = math.Min(1, math.Max(0, 1-v.hmin/s.r))
+		}
+		want := 1 - 0.5*(v.first/p.Horizon)*(1-0.5*depth)
+		tolR := 0.5*bruteStep/p.Horizon + 1e-9
+		if s.r > 0 {
+			tolR += 0.25 * s.speed * bruteStep / s.r
+		}
+		if math.Abs(r.Risk-want) > tolR {
+			fail("risk = %v, sampled entry %v and least distance %v give %v (tol %v)",
+				r.Risk, v.first, v.hmin, want, tolR)
+		}
+	case v.clear:
+		out = outClear
+		if !(r.Risk < p.MinRisk) || r.Risk > 0.5*p.MinRisk || r.Flags != 0 {
+			fail("clear of the zone over the window: want risk <= MinRisk/2 and no flags")
+		}
+		// Risk 0.5*MinRisk/n², n the separation at TCA in zone units.
+		hd, dz, _ := s.at(r.TCA)
+		hn, vn := math.Inf(1), math.Inf(1) // no zone: never in LoS, risk 0
+		if s.r > 0 {
+			hn = hd / s.r
+		}
+		if s.v > 0 {
+			vn = math.Abs(dz) / s.v
+		}
+		n := math.Max(1, math.Max(hn, vn))
+		if want := 0.5 * p.MinRisk / (n * n); math.Abs(r.Risk-want) > 1e-6*want+1e-12 {
+			fail("clear: risk = %v, separation at TCA (h %v, dz %v) gives %v", r.Risk, hd, dz, want)
+		}
+	}
+	return out
 }
 
 // checkCPA compares TCA and DMin with the sampled distance.
