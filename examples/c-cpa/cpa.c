@@ -1,12 +1,13 @@
 /*
- * cpa: the builtin closest-point-of-approach scorer (builtin.ScorePair) in C,
- * operation for operation, so that its results are bit-identical to the
- * host's. Build: see Makefile (clang --target=wasm32, -ffp-contract=off).
+ * cpa: the builtin closest-point-of-approach scorer (builtin.ScorePair) and
+ * the builtin kinematic predictor (builtin.Predictor) in C, operation for
+ * operation, so that their results are bit-identical to the host's.
+ * Build: see Makefile (clang --target=wasm32, -ffp-contract=off).
  */
 #include "cdp.h"
 
-CDP_MANIFEST("{\"name\":\"cpa-c\",\"version\":\"1.0.0\",\"kind\":\"scorer\","
-             "\"description\":\"closest point of approach, the builtin scorer ported to C\","
+CDP_MANIFEST("{\"name\":\"cpa-c\",\"version\":\"1.0.0\",\"kind\":\"predictor+scorer\","
+             "\"description\":\"the builtin kinematic predictor and closest-point-of-approach scorer, ported to C\","
              "\"matches_builtin\":true}")
 
 #define EPS 1e-12
@@ -118,3 +119,72 @@ CDP_INLINE void score(const cdp_vehicle *a, const cdp_vehicle *b, const cdp_para
 }
 
 CDP_SCORER(score)
+
+/* The builtin predictor: constant velocity, or constant acceleration with
+ * CDP_VEHICLE_HAS_ACCEL; the box also covers the constant-velocity path
+ * (the scorer ignores acceleration) and every sample. */
+static inline double ca_at(double x, double vx, double ax, double t) {
+    return x + vx * t + 0.5 * ax * t * t;
+}
+
+static inline void ca_axis_range(double *lo, double *hi, double x, double vx, double ax, double h) {
+    double e = ca_at(x, vx, ax, h);
+    *lo = fmin_(*lo, e);
+    *hi = fmax_(*hi, e);
+    if (ax != 0) {
+        double ts = -vx / ax;
+        if (ts > 0 && ts < h) {
+            double m = ca_at(x, vx, ax, ts);
+            *lo = fmin_(*lo, m);
+            *hi = fmax_(*hi, m);
+        }
+    }
+    double pad = 1e-12 * (fabs_(x) + fabs_(vx) * h + fabs_(ax) * h * h);
+    *lo = *lo - pad;
+    *hi = *hi + pad;
+}
+
+static inline void axis_range(double *lo, double *hi, double x, double vx, double h) {
+    double e = x + vx * h;
+    *lo = fmin_(x, e);
+    *hi = fmax_(x, e);
+}
+
+static void predict(const cdp_vehicle *v, const cdp_params *p, cdp_box *box, uint8_t *samples,
+                    uint32_t point_stride) {
+    double h = p->horizon;
+    cdp_box b;
+    axis_range(&b.min_x, &b.max_x, v->x, v->vx, h);
+    axis_range(&b.min_y, &b.max_y, v->y, v->vy, h);
+    axis_range(&b.min_z, &b.max_z, v->z, v->vz, h);
+    int accel = (v->flags & CDP_VEHICLE_HAS_ACCEL) != 0;
+    if (accel) {
+        ca_axis_range(&b.min_x, &b.max_x, v->x, v->vx, v->ax, h);
+        ca_axis_range(&b.min_y, &b.max_y, v->y, v->vy, v->ay, h);
+        ca_axis_range(&b.min_z, &b.max_z, v->z, v->vz, v->az, h);
+    }
+    uint32_t ns = p->samples;
+    if (ns > 0) {
+        double step = h / (double)ns;
+        for (uint32_t k = 0; k < ns; k++) {
+            double t = (double)(k + 1) * step;
+            cdp_point pt;
+            if (accel) {
+                pt.x = ca_at(v->x, v->vx, v->ax, t);
+                pt.y = ca_at(v->y, v->vy, v->ay, t);
+                pt.z = ca_at(v->z, v->vz, v->az, t);
+            } else {
+                pt.x = v->x + v->vx * t;
+                pt.y = v->y + v->vy * t;
+                pt.z = v->z + v->vz * t;
+            }
+            *(cdp_point *)(samples + (size_t)k * point_stride) = pt;
+            b.min_x = fmin_(b.min_x, pt.x); b.max_x = fmax_(b.max_x, pt.x);
+            b.min_y = fmin_(b.min_y, pt.y); b.max_y = fmax_(b.max_y, pt.y);
+            b.min_z = fmin_(b.min_z, pt.z); b.max_z = fmax_(b.max_z, pt.z);
+        }
+    }
+    *box = b;
+}
+
+CDP_PREDICTOR(predict)

@@ -1,8 +1,9 @@
 //go:build wasip1
 
 // Command go-cpa is the builtin closest-point-of-approach scorer
-// (builtin.ScorePair) as a Go Wasm plugin, operation for operation, so its
-// results are bit-identical to the host's.
+// (builtin.ScorePair) and the builtin kinematic predictor (builtin.Predictor)
+// as a Go Wasm plugin, operation for operation, so its results are
+// bit-identical to the host's.
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o cpa.wasm .
 package main
@@ -18,10 +19,11 @@ func init() {
 		Manifest: cdp.Manifest{
 			Name:           "cpa-go",
 			Version:        "1.0.0",
-			Description:    "closest point of approach, the builtin scorer ported to the Go SDK",
+			Description:    "the builtin kinematic predictor and closest-point-of-approach scorer, ported to the Go SDK",
 			MatchesBuiltin: true,
 		},
-		Score: score,
+		Score:   score,
+		Predict: predict,
 	})
 }
 
@@ -151,4 +153,60 @@ func score(pr *cdp.Pair) cdp.Result {
 	}
 	n := fmax(fmax(hn, vn), 1)
 	return cdp.Result{Risk: 0.5 * p.MinRisk / (n * n), TCA: tca, DMin: dmin, TIn: -1, TOut: -1}
+}
+
+// predict is builtin.Predictor: constant velocity, or constant acceleration
+// with FlagHasAccel; the box also covers the constant-velocity path (the
+// scorer ignores acceleration) and every sample.
+func predict(v *cdp.Vehicle, p *cdp.Params, box *cdp.Box, samples []cdp.Point) {
+	h := p.Horizon
+	var b cdp.Box
+	b.MinX, b.MaxX = axisRange(v.X, v.VX, h)
+	b.MinY, b.MaxY = axisRange(v.Y, v.VY, h)
+	b.MinZ, b.MaxZ = axisRange(v.Z, v.VZ, h)
+	accel := v.Flags&cdp.FlagHasAccel != 0
+	if accel {
+		b.MinX, b.MaxX = caAxisRange(b.MinX, b.MaxX, v.X, v.VX, v.AX, h)
+		b.MinY, b.MaxY = caAxisRange(b.MinY, b.MaxY, v.Y, v.VY, v.AY, h)
+		b.MinZ, b.MaxZ = caAxisRange(b.MinZ, b.MaxZ, v.Z, v.VZ, v.AZ, h)
+	}
+	if ns := len(samples); ns > 0 {
+		step := h / float64(ns)
+		for k := range samples {
+			t := float64(k+1) * step
+			var pt cdp.Point
+			if accel {
+				pt = cdp.Point{X: caAt(v.X, v.VX, v.AX, t), Y: caAt(v.Y, v.VY, v.AY, t), Z: caAt(v.Z, v.VZ, v.AZ, t)}
+			} else {
+				pt = cdp.Point{X: v.X + float64(v.VX*t), Y: v.Y + float64(v.VY*t), Z: v.Z + float64(v.VZ*t)}
+			}
+			samples[k] = pt
+			b.MinX, b.MaxX = fmin(b.MinX, pt.X), fmax(b.MaxX, pt.X)
+			b.MinY, b.MaxY = fmin(b.MinY, pt.Y), fmax(b.MaxY, pt.Y)
+			b.MinZ, b.MaxZ = fmin(b.MinZ, pt.Z), fmax(b.MaxZ, pt.Z)
+		}
+	}
+	*box = b
+}
+
+func caAt(x, vx, ax, t float64) float64 {
+	return x + float64(vx*t) + float64(0.5*ax*t*t)
+}
+
+func axisRange(x, vx, h float64) (lo, hi float64) {
+	e := x + float64(vx*h)
+	return fmin(x, e), fmax(x, e)
+}
+
+func caAxisRange(lo, hi, x, vx, ax, h float64) (float64, float64) {
+	e := caAt(x, vx, ax, h)
+	lo, hi = fmin(lo, e), fmax(hi, e)
+	if ax != 0 {
+		if ts := -vx / ax; ts > 0 && ts < h {
+			m := caAt(x, vx, ax, ts)
+			lo, hi = fmin(lo, m), fmax(hi, m)
+		}
+	}
+	pad := 1e-12 * (math.Abs(x) + float64(math.Abs(vx)*h) + float64(math.Abs(ax)*h*h))
+	return lo - pad, hi + pad
 }
