@@ -12,11 +12,12 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
 	"runtime"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,11 @@ type Engine struct {
 	interest []scored
 
 	stats counters
+
+	// phase state of the workers
+	next      atomic.Int64
+	wg        sync.WaitGroup
+	curModels *Models
 
 	// scoredHook, when set (tests), sees every scored pair of a tick.
 	scoredHook func(p abi.Pair, r abi.Result)
@@ -167,7 +173,10 @@ type queue struct {
 	ups   []pendingUpdate
 	ids   []byte
 	max   int
-	space chan struct{} // closed when a tick drains the queue
+	space chan struct{} // closed when a tick drains the queue and someone waits
+	// waiting counts Submit calls blocked on space; the tick replaces the
+	// channel only for them, so that a tick allocates nothing otherwise.
+	waiting int
 }
 
 // ErrQueueFull is returned by TrySubmit when accepting the batch would exceed
@@ -203,6 +212,7 @@ func (e *Engine) Submit(ctx context.Context, ups []Update) error {
 		}
 		e.q.mu.Lock()
 		ch := e.q.space
+		e.q.waiting++
 		e.q.mu.Unlock()
 		select {
 		case <-ch:
@@ -226,9 +236,10 @@ func (e *Engine) swap(buf []pendingUpdate, ids []byte) ([]pendingUpdate, []byte)
 	q.mu.Lock()
 	ups, qids := q.ups, q.ids
 	q.ups, q.ids = buf[:0], ids[:0]
-	if len(ups) > 0 {
+	if len(ups) > 0 && q.waiting > 0 {
 		close(q.space)
 		q.space = make(chan struct{})
+		q.waiting = 0
 	}
 	q.mu.Unlock()
 	return ups, qids
@@ -382,56 +393,79 @@ func (e *Engine) expire(now float64, evs []Event, ts *TickStats) []Event {
 	return evs
 }
 
-// parallel runs fn(w) for each worker and waits. With one worker it calls
-// fn inline.
-func (e *Engine) parallel(fn func(w int)) {
-	if len(e.workers) == 1 {
-		fn(0)
-		return
+// Tick phases run by the workers.
+const (
+	phasePredict = iota
+	phaseQuery
+)
+
+// parallel runs the phase on every worker and waits. Workers take chunks of
+// the dirty list from e.next. The phase state lives in the engine (curModels,
+// next) rather than in a closure, so that starting a phase allocates nothing
+// per update (a `go` statement costs one small allocation per worker per
+// phase, whatever the number of updates).
+func (e *Engine) parallel(phase int) {
+	e.next.Store(0)
+	if len(e.workers) > 1 {
+		e.wg.Add(len(e.workers) - 1)
+		for w := 1; w < len(e.workers); w++ {
+			go e.phaseWorker(phase, w)
+		}
 	}
-	var wg sync.WaitGroup
-	for w := 1; w < len(e.workers); w++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); fn(w) }()
+	e.runPhase(phase, 0)
+	e.wg.Wait()
+}
+
+func (e *Engine) phaseWorker(phase, w int) {
+	defer e.wg.Done()
+	e.runPhase(phase, w)
+}
+
+func (e *Engine) runPhase(phase, w int) {
+	switch phase {
+	case phasePredict:
+		e.predictWorker(w)
+	case phaseQuery:
+		e.queryWorker(w)
 	}
-	fn(0)
-	wg.Wait()
 }
 
 // predictAndPlace predicts every dirty vehicle and moves its grown swept box in
 // the grid. Workers take contiguous chunks of BatchSize vehicles.
 func (e *Engine) predictAndPlace(m *Models, ts *TickStats) {
-	var next atomic.Int64
-	bs := e.cfg.BatchSize
+	e.curModels = m
 	e.dboxes = growBox(e.dboxes, len(e.dirty))
-	e.parallel(func(w int) {
-		wk := &e.workers[w]
-		for {
-			lo := int(next.Add(int64(bs))) - bs
-			if lo >= len(e.dirty) {
-				return
-			}
-			hi := min(lo+bs, len(e.dirty))
-			n := hi - lo
-			wk.vbuf = growVeh(wk.vbuf, n)
-			wk.bbuf = growBox(wk.bbuf, n)
-			for i, slot := range e.dirty[lo:hi] {
-				wk.vbuf[i] = e.veh[slot]
-			}
-			if err := predict(m, e.params, wk.vbuf[:n], wk.bbuf[:n]); err != nil {
-				wk.err = err
-			}
-			for i, slot := range e.dirty[lo:hi] {
-				b := e.sweptBox(&wk.vbuf[i], wk.bbuf[i])
-				e.dboxes[lo+i] = b
-				e.grid.Set(slot, grid.Box(b))
-			}
-		}
-	})
+	e.parallel(phasePredict)
 	for w := range e.workers {
 		if err := e.workers[w].err; err != nil {
 			ts.PredictErrors++
 			e.workers[w].err = nil
+		}
+	}
+}
+
+func (e *Engine) predictWorker(w int) {
+	wk := &e.workers[w]
+	bs := e.cfg.BatchSize
+	for {
+		lo := int(e.next.Add(int64(bs))) - bs
+		if lo >= len(e.dirty) {
+			return
+		}
+		hi := min(lo+bs, len(e.dirty))
+		n := hi - lo
+		wk.vbuf = growVeh(wk.vbuf, n)
+		wk.bbuf = growBox(wk.bbuf, n)
+		for i, slot := range e.dirty[lo:hi] {
+			wk.vbuf[i] = e.veh[slot]
+		}
+		if err := predict(e.curModels, e.params, wk.vbuf[:n], wk.bbuf[:n]); err != nil {
+			wk.err = err
+		}
+		for i, slot := range e.dirty[lo:hi] {
+			b := e.sweptBox(&wk.vbuf[i], wk.bbuf[i])
+			e.dboxes[lo+i] = b
+			e.grid.Set(slot, grid.Box(b))
 		}
 	}
 }
@@ -498,48 +532,49 @@ func unionPoint(b abi.Box, x, y, z float64) abi.Box {
 // queryAndScore finds the pairs of the dirty vehicles and scores them. A pair
 // of two dirty vehicles is taken by the lower slot only, so it is scored once.
 func (e *Engine) queryAndScore(m *Models, ts *TickStats) {
-	var next atomic.Int64
-	const chunk = 64
+	e.curModels = m
 	for w := range e.workers {
-		wk := &e.workers[w]
-		wk.pairs = wk.pairs[:0]
+		e.workers[w].pairs = e.workers[w].pairs[:0]
 	}
-	e.parallel(func(w int) {
-		wk := &e.workers[w]
-		for {
-			lo := int(next.Add(chunk)) - chunk
-			if lo >= len(e.dirty) {
-				break
-			}
-			hi := min(lo+chunk, len(e.dirty))
-			for di, s := range e.dirty[lo:hi] {
-				wk.cands = e.grid.QueryAppend(wk.cands[:0], grid.Box(e.dboxes[lo+di]), s)
-				for _, c := range wk.cands {
-					if e.stamp[c] == e.tick && c < s {
-						continue // the lower slot reports it
-					}
-					wk.pairs = append(wk.pairs, orderedPair(s, c))
-				}
-				if e.nOpen[s] > 0 {
-					wk.pairs = e.tr.appendOpenPairs(e, s, wk.cands, wk.pairs)
-				}
-			}
-		}
-		// Score this worker's pairs in batches.
-		n := len(wk.pairs)
-		wk.results = growRes(wk.results, n)
-		wk.models = growI8(wk.models, n)
-		bs := e.cfg.BatchSize
-		for lo := 0; lo < n; lo += bs {
-			hi := min(lo+bs, n)
-			wk.models[lo] = score(m, e.params, e.veh, wk.pairs[lo:hi], wk.results[lo:hi])
-			for i := lo + 1; i < hi; i++ {
-				wk.models[i] = wk.models[lo]
-			}
-		}
-	})
+	e.parallel(phaseQuery)
 	for w := range e.workers {
 		ts.Pairs += len(e.workers[w].pairs)
+	}
+}
+
+func (e *Engine) queryWorker(w int) {
+	const chunk = 64
+	wk := &e.workers[w]
+	for {
+		lo := int(e.next.Add(chunk)) - chunk
+		if lo >= len(e.dirty) {
+			break
+		}
+		hi := min(lo+chunk, len(e.dirty))
+		for di, s := range e.dirty[lo:hi] {
+			wk.cands = e.grid.QueryAppend(wk.cands[:0], grid.Box(e.dboxes[lo+di]), s)
+			for _, c := range wk.cands {
+				if e.stamp[c] == e.tick && c < s {
+					continue // the lower slot reports it
+				}
+				wk.pairs = append(wk.pairs, orderedPair(s, c))
+			}
+			if e.nOpen[s] > 0 {
+				wk.pairs = e.tr.appendOpenPairs(e, s, wk.cands, wk.pairs)
+			}
+		}
+	}
+	// Score this worker's pairs in batches.
+	n := len(wk.pairs)
+	wk.results = growRes(wk.results, n)
+	wk.models = growI8(wk.models, n)
+	bs := e.cfg.BatchSize
+	for lo := 0; lo < n; lo += bs {
+		hi := min(lo+bs, n)
+		wk.models[lo] = score(e.curModels, e.params, e.veh, wk.pairs[lo:hi], wk.results[lo:hi])
+		for i := lo + 1; i < hi; i++ {
+			wk.models[i] = wk.models[lo]
+		}
 	}
 }
 
@@ -608,9 +643,8 @@ func (e *Engine) track(m *Models, evs []Event, ts *TickStats) []Event {
 			}
 		}
 	}
-	sort.Slice(in, func(i, j int) bool {
-		a, b := in[i].pair, in[j].pair
-		return a.A < b.A || (a.A == b.A && a.B < b.B)
+	slices.SortFunc(in, func(x, y scored) int {
+		return cmp.Compare(pairKey(x.pair.A, x.pair.B), pairKey(y.pair.A, y.pair.B))
 	})
 	for i := range in {
 		evs = e.tr.observe(e, m, &in[i], evs)

@@ -69,6 +69,22 @@ type Risk struct {
 	OpenedAt float64     `json:"opened_at"`
 	Seq      int         `json:"seq"`
 	Model    abi.ModelID `json:"model"`
+
+	// tin/hasTIn carry TIn without a heap pointer while the tracker re-scores
+	// an open risk every tick; withTIn materialises it for a view or event.
+	tin    float64
+	hasTIn bool
+}
+
+// withTIn returns r with TIn pointing at a copy of its entry time.
+func (r Risk) withTIn() Risk {
+	if r.hasTIn {
+		t := r.tin
+		r.TIn = &t
+	} else {
+		r.TIn = nil
+	}
+	return r
 }
 
 // Sink receives the events of each tick, in a deterministic order, on the

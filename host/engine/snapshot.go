@@ -124,6 +124,9 @@ func (e *Engine) Restore(s Snapshot) error {
 		if e.tr.open[key] != nil || e.tr.byID[r.ID] != nil {
 			continue
 		}
+		if r.TIn != nil {
+			r.tin, r.hasTIn = *r.TIn, true
+		}
 		o := &openRisk{a: a, b: b, view: r, cur: r}
 		e.tr.open[key] = o
 		e.tr.byID[r.ID] = o

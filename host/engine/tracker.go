@@ -72,8 +72,8 @@ func (t *tracker) assess(e *Engine, m *Models, s *scored) Risk {
 		Model:    modelOf(m, s.model),
 	}
 	if s.res.Flags&abi.ResultConflict != 0 {
-		tin := ref + s.res.TIn
-		r.TIn = &tin
+		r.tin = ref + s.res.TIn
+		r.hasTIn = true
 	}
 	return r
 }
@@ -89,7 +89,7 @@ func (t *tracker) observe(e *Engine, m *Models, s *scored, evs []Event) []Event 
 		cur := t.assess(e, m, s)
 		cur.OpenedAt = cur.Time
 		cur.ID = riskID(cur.VehicleA, cur.VehicleB, cur.OpenedAt)
-		r = &openRisk{a: s.pair.A, b: s.pair.B, cur: cur, view: cur}
+		r = &openRisk{a: s.pair.A, b: s.pair.B, cur: cur, view: cur.withTIn()}
 		t.open[key] = r
 		t.byID[cur.ID] = r
 		t.bySlot[r.a] = append(t.bySlot[r.a], r)
@@ -100,6 +100,7 @@ func (t *tracker) observe(e *Engine, m *Models, s *scored, evs []Event) []Event 
 	}
 	cur := t.assess(e, m, s)
 	cur.ID, cur.OpenedAt, cur.Seq = r.view.ID, r.view.OpenedAt, r.view.Seq
+	cur.VehicleA, cur.VehicleB = r.view.VehicleA, r.view.VehicleB
 	r.cur = cur
 	if cur.Risk < cfg.MinRisk-cfg.Hysteresis {
 		evs = t.resolve(e, r, ReasonSeparated, evs)
@@ -109,7 +110,8 @@ func (t *tracker) observe(e *Engine, m *Models, s *scored, evs []Event) []Event 
 		math.Abs(cur.TCA-r.view.TCA) >= cfg.UpdateTCADelta ||
 		cur.Model != r.view.Model {
 		cur.Seq++
-		r.view, r.cur = cur, cur
+		r.cur = cur
+		r.view = r.cur.withTIn()
 		evs = append(evs, r.event(EventUpdated, ""))
 	}
 	return evs
@@ -129,7 +131,7 @@ func (r *openRisk) event(typ EventType, reason string) Event {
 		Time:     c.Time,
 		TCA:      c.TCA,
 		DMin:     c.DMin,
-		TIn:      c.TIn,
+		TIn:      c.withTIn().TIn,
 		Reason:   reason,
 		OpenedAt: c.OpenedAt,
 		Model:    c.Model,
@@ -168,7 +170,7 @@ func (t *tracker) unlink(slot uint32, r *openRisk) {
 // resolveVehicle resolves every open risk of slot, in risk-id order.
 func (t *tracker) resolveVehicle(e *Engine, slot uint32, reason string, evs []Event) []Event {
 	list := append([]*openRisk(nil), t.bySlot[slot]...)
-	sort.Slice(list, func(i, j int) bool { return list[i].view.ID < list[j].view.ID })
+	sort.Slice(list, func(i, j int) bool { return list[i].view.ID < list[j].view.ID }) // rare: expiry
 	for _, r := range list {
 		evs = t.resolve(e, r, reason, evs)
 	}
