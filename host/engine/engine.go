@@ -177,6 +177,52 @@ type queue struct {
 	// waiting counts Submit calls blocked on space; the tick replaces the
 	// channel only for them, so that a tick allocates nothing otherwise.
 	waiting int
+	// gen counts swaps; applied is the last generation applied to the state
+	// table. WaitApplied waits on appliedCh, replaced only when it has waiters.
+	gen, applied  uint64
+	appliedCh     chan struct{}
+	appliedWaiter int
+}
+
+// WaitApplied returns once every update accepted before the call has been
+// applied to the state table (or dropped as stale), or when ctx is done. The
+// Kafka consumer commits offsets after it, so a restart never skips a record.
+func (e *Engine) WaitApplied(ctx context.Context) error {
+	q := &e.q
+	q.mu.Lock()
+	target := q.gen
+	if len(q.ups) > 0 {
+		target++
+	}
+	for q.applied < target {
+		if q.appliedCh == nil {
+			q.appliedCh = make(chan struct{})
+		}
+		ch := q.appliedCh
+		q.appliedWaiter++
+		q.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		q.mu.Lock()
+	}
+	q.mu.Unlock()
+	return nil
+}
+
+// markApplied records that generation gen is in the state table.
+func (e *Engine) markApplied(gen uint64) {
+	q := &e.q
+	q.mu.Lock()
+	q.applied = gen
+	if q.appliedWaiter > 0 {
+		close(q.appliedCh)
+		q.appliedCh = nil
+		q.appliedWaiter = 0
+	}
+	q.mu.Unlock()
 }
 
 // ErrQueueFull is returned by TrySubmit when accepting the batch would exceed
@@ -231,10 +277,14 @@ func (e *Engine) Pending() int {
 
 // swap hands the pending updates to the tick and gives the queue the tick's
 // previous (drained) buffers back, so that neither side allocates.
-func (e *Engine) swap(buf []pendingUpdate, ids []byte) ([]pendingUpdate, []byte) {
+func (e *Engine) swap(buf []pendingUpdate, ids []byte) ([]pendingUpdate, []byte, uint64) {
 	q := &e.q
 	q.mu.Lock()
 	ups, qids := q.ups, q.ids
+	if len(ups) > 0 {
+		q.gen++
+	}
+	gen := q.gen
 	q.ups, q.ids = buf[:0], ids[:0]
 	if len(ups) > 0 && q.waiting > 0 {
 		close(q.space)
@@ -242,7 +292,7 @@ func (e *Engine) swap(buf []pendingUpdate, ids []byte) ([]pendingUpdate, []byte)
 		q.waiting = 0
 	}
 	q.mu.Unlock()
-	return ups, qids
+	return ups, qids, gen
 }
 
 // ---------------------------------------------------------------- tick
@@ -270,7 +320,7 @@ func (e *Engine) Tick() TickStats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 
-	ups, ids := e.swap(e.applied, e.idArena)
+	ups, ids, gen := e.swap(e.applied, e.idArena)
 	e.applied, e.idArena = ups, ids
 	e.tick++
 	e.dirty = e.dirty[:0]
@@ -303,6 +353,7 @@ func (e *Engine) Tick() TickStats {
 		}
 	}
 	e.grid.Grow(len(e.veh))
+	e.markApplied(gen)
 
 	var evs []Event
 	evs = e.evBuf[:0]

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
@@ -196,4 +197,30 @@ func (failingScorer) Score(_ context.Context, _ abi.Params, _ []abi.Vehicle, pai
 		res[i].Risk = 2 // out of range: malformed
 	}
 	return nil
+}
+
+// TestWaitApplied: WaitApplied returns only after the updates accepted before
+// it are in the state table.
+func TestWaitApplied(t *testing.T) {
+	e, _ := newTestEngine(t, Default(), builtinModels())
+	if err := e.WaitApplied(context.Background()); err != nil {
+		t.Fatal(err) // nothing pending: returns at once
+	}
+	if err := e.TrySubmit([]Update{{ID: []byte("a"), V: drone(0, 1, 1_700_000_000)}}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.WaitApplied(context.Background()) }()
+	select {
+	case <-done:
+		t.Fatal("WaitApplied returned before a tick applied the update")
+	case <-time.After(50 * time.Millisecond):
+	}
+	e.Tick()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.Vehicle("a"); !ok {
+		t.Fatal("the update is not in the state table")
+	}
 }
