@@ -2,8 +2,10 @@ package api
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"sort"
 	"strconv"
@@ -20,6 +22,9 @@ import (
 // its unescape buffer), the decoded records, the refused ones, the engine
 // updates and the response bytes all keep their capacity between requests.
 type ingestBuf struct {
+	gz   *gzip.Reader // reused for gzip bodies
+	br   bytes.Reader // the compressed body, for gz
+	unz  bytes.Buffer // the decompressed body
 	dec  *ingest.Decoder
 	recs []ingest.Record
 	errs []ingest.RecordError
@@ -36,7 +41,8 @@ func newIngestBuf(v *ingest.Validator) *ingestBuf {
 const maxPooledRecords = 1 << 16
 
 func (s *Server) putIngestBuf(b *ingestBuf) {
-	if cap(b.recs) > maxPooledRecords || cap(b.errs) > maxPooledRecords || cap(b.ups) > maxPooledRecords {
+	if cap(b.recs) > maxPooledRecords || cap(b.errs) > maxPooledRecords || cap(b.ups) > maxPooledRecords ||
+		b.unz.Cap() > 64<<20 {
 		return
 	}
 	clear(b.ups) // drop the aliases of the request body
@@ -60,9 +66,22 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 	if p := checkIngestType(c.Get(fiber.HeaderContentType)); p != nil {
 		return p
 	}
-	body := c.Body()
 	b := s.ingestPool.Get().(*ingestBuf)
 	defer s.putIngestBuf(b)
+	// The raw body: fiber's c.Body() would inflate a compressed body without
+	// a size limit.
+	body := c.Request().Body()
+	switch enc := c.Get(fiber.HeaderContentEncoding); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		var p *Problem
+		if body, p = b.gunzip(body, s.opts.BodyLimit); p != nil {
+			return p
+		}
+	default:
+		return problem(fiber.StatusUnsupportedMediaType,
+			"Content-Encoding must be gzip or identity, got "+strconv.Quote(enc))
+	}
 
 	recs, errs, err := b.dec.DecodeBatch(body, s.opts.Now(), b.recs[:0], b.errs[:0])
 	b.recs, b.errs = recs, errs
@@ -130,6 +149,31 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	_, err = c.Write(b.out) // copies: b.out goes back to the pool
 	return err
+}
+
+// gunzip inflates body into b.unz, at most limit bytes (413 above: the
+// limit applies to what is parsed, so a small compressed body cannot expand
+// without bound).
+func (b *ingestBuf) gunzip(body []byte, limit int) ([]byte, *Problem) {
+	b.br.Reset(body)
+	var err error
+	if b.gz == nil {
+		b.gz, err = gzip.NewReader(&b.br)
+	} else {
+		err = b.gz.Reset(&b.br)
+	}
+	b.unz.Reset()
+	if err == nil {
+		_, err = b.unz.ReadFrom(io.LimitReader(b.gz, int64(limit)+1))
+	}
+	if err != nil {
+		return nil, problem(fiber.StatusBadRequest, "malformed gzip body: "+err.Error())
+	}
+	if b.unz.Len() > limit {
+		return nil, problem(fiber.StatusRequestEntityTooLarge,
+			fmt.Sprintf("decompressed body above the size limit of %d bytes (api.max_body_bytes)", limit))
+	}
+	return b.unz.Bytes(), nil
 }
 
 // checkIngestType accepts JSON and NDJSON (the decoder reads both from the

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -233,5 +235,53 @@ func TestIngestQueueFull(t *testing.T) {
 	h.eng.Tick()
 	if st := h.eng.Stats(); st.Vehicles != 5 || st.Accepted != 5 || st.Applied != 5 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+func gz(t *testing.T, s string) *bytes.Buffer {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &b
+}
+
+// gzip bodies are accepted; the size limit applies to the inflated body, so
+// a small bomb gets 413; a corrupt stream 400; other encodings 415.
+func TestIngestGzip(t *testing.T) {
+	h := newHarness(t, func(o *api.Options) { o.BodyLimit = 64 << 10 }, nil)
+	now := nowUnix()
+	a := h.do("POST", "/api/v1/locations", "application/json",
+		gz(t, "["+rec("z1", now, 0, 0, 0, 1, 1)+","+rec("z2", now, 900, 0, 0, 1, 1)+"]"), "Content-Encoding", "gzip")
+	if a.status != http.StatusAccepted {
+		t.Fatalf("gzip: %d %s", a.status, a.body)
+	}
+	var r ingestResult
+	a.json(t, &r)
+	if r.Accepted != 2 {
+		t.Fatalf("%+v", r)
+	}
+	bomb := gz(t, "["+strings.Repeat(" ", 1<<20)+"]") // 1 MiB of spaces, ~1 KB compressed
+	a = h.do("POST", "/api/v1/locations", "application/json", bomb, "Content-Encoding", "gzip")
+	if a.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("gzip bomb: %d %s", a.status, a.body)
+	}
+	a.problem(t)
+	a = h.do("POST", "/api/v1/locations", "application/json", strings.NewReader("not gzip"), "Content-Encoding", "gzip")
+	if a.status != http.StatusBadRequest {
+		t.Fatalf("corrupt gzip: %d %s", a.status, a.body)
+	}
+	a.problem(t)
+	a = h.do("POST", "/api/v1/locations", "application/json", strings.NewReader("[]"), "Content-Encoding", "br")
+	if a.status != http.StatusUnsupportedMediaType {
+		t.Fatalf("br: %d %s", a.status, a.body)
+	}
+	if got := h.eng.Stats().Accepted; got != 2 {
+		t.Fatalf("engine accepted %d, want 2", got)
 	}
 }

@@ -115,7 +115,8 @@ type Options struct {
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 
 	// StreamBuffer is the number of events queued per live-stream client
-	// before further events for it are dropped (and counted). Default 1024.
+	// before further events for it are dropped (and counted). Default 256
+	// (about 60 KB per client).
 	StreamBuffer int
 	// StreamHeartbeat is the interval of SSE comment lines that keep idle
 	// streams open through proxies and detect gone clients. Default 15 s.
@@ -189,7 +190,7 @@ func (o Options) withDefaults() (Options, error) {
 	dur(&o.WriteTimeout, 10*time.Second)
 	dur(&o.IdleTimeout, 60*time.Second)
 	if o.StreamBuffer <= 0 {
-		o.StreamBuffer = 1024
+		o.StreamBuffer = 256
 	}
 	if o.StreamHeartbeat <= 0 {
 		o.StreamHeartbeat = 15 * time.Second
