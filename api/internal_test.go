@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -174,4 +175,24 @@ func BenchmarkIngestHandler(b *testing.B) {
 		serveIngest(h, &ctx, body)
 	}
 	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "records/s")
+}
+
+// An engine without Export/Import answers 501 on both routes.
+func TestStateTransferNotImplemented(t *testing.T) {
+	s, err := New(Options{Engine: &nopEngine{}, AdminEnabled: true, AdminAllow: []string{"0.0.0.0/0", "::/0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"GET /system/export-state", "POST /system/import-state"} {
+		method, path, _ := strings.Cut(m, " ")
+		req := httptest.NewRequest(method, path, strings.NewReader("{}"))
+		resp, err := s.app.Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 501 {
+			t.Fatalf("%s: %d, want 501", m, resp.StatusCode)
+		}
+	}
 }
