@@ -179,7 +179,8 @@ func benchBatch(np int) ([]abi.Vehicle, []abi.Pair, []abi.Result) {
 	return vs, ps, make([]abi.Result, np)
 }
 
-// BenchmarkScore measures the builtin Scorer per scored pair.
+// BenchmarkScore measures the builtin Scorer per scored pair, scoring one
+// batch repeatedly (see BenchmarkScoreVsTight for fresh batches).
 func BenchmarkScore(b *testing.B) {
 	p := abi.Params{Horizon: 30, MinRisk: 0.3}
 	ctx := context.Background()
