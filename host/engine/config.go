@@ -42,7 +42,8 @@ type Config struct {
 	// Default 100 ms.
 	ProcessingInterval time.Duration
 	// MaxPending bounds the updates accepted but not yet applied; Submit answers
-	// ErrQueueFull beyond it. Default 1,000,000.
+	// ErrQueueFull beyond it (the API answers 429). It bounds both memory
+	// and the ingest-to-risk latency under overload. Default 200,000.
 	MaxPending int
 	// Grid configures the broadphase.
 	Grid grid.Config
@@ -65,7 +66,7 @@ func Default() Config {
 		Workers:            8,
 		BatchSize:          100,
 		ProcessingInterval: 100 * time.Millisecond,
-		MaxPending:         1_000_000,
+		MaxPending:         200_000,
 	}
 }
 
