@@ -74,8 +74,8 @@ func checkParams(p abi.Params) error {
 	return nil
 }
 
-// ScorePair scores one pair by the builtin scoring semantics (BRIEF/SPEC,
-// "Builtin scoring semantics"). It is the reference that the C, Go (Wasm),
+// ScorePair scores one pair by the builtin scoring semantics (abi/SPEC.md,
+// section 5.4). It is the reference that the C, Go (Wasm),
 // AssemblyScript and Rust CPA examples mirror bit for bit, so it is written as
 // one straight function whose operations a port copies in the same order.
 //
