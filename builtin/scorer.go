@@ -89,38 +89,42 @@ func checkParams(p abi.Params) error {
 // clamp(x, lo, hi) = min(max(x, lo), hi); sqrt is the correctly rounded square
 // root; abs clears the sign bit. H = p.Horizon, m = p.MinRisk.
 //
-//  1. T = max(A.T, B.T); dtA = T - A.T, dtB = T - B.T.
-//     pA = (A.X + A.VX*dtA, A.Y + A.VY*dtA, A.Z + A.VZ*dtA), altA = A.Alt + A.VRate*dtA;
-//     pB, altB likewise (the scorer ignores acceleration).
-//  2. W = min(A.T, B.T) + H - T.
-//  3. d = pB - pA (per component), v = (B.VX - A.VX, B.VY - A.VY, B.VZ - A.VZ),
-//     dz = altB - altA, vz = B.VRate - A.VRate.
-//     a = max(0, v.v - vz*vz), b = d.v - dz*vz, c0 = d.d - dz*dz,
-//     so that the horizontal distance is h(t) = sqrt(max(0, c0 + 2*b*t + a*t*t)).
-//     If W < 0: {Risk 0, TCA 0, DMin sqrt(d.d), TIn -1, TOut -1, Flags 0}. Done.
-//     tca = v.v > 1e-12 ? clamp(-(d.v) / v.v, 0, W) : 0;
-//     e = (d.x + v.x*tca, d.y + v.y*tca, d.z + v.z*tca), DMin = sqrt(e.e).
-//  4. R = max(A.HSep, B.HSep) + A.Radius + B.Radius;
-//     V = max(A.VSep, B.VSep) + A.Radius + B.Radius.
-//  5. Horizontal window (h < R): c = c0 - R*R.
-//     a <= 1e-12: c < 0 ? (-Inf, +Inf) : empty.
-//     else disc = b*b - a*c; disc <= 0: empty;
-//     else s = sqrt(disc), h1 = (-b - s) / a, h2 = (-b + s) / a.
-//     Vertical window (|dz + vz*t| < V): abs(vz) <= 1e-12: abs(dz) < V ? (-Inf, +Inf) : empty;
-//     else t1 = (-V - dz) / vz, t2 = (V - dz) / vz, v1 = min(t1, t2), v2 = max(t1, t2).
-//     tin = max(h1, v1), tout = min(h2, v2).
-//     Conflict iff neither window is empty and tin < tout and tout > 0 and tin <= W.
-//  6. Conflict, tin <= 0 (loss of separation now):
-//     {Risk 1, TIn 0, TOut min(tout, W), Flags Conflict|LoS}.
-//     Conflict, tin > 0: u = tin / H;
-//     th = a > 1e-12 ? clamp(-b / a, tin, min(tout, W)) : tin;
-//     hmin = sqrt(max(0, c0 + 2*b*th + a*th*th));
-//     depth = R > 0 ? clamp(1 - hmin / R, 0, 1) : 0;
-//     {Risk 1 - 0.5*u*(1 - 0.5*depth), TIn tin, TOut min(tout, W), Flags Conflict}.
-//     No conflict: hn = R > 0 ? sqrt(max(0, c0 + 2*b*tca + a*tca*tca)) / R : +Inf;
-//     vn = V > 0 ? abs(dz + vz*tca) / V : +Inf; n = max(max(hn, vn), 1);
-//     {Risk 0.5*m / (n*n), TIn -1, TOut -1, Flags 0}.
-//     TCA and DMin are those of step 3 in every case.
+//	1: T = max(A.T, B.T); dtA = T - A.T; dtB = T - B.T
+//	   pA = (A.X + A.VX*dtA, A.Y + A.VY*dtA, A.Z + A.VZ*dtA); altA = A.Alt + A.VRate*dtA
+//	   pB, altB likewise (the scorer ignores acceleration)
+//	2: W = min(A.T, B.T) + H - T
+//	3: d = pB - pA (per component); v = (B.VX - A.VX, B.VY - A.VY, B.VZ - A.VZ)
+//	   dz = altB - altA; vz = B.VRate - A.VRate
+//	   a = max(0, v.v - vz*vz); b = d.v - dz*vz; c0 = d.d - dz*dz
+//	   (horizontal distance h(t) = sqrt(max(0, c0 + 2*b*t + a*t*t)))
+//	   if W < 0: {Risk 0, TCA 0, DMin sqrt(d.d), TIn -1, TOut -1, Flags 0}, done
+//	   tca = v.v > 1e-12 ? clamp(-(d.v) / v.v, 0, W) : 0
+//	   e = (d.x + v.x*tca, d.y + v.y*tca, d.z + v.z*tca); DMin = sqrt(e.e)
+//	4: R = max(A.HSep, B.HSep) + A.Radius + B.Radius
+//	   V = max(A.VSep, B.VSep) + A.Radius + B.Radius
+//	5: horizontal window (h < R): c = c0 - R*R
+//	     a <= 1e-12: c < 0 ? (-Inf, +Inf) : empty
+//	     else: disc = b*b - a*c; disc <= 0 ? empty :
+//	           s = sqrt(disc); h1 = (-b - s) / a; h2 = (-b + s) / a
+//	   vertical window (abs(dz + vz*t) < V):
+//	     abs(vz) <= 1e-12: abs(dz) < V ? (-Inf, +Inf) : empty
+//	     else: t1 = (-V - dz) / vz; t2 = (V - dz) / vz; v1 = min(t1, t2); v2 = max(t1, t2)
+//	   tin = max(h1, v1); tout = min(h2, v2)
+//	   conflict iff neither window is empty and tin < tout and tout > 0 and tin <= W
+//	6: conflict, tin <= 0 (loss of separation now):
+//	     {Risk 1, TIn 0, TOut min(tout, W), Flags Conflict|LoS}
+//	   conflict, tin > 0:
+//	     u = tin / H
+//	     th = a > 1e-12 ? clamp(-b / a, tin, min(tout, W)) : tin
+//	     hmin = sqrt(max(0, c0 + 2*b*th + a*th*th))
+//	     depth = R > 0 ? clamp(1 - hmin / R, 0, 1) : 0
+//	     {Risk 1 - 0.5*u*(1 - 0.5*depth), TIn tin, TOut min(tout, W), Flags Conflict}
+//	   no conflict:
+//	     hn = R > 0 ? sqrt(max(0, c0 + 2*b*tca + a*tca*tca)) / R : +Inf
+//	     vn = V > 0 ? abs(dz + vz*tca) / V : +Inf
+//	     n = max(max(hn, vn), 1)
+//	     {Risk 0.5*m / (n*n), TIn -1, TOut -1, Flags 0}
+//	   TCA and DMin are those of step 3 in every case.
 //
 // The result is a pure function of its inputs: no state, no allocation.
 func ScorePair(a, b *abi.Vehicle, p abi.Params) abi.Result {
