@@ -100,7 +100,7 @@ type pendingUpdate struct {
 type scored struct {
 	pair  abi.Pair
 	res   abi.Result
-	model int8 // index into the tick's model list
+	model abi.ModelID // the model that scored the pair's batch
 }
 
 // worker is one unit of parallel work in a tick, with its own buffers.
@@ -108,7 +108,7 @@ type worker struct {
 	cands   []uint32
 	pairs   []abi.Pair
 	results []abi.Result
-	models  []int8
+	bmodels []abi.ModelID // model of each score batch, by batch index
 	vbuf    []abi.Vehicle
 	bbuf    []abi.Box
 	err     error
@@ -618,14 +618,11 @@ func (e *Engine) queryWorker(w int) {
 	// Score this worker's pairs in batches.
 	n := len(wk.pairs)
 	wk.results = growRes(wk.results, n)
-	wk.models = growI8(wk.models, n)
 	bs := e.cfg.BatchSize
+	wk.bmodels = wk.bmodels[:0]
 	for lo := 0; lo < n; lo += bs {
 		hi := min(lo+bs, n)
-		wk.models[lo] = score(e.curModels, e.params, e.veh, wk.pairs[lo:hi], wk.results[lo:hi])
-		for i := lo + 1; i < hi; i++ {
-			wk.models[i] = wk.models[lo]
-		}
+		wk.bmodels = append(wk.bmodels, score(e.curModels, e.params, e.veh, wk.pairs[lo:hi], wk.results[lo:hi]))
 	}
 }
 
@@ -636,21 +633,37 @@ func orderedPair(a, b uint32) abi.Pair {
 	return abi.Pair{A: a, B: b}
 }
 
+// ModelScorer is a Scorer that may answer a batch with another model than
+// its own (a Wasm plugin falling back to the last good model): it says which.
+type ModelScorer interface {
+	ScoreModel(ctx context.Context, p abi.Params, vs []abi.Vehicle, pairs []abi.Pair, res []abi.Result) (abi.ModelID, error)
+}
+
 // score runs the active scorer and then its fallbacks on one batch and returns
-// which model answered: 0 the active one, i+1 fallback i, -1 none.
-func score(m *Models, p abi.Params, vs []abi.Vehicle, pairs []abi.Pair, res []abi.Result) int8 {
-	if m.Scorer.Score(context.Background(), p, vs, pairs, res) == nil && validResults(res) {
-		return 0
+// the model that answered it. A batch no model could score gets risk 0 and
+// the model "none" (and is counted).
+func score(m *Models, p abi.Params, vs []abi.Vehicle, pairs []abi.Pair, res []abi.Result) abi.ModelID {
+	if id, ok := scoreWith(m.Scorer, p, vs, pairs, res); ok {
+		return id
 	}
-	for i, f := range m.ScorerFallback {
-		if f.Score(context.Background(), p, vs, pairs, res) == nil && validResults(res) {
-			return int8(i + 1)
+	for _, f := range m.ScorerFallback {
+		if id, ok := scoreWith(f, p, vs, pairs, res); ok {
+			return id
 		}
 	}
 	for i := range res {
 		res[i] = abi.Result{TIn: -1, TOut: -1}
 	}
-	return -1
+	return abi.ModelID{Name: "none"}
+}
+
+func scoreWith(s abi.Scorer, p abi.Params, vs []abi.Vehicle, pairs []abi.Pair, res []abi.Result) (abi.ModelID, bool) {
+	if ms, ok := s.(ModelScorer); ok {
+		id, err := ms.ScoreModel(context.Background(), p, vs, pairs, res)
+		return id, err == nil && validResults(res)
+	}
+	err := s.Score(context.Background(), p, vs, pairs, res)
+	return s.Model(), err == nil && validResults(res)
 }
 
 func validResults(res []abi.Result) bool {
@@ -662,16 +675,6 @@ func validResults(res []abi.Result) bool {
 		}
 	}
 	return true
-}
-
-func modelOf(m *Models, i int8) abi.ModelID {
-	switch {
-	case i == 0:
-		return m.Scorer.Model()
-	case i > 0 && int(i) <= len(m.ScorerFallback):
-		return m.ScorerFallback[i-1].Model()
-	}
-	return abi.ModelID{Name: "none"}
 }
 
 // track feeds the interesting results to the tracker in pair order, so that
@@ -687,7 +690,7 @@ func (e *Engine) track(m *Models, evs []Event, ts *TickStats) []Event {
 				e.scoredHook(p, *r)
 			}
 			if r.Risk >= min || (e.nOpen[p.A] > 0 && e.nOpen[p.B] > 0) {
-				in = append(in, scored{pair: p, res: *r, model: wk.models[i]})
+				in = append(in, scored{pair: p, res: *r, model: wk.bmodels[i/e.cfg.BatchSize]})
 			}
 			if r.Risk >= min {
 				ts.AboveMin++
@@ -725,9 +728,3 @@ func growRes(s []abi.Result, n int) []abi.Result {
 	return s[:n]
 }
 
-func growI8(s []int8, n int) []int8 {
-	if cap(s) < n {
-		return make([]int8, n, n+n/4)
-	}
-	return s[:n]
-}

@@ -69,7 +69,7 @@ func (t *tracker) assess(e *Engine, m *Models, s *scored) Risk {
 		Time:     ref,
 		TCA:      ref + s.res.TCA,
 		DMin:     s.res.DMin,
-		Model:    modelOf(m, s.model),
+		Model:    s.model,
 	}
 	if s.res.Flags&abi.ResultConflict != 0 {
 		r.tin = ref + s.res.TIn
