@@ -106,3 +106,19 @@ func TestStreamSlowClientDoesNotBlockEngine(t *testing.T) {
 		t.Fatal("no dropped counter in /metrics")
 	}
 }
+
+// The stream outlives the server's write timeout: each write gets its own
+// deadline.
+func TestStreamOutlivesWriteTimeout(t *testing.T) {
+	h := newHarness(t, func(o *api.Options) {
+		o.WriteTimeout = 200 * time.Millisecond
+		o.StreamHeartbeat = 50 * time.Millisecond
+	}, nil)
+	s := h.stream("")
+	time.Sleep(700 * time.Millisecond)
+	h.ingest(conflictPair("a", "b", nowUnix()-1))
+	h.eng.Tick()
+	if ev, ok := s.next(t, 5*time.Second); !ok || ev.name != "opened" {
+		t.Fatalf("after 3.5 write timeouts: %+v, %v", ev, ok)
+	}
+}
