@@ -391,3 +391,20 @@ func TestEveryCommandDocumented(t *testing.T) {
 		t.Errorf("walked only %d commands", n)
 	}
 }
+
+// TestPluginTestRefusesNonWasm: `cdp plugin test` on a file that is not a
+// Wasm module reports the refusal and exits 1.
+func TestPluginTestRefusesNonWasm(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "not.wasm")
+	if err := os.WriteFile(path, []byte("this is not wasm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := Execute(context.Background(), []string{"plugin", "test", path}, Options{Stdout: &out, Stderr: &errOut})
+	if code != ExitError {
+		t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, ExitError, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "refused") || !strings.Contains(out.String(), "FAIL") {
+		t.Fatalf("report does not say the module was refused:\n%s", out.String())
+	}
+}

@@ -119,6 +119,7 @@ deploy/cdp.example.yaml for every key and its default, and check a file with
 		newReplayCmd(a),
 		newConfigCmd(a),
 		newVersionCmd(a),
+		newPluginCmd(a),
 	)
 	return root
 }
