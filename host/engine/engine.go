@@ -727,4 +727,3 @@ func growRes(s []abi.Result, n int) []abi.Result {
 	}
 	return s[:n]
 }
-
