@@ -178,6 +178,15 @@ func checkContract(t *testing.T, a, b *abi.Vehicle, p abi.Params, failr func(abi
 	}
 	v := brute(s)
 	checkCPA(s, v, r, fail)
+	if r.Flags&abi.ResultConflict != 0 {
+		// Analytic cross-check: the middle of [TIn, TOut] is in LoS.
+		mid := (r.TIn + r.TOut) / 2
+		hd, dz, _ := s.at(mid)
+		tol := 1e-9 * (1 + s.r + s.v)
+		if !(hd < s.r+tol && math.Abs(dz) < s.v+tol) {
+			fail("conflict, but at the middle of [TIn, TOut], %v s, h = %v, dz = %v", mid, hd, dz)
+		}
+	}
 	switch {
 	case v.losNow:
 		out = outLoS
