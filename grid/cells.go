@@ -63,7 +63,10 @@ func (s *shard) alloc(class uint32) uint32 {
 	off := len(s.arena)
 	n := 1 << class
 	if cap(s.arena)-off < n {
-		grown := make([]uint32, off, 2*cap(s.arena)+n)
+		// Grow by a quarter like append does for large slices: the arena is
+		// most of the grid's memory, and growth happens only while the
+		// traffic grows.
+		grown := make([]uint32, off, cap(s.arena)+cap(s.arena)/4+max(n, 64))
 		copy(grown, s.arena)
 		s.arena = grown
 	}
@@ -80,15 +83,14 @@ func (s *shard) rechunk(c cellRef, class uint32) cellRef {
 	return cellRef{off: off, meta: n | class<<classShift}
 }
 
-// reset empties the shard but keeps its maps' and arena's storage.
+// reset empties the shard and drops its storage. A rebuild moves cells
+// between levels, so maps kept from the old layout would hold slots for cells
+// that no longer exist (Go maps never shrink); a rebuild is rare enough to
+// allocate afresh.
 func (s *shard) reset() {
-	for _, m := range s.cells {
-		clear(m)
-	}
-	s.arena = s.arena[:0]
-	for i := range s.free {
-		s.free[i] = s.free[i][:0]
-	}
+	s.cells = [numLevels]map[uint64]cellRef{}
+	s.arena = nil
+	s.free = [numClass][]uint32{}
 	s.entries, s.sumN0, s.sumN20 = 0, 0, 0
 }
 

@@ -6,12 +6,12 @@
 //
 // # Layout
 //
-// Level l has cubic cells of edge s·4^l, where s is the base cell size
+// Level l has cubic cells of edge s·2^l, where s is the base cell size
 // (CellSize). A box goes to the finest level whose cell edge is at least its
 // largest extent, so it covers at most 2 cells per axis (8 in all) whatever
-// its size: a drone's 500 m box and an aircraft's 7.5 km swept box each land
-// where they are a cell or less. A box larger than the top level (12 levels:
-// s·4^11) or too far out for any level's addressable cells goes to an
+// its size, in cells less than twice its extent: a drone's 500 m box and an
+// aircraft's 7.5 km swept box each land where they are about a cell. A box
+// larger than the top level (24 levels: s·2^23) or too far out for any level's addressable cells goes to an
 // oversize list that every query tests; a box with a 1e300 m extent is thus
 // stored and queried in bounded time. Cells live in hash maps (the world is
 // sparse: ships at sea level, aircraft at 11 km, nothing between), split over

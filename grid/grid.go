@@ -9,11 +9,11 @@ import (
 
 const (
 	// levelRatio is the edge ratio between consecutive levels.
-	levelRatio = 4
-	// numLevels bounds the hierarchy: at the smallest base edge allowed in
-	// practice (10 m) the top level's cells are 10·4^11 ≈ 42,000 km, larger
-	// than the Earth. Boxes larger still go to the oversize list.
-	numLevels = 12
+	levelRatio = 2
+	// numLevels bounds the hierarchy: at the default smallest base edge
+	// (10 m) the top level's cells are 10·2^23 ≈ 84,000 km, larger than the
+	// Earth. Boxes larger still go to the oversize list.
+	numLevels = 24
 
 	lvlOversize = 0xFE // stored in the oversize list
 	lvlAbsent   = 0xFF // not stored
@@ -59,7 +59,7 @@ type queryCounter struct {
 type Grid struct {
 	cfg     Config
 	size    float64            // base (level-0) cell edge
-	sizes   [numLevels]float64 // cell edge per level: size·4^level
+	sizes   [numLevels]float64 // cell edge per level: size·2^level
 	inv     [numLevels]float64 // 1/sizes
 	boxes   []Box              // per id: the stored box
 	lvl     []uint8            // per id: its level, lvlOversize or lvlAbsent
@@ -349,7 +349,7 @@ func (g *Grid) scanCell(dst, ids []uint32, q *Box, l int, x, y, z int32, r *cell
 }
 
 // CellSize returns the current base (level-0) cell edge in metres; level l
-// has edge CellSize()·4^l.
+// has edge CellSize()·2^l.
 func (g *Grid) CellSize() float64 { return g.size }
 
 // Len returns the number of stored ids.

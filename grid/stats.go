@@ -17,7 +17,7 @@ type Stats struct {
 	// Levels is the number of levels that hold at least one cell.
 	Levels int
 	// LevelCells is the number of non-empty cells per level; level l has
-	// cell edge CellSize·4^l.
+	// cell edge CellSize·2^l.
 	LevelCells [numLevels]int
 	// Occupancy is q = Σn²/Σn over the level-0 cells (n = ids in a cell):
 	// the mean number of boxes sharing a cell with an entry, counting
