@@ -13,6 +13,9 @@ import (
 // fields), so that hostile input cannot exhaust the stack.
 const maxDepth = 64
 
+// maxScratch is the largest unescape buffer a Decoder keeps between batches.
+const maxScratch = 1 << 20
+
 // Decoder decodes batches of wire records. It keeps a scratch buffer between
 // calls, so a Decoder must not be used by two goroutines at once; use one per
 // connection or worker. The zero Decoder is not usable; build one with
@@ -61,6 +64,11 @@ func (d *Decoder) DecodeBatch(data []byte, now time.Time, recs []Record, errs []
 	v := d.v
 	recs0, errs0 := len(recs), len(errs)
 	d.scratch = d.scratch[:0]
+	if cap(d.scratch) > maxScratch {
+		// One batch full of escapes must not pin its memory in a pooled
+		// decoder for ever.
+		d.scratch = nil
+	}
 	s := scanner{data: data, d: d}
 	if len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF {
 		s.pos = 3 // UTF-8 byte order mark

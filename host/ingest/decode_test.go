@@ -484,6 +484,22 @@ func TestAliasing(t *testing.T) {
 	}
 }
 
+// TestScratchBounded: a batch full of escaped text does not leave a large
+// buffer behind in the decoder, and the next batch still decodes.
+func TestScratchBounded(t *testing.T) {
+	d := testDecoder(t)
+	big := `{"id":"` + strings.Repeat(`\u0041`, 400000) + `"}`
+	if _, errs, err := d.DecodeBatch([]byte(big), now, nil, nil); err != nil || len(errs) != 1 || errs[0].Reason != ReasonIDTooLong {
+		t.Fatalf("%d errors, err %v", len(errs), err)
+	}
+	if _, _, err := d.DecodeBatch([]byte(good), now, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if cap(d.scratch) > maxScratch {
+		t.Fatalf("decoder keeps %d bytes of scratch", cap(d.scratch))
+	}
+}
+
 func TestOptions(t *testing.T) {
 	v, err := NewValidator(Options{MaxSkew: -1, MaxIDLen: 4, MinAlt: -10, MaxAlt: 10}, nil)
 	if err != nil {
