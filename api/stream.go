@@ -140,14 +140,21 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 			return p
 		}
 	}
-	sub, p := s.hub.subscribe(vehicle, s.opts.MaxStreams)
-	if p != nil {
-		return p
-	}
 	fctx := c.Context()
 	fctx.SetContentType("text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	if c.Method() == fiber.MethodHead {
+		return nil // headers only: a stream writer would never be read
+	}
+	sub, p := s.hub.subscribe(vehicle, s.opts.MaxStreams)
+	if p != nil {
+		return p
+	}
+	// The writer runs on its own goroutine and may outlive this request's
+	// context when the response is cut short, so it keeps the connection,
+	// not fctx.
+	conn := fctx.Conn()
 	wt := s.opts.WriteTimeout
 	fctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer s.hub.unsubscribe(sub)
@@ -156,7 +163,7 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 		// client would hold this goroutine for ever.
 		flush := func() bool {
 			if wt > 0 {
-				_ = fctx.Conn().SetWriteDeadline(time.Now().Add(wt))
+				_ = conn.SetWriteDeadline(time.Now().Add(wt))
 			}
 			return w.Flush() == nil
 		}

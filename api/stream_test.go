@@ -122,3 +122,29 @@ func TestStreamOutlivesWriteTimeout(t *testing.T) {
 		t.Fatalf("after 3.5 write timeouts: %+v, %v", ev, ok)
 	}
 }
+
+// HEAD of the stream answers its headers and holds no subscription.
+func TestStreamHead(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	a := h.do("HEAD", "/api/v1/risks/stream", "", nil)
+	if a.status != 200 || !strings.HasPrefix(a.header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("HEAD: %d %v", a.status, a.header)
+	}
+	var st struct {
+		Streams int `json:"stream_clients"`
+	}
+	h.get("/system/status").json(t, &st)
+	if st.Streams != 0 {
+		t.Fatalf("%d stream clients after a HEAD", st.Streams)
+	}
+	// The limit on concurrent streams answers 503 naming it.
+	h2 := newHarness(t, func(o *api.Options) { o.MaxStreams = 1 }, nil)
+	h2.stream("")
+	a = h2.get("/api/v1/risks/stream")
+	if a.status != 503 {
+		t.Fatalf("second stream over MaxStreams 1: %d", a.status)
+	}
+	if msg, _ := a.problem(t); !strings.Contains(msg, "too many live-stream clients") {
+		t.Fatalf("%q", msg)
+	}
+}
