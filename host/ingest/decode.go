@@ -163,7 +163,17 @@ func (s *scanner) element(v *Validator, index int, now float64, recs []Record, e
 		field, reason = v.Validate(r, now)
 	}
 	if reason != ReasonOK {
-		errs = append(errs, RecordError{Index: index, Offset: start, ID: r.ID, Field: field, Reason: reason})
+		id := r.ID
+		if len(id) > v.opts.MaxIDLen {
+			// Keep error bodies and logs bounded: a 1 MB id is reported by
+			// its first MaxIDLen bytes (cut at a UTF-8 boundary).
+			n := v.opts.MaxIDLen
+			for n > 0 && !utf8.RuneStart(id[n]) {
+				n--
+			}
+			id = id[:n:n]
+		}
+		errs = append(errs, RecordError{Index: index, Offset: start, ID: id, Field: field, Reason: reason})
 		recs = recs[:len(recs)-1]
 	}
 	return recs, errs, nil

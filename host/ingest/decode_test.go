@@ -492,6 +492,10 @@ func TestScratchBounded(t *testing.T) {
 	if _, errs, err := d.DecodeBatch([]byte(big), now, nil, nil); err != nil || len(errs) != 1 || errs[0].Reason != ReasonIDTooLong {
 		t.Fatalf("%d errors, err %v", len(errs), err)
 	}
+	long := `{"id":"a` + strings.Repeat("é", 40) + `"}`
+	if _, errs, _ := d.DecodeBatch([]byte(long), now, nil, nil); len(errs) != 1 || string(errs[0].ID) != "a"+strings.Repeat("é", 31) {
+		t.Fatalf("a long id is reported as %q, want its first 64 bytes cut at a rune boundary", errs[0].ID)
+	}
 	if _, _, err := d.DecodeBatch([]byte(good), now, nil, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func (e *SyntaxError) Unwrap() error { return ErrSyntax }
 type RecordError struct {
 	Index  int    // position of the record in its batch, from 0
 	Offset int    // byte offset of the record in its batch (CSV: line number)
-	ID     []byte // the record's id when it had one; aliases the input like Record.ID
+	ID     []byte // the record's id when it had one, cut to Options.MaxIDLen bytes; aliases the input like Record.ID
 	Field  Field  // the offending field (0 when the record as a whole is at fault)
 	Reason Reason // why
 }
