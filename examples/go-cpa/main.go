@@ -36,25 +36,47 @@ var (
 	negInf = math.Inf(-1)
 )
 
-// fmax, fmin, fclamp are the specification's comparisons (math.Max and
-// math.Min are calls in Go's wasm output and treat -0 and NaN differently).
-func fmax(x, y float64) float64 {
-	if x > y {
-		return x
+// sel returns c ? a : b without a branch. Go's compiler turns a diamond
+// into a wasm select only for integer and pointer values, so floats are
+// selected as their bit patterns; math.Float64bits and Float64frombits are
+// free reinterpretations.
+func sel(c bool, a, b float64) float64 {
+	x, y := math.Float64bits(a), math.Float64bits(b)
+	if c {
+		y = x
 	}
-	return y
+	return math.Float64frombits(y)
 }
 
-func fmin(x, y float64) float64 {
-	if x < y {
-		return x
+// b2u is 1 for true and 0 for false, without a branch; conditions are
+// combined with & on these (&& on bools would branch).
+func b2u(c bool) uint32 {
+	var u uint32
+	if c {
+		u = 1
 	}
-	return y
+	return u
 }
+
+// fmax, fmin, fclamp are the specification's comparisons (math.Max and
+// math.Min are calls in Go's wasm output and treat -0 and NaN differently).
+func fmax(x, y float64) float64 { return sel(x > y, x, y) }
+
+func fmin(x, y float64) float64 { return sel(x < y, x, y) }
 
 func fclamp(x, lo, hi float64) float64 { return fmin(fmax(x, lo), hi) }
 
-func score(pr *cdp.Pair) cdp.Result {
+// score is builtin.ScorePair, written without branches.
+//
+// In Go's WebAssembly output every jump between basic blocks goes back
+// through the function's dispatch loop, and the host's deadline enforcement
+// pays a check at every loop iteration, so an if/else costs a check where it
+// is taken. Here every value is computed speculatively (a division by zero
+// or the square root of a negative number yields Inf or NaN that is never
+// selected) and each "if c { x = y }" with y already computed compiles to a
+// wasm select. The arithmetic is exactly the builtin's, operation for
+// operation, so the results are bit-identical.
+func score(pr cdp.Pair) cdp.Result {
 	a, b, p := pr.A, pr.B, pr.Params
 	// 1. Reference time; propagate both states to it.
 	t := fmax(a.T, b.T)
@@ -77,13 +99,7 @@ func score(pr *cdp.Pair) cdp.Result {
 	qa := fmax(0, vv-float64(vz*vz))
 	qb := dv - float64(dz*vz)
 	c0 := dd - float64(dz*dz)
-	if w < 0 {
-		return cdp.Result{Risk: 0, TCA: 0, DMin: math.Sqrt(dd), TIn: -1, TOut: -1}
-	}
-	tca := 0.0
-	if vv > eps {
-		tca = fclamp(-dv/vv, 0, w)
-	}
+	tca := sel(vv > eps, fclamp(-dv/vv, 0, w), 0)
 	ex := dx + float64(vx*tca)
 	ey := dy + float64(vy*tca)
 	ew := dw + float64(vw*tca)
@@ -95,62 +111,51 @@ func score(pr *cdp.Pair) cdp.Result {
 	zr := fmax(float64(a.HSep), float64(b.HSep)) + rA + rB
 	zv := fmax(float64(a.VSep), float64(b.VSep)) + rA + rB
 
-	// 5. Loss-of-separation windows.
-	open := true
-	h1, h2 := negInf, posInf
+	// 5. Loss-of-separation windows. h1, h2 (v1, v2) matter only where the
+	// horizontal (vertical) window is open.
 	c := c0 - float64(zr*zr)
-	if qa <= eps {
-		open = c < 0
-	} else {
-		disc := float64(qb*qb) - float64(qa*c)
-		if disc <= 0 {
-			open = false
-		} else {
-			s := math.Sqrt(disc)
-			h1 = (-qb - s) / qa
-			h2 = (-qb + s) / qa
-		}
-	}
-	v1, v2 := negInf, posInf
-	if math.Abs(vz) <= eps {
-		open = open && math.Abs(dz) < zv
-	} else {
-		t1 := (-zv - dz) / vz
-		t2 := (zv - dz) / vz
-		v1 = fmin(t1, t2)
-		v2 = fmax(t1, t2)
-	}
+	disc := float64(qb*qb) - float64(qa*c)
+	s := math.Sqrt(disc)
+	h1c := (-qb - s) / qa
+	h2c := (-qb + s) / qa
+	quad := qa > eps
+	q := b2u(quad)
+	openH := b2u(c < 0)&^q | b2u(disc > 0)&q
+	h1 := sel(quad, h1c, negInf)
+	h2 := sel(quad, h2c, posInf)
+	t1 := (-zv - dz) / vz
+	t2 := (zv - dz) / vz
+	v1c := fmin(t1, t2)
+	v2c := fmax(t1, t2)
+	flat := math.Abs(vz) <= eps
+	v1 := sel(flat, negInf, v1c)
+	v2 := sel(flat, posInf, v2c)
+	f := b2u(flat)
+	openV := ^f&1 | b2u(math.Abs(dz) < zv)&f
 	tin := fmax(h1, v1)
 	tout := fmin(h2, v2)
+	conflict := openH & openV & b2u(tin < tout) & b2u(tout > 0) & b2u(tin <= w)
 
-	// 6. Risk.
-	if open && tin < tout && tout > 0 && tin <= w {
+	// 6. Risk. The rare cases (stale pair, conflict) return early: an if
+	// whose body returns costs a jump only when it is taken.
+	if w < 0 {
+		return cdp.Result{Risk: 0, TCA: 0, DMin: math.Sqrt(dd), TIn: -1, TOut: -1}
+	}
+	if conflict != 0 {
 		end := fmin(tout, w)
 		if tin <= 0 {
 			return cdp.Result{Risk: 1, TCA: tca, DMin: dmin, TIn: 0, TOut: end,
 				Flags: cdp.ResultConflict | cdp.ResultLoS}
 		}
 		u := tin / p.Horizon
-		th := tin
-		if qa > eps {
-			th = fclamp(-qb/qa, tin, end)
-		}
+		th := sel(quad, fclamp(-qb/qa, tin, end), tin)
 		hmin := math.Sqrt(fmax(0, c0+float64(2*qb*th)+float64(qa*th*th)))
-		depth := 0.0
-		if zr > 0 {
-			depth = fclamp(1-hmin/zr, 0, 1)
-		}
+		depth := sel(zr > 0, fclamp(1-hmin/zr, 0, 1), 0)
 		risk := 1 - float64(0.5*u*(1-float64(0.5*depth)))
 		return cdp.Result{Risk: risk, TCA: tca, DMin: dmin, TIn: tin, TOut: end, Flags: cdp.ResultConflict}
 	}
-	hn := posInf
-	if zr > 0 {
-		hn = math.Sqrt(fmax(0, c0+float64(2*qb*tca)+float64(qa*tca*tca))) / zr
-	}
-	vn := posInf
-	if zv > 0 {
-		vn = math.Abs(dz+float64(vz*tca)) / zv
-	}
+	hn := sel(zr > 0, math.Sqrt(fmax(0, c0+float64(2*qb*tca)+float64(qa*tca*tca)))/zr, posInf)
+	vn := sel(zv > 0, math.Abs(dz+float64(vz*tca))/zv, posInf)
 	n := fmax(fmax(hn, vn), 1)
 	return cdp.Result{Risk: 0.5 * p.MinRisk / (n * n), TCA: tca, DMin: dmin, TIn: -1, TOut: -1}
 }

@@ -11,7 +11,7 @@
 //	func init() {
 //		cdp.Register(cdp.Plugin{
 //			Manifest: cdp.Manifest{Name: "my-scorer", Version: "1.0.0"},
-//			Score: func(p *cdp.Pair) cdp.Result { ... },
+//			Score: func(p cdp.Pair) cdp.Result { ... },
 //		})
 //	}
 //
@@ -61,8 +61,11 @@ const (
 	FlagGeodetic   = abi.FlagGeodetic
 )
 
-// Pair is the typed view of one pair that a scorer receives. A and B point
-// into the batch and are valid only during the call.
+// Pair is the typed view of one pair that a scorer receives, by value: A
+// and B point into the batch and are valid only during the call. (By value
+// because a *Pair handed to a function value escapes to the heap, and every
+// store of A and B into it would then pay a write-barrier check: a branch,
+// which under the host's deadline enforcement costs a check of its own.)
 type Pair struct {
 	A, B   *Vehicle
 	Params *Params
@@ -86,7 +89,7 @@ type Plugin struct {
 	// batch; a non-nil error refuses it. Optional.
 	Init func(config []byte) error
 	// Score rates one pair.
-	Score func(p *Pair) Result
+	Score func(p Pair) Result
 	// Predict writes v's box over [v.T, v.T+p.Horizon] and its p.Samples
 	// samples (at v.T + k*p.Horizon/p.Samples, k = 1..Samples) into samples.
 	Predict func(v *Vehicle, p *Params, box *Box, samples []Point)
@@ -214,12 +217,14 @@ func cdpScore(batch int32) int32 {
 	rt := unsafe.Add(base, h.ResultsOff)
 	vs, ps, rs := uintptr(h.VehicleStride), uintptr(h.PairStride), uintptr(h.ResultStride)
 	n := uintptr(h.NumPairs)
-	p := Pair{Params: &params}
+	pp := &params
 	one := func(i uintptr) {
 		pr := (*abi.Pair)(unsafe.Add(pt, i*ps))
-		p.A = (*Vehicle)(unsafe.Add(vt, uintptr(pr.A)*vs))
-		p.B = (*Vehicle)(unsafe.Add(vt, uintptr(pr.B)*vs))
-		*(*Result)(unsafe.Add(rt, i*rs)) = score(&p)
+		*(*Result)(unsafe.Add(rt, i*rs)) = score(Pair{
+			A:      (*Vehicle)(unsafe.Add(vt, uintptr(pr.A)*vs)),
+			B:      (*Vehicle)(unsafe.Add(vt, uintptr(pr.B)*vs)),
+			Params: pp,
+		})
 	}
 	i := uintptr(0)
 	// Unrolled: the host's deadline check runs once per loop iteration.
