@@ -43,6 +43,33 @@ type Models struct {
 	// model fails a batch (the last good model, then the builtin).
 	PredictorFallback []abi.Predictor
 	ScorerFallback    []abi.Scorer
+
+	// Shadow, when set, scores a share of the live score batches beside the
+	// active scorer without affecting risk events; ShadowObserver receives
+	// both answers of each such batch, on the worker's goroutine.
+	Shadow         abi.Scorer
+	ShadowShare    float64 // fraction of batches shadowed, in (0, 1]; default 1
+	ShadowObserver ShadowObserver
+}
+
+// ShadowBatch is one batch scored by both the active and the shadow scorer.
+// The slices are valid only during Observe.
+type ShadowBatch struct {
+	Params         abi.Params
+	Active         abi.ModelID
+	Shadow         abi.ModelID
+	Pairs          []abi.Pair
+	ActiveResults  []abi.Result
+	ShadowResults  []abi.Result
+	ActiveDuration time.Duration
+	ShadowDuration time.Duration
+	ShadowErr      error
+}
+
+// ShadowObserver compares shadow and active answers (the admin API keeps the
+// disagreement statistics). Observe is called concurrently from the workers.
+type ShadowObserver interface {
+	Observe(b *ShadowBatch)
 }
 
 // Engine is the detection pipeline. Create it with New.
@@ -109,9 +136,12 @@ type worker struct {
 	pairs   []abi.Pair
 	results []abi.Result
 	bmodels []abi.ModelID // model of each score batch, by batch index
-	vbuf    []abi.Vehicle
-	bbuf    []abi.Box
-	err     error
+	// shadow scoring
+	sresults  []abi.Result
+	shadowAcc float64
+	vbuf      []abi.Vehicle
+	bbuf      []abi.Box
+	err       error
 }
 
 // New returns an engine with the builtin-shaped models m (both must be set).
@@ -369,6 +399,7 @@ func (e *Engine) Tick() TickStats {
 
 	t1 := time.Now()
 	ts.Apply = t1.Sub(start)
+	ts.Predicted = len(e.dirty)
 	if len(e.dirty) > 0 {
 		e.predictAndPlace(models, &ts)
 		t2 := time.Now()
@@ -620,10 +651,51 @@ func (e *Engine) queryWorker(w int) {
 	wk.results = growRes(wk.results, n)
 	bs := e.cfg.BatchSize
 	wk.bmodels = wk.bmodels[:0]
+	m := e.curModels
 	for lo := 0; lo < n; lo += bs {
 		hi := min(lo+bs, n)
-		wk.bmodels = append(wk.bmodels, score(e.curModels, e.params, e.veh, wk.pairs[lo:hi], wk.results[lo:hi]))
+		start := time.Now()
+		wk.bmodels = append(wk.bmodels, score(m, e.params, e.veh, wk.pairs[lo:hi], wk.results[lo:hi]))
+		if m.Shadow != nil && m.ShadowObserver != nil && wk.shadowPick(m.ShadowShare) {
+			e.shadow(wk, m, lo, hi, time.Since(start))
+		}
 	}
+}
+
+// shadowPick decides whether this batch is shadowed: an even spread of the
+// share, deterministic per worker.
+func (wk *worker) shadowPick(share float64) bool {
+	if share <= 0 || share >= 1 {
+		return true
+	}
+	wk.shadowAcc += share
+	if wk.shadowAcc >= 1 {
+		wk.shadowAcc--
+		return true
+	}
+	return false
+}
+
+func (e *Engine) shadow(wk *worker, m *Models, lo, hi int, activeDur time.Duration) {
+	n := hi - lo
+	wk.sresults = growRes(wk.sresults, n)
+	start := time.Now()
+	err := m.Shadow.Score(context.Background(), e.params, e.veh, wk.pairs[lo:hi], wk.sresults[:n])
+	if err == nil && !validResults(wk.sresults[:n]) {
+		err = errors.New("engine: shadow scorer returned malformed results")
+	}
+	b := ShadowBatch{
+		Params:         e.params,
+		Active:         wk.bmodels[len(wk.bmodels)-1],
+		Shadow:         m.Shadow.Model(),
+		Pairs:          wk.pairs[lo:hi],
+		ActiveResults:  wk.results[lo:hi],
+		ShadowResults:  wk.sresults[:n],
+		ActiveDuration: activeDur,
+		ShadowDuration: time.Since(start),
+		ShadowErr:      err,
+	}
+	m.ShadowObserver.Observe(&b)
 }
 
 func orderedPair(a, b uint32) abi.Pair {

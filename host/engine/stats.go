@@ -13,6 +13,7 @@ type TickStats struct {
 	Stale         int           // dropped: older than the stored state
 	Duplicates    int           // dropped: same time as the stored state
 	Expired       int           // vehicles expired (not heard for VehicleTTL)
+	Predicted     int           // vehicles predicted (each updated vehicle once)
 	Pairs         int           // pairs scored (grid candidates and open risks)
 	AboveMin      int           // pairs scored at or above MinRisk
 	PredictErrors int           // predict batches the active model failed
@@ -27,6 +28,7 @@ type TickStats struct {
 type counters struct {
 	accepted, applied, stale, duplicates, expired atomic.Uint64
 	ticks, pairs, predictErrors, resizes          atomic.Uint64
+	predicted                                     atomic.Uint64
 	lastTickNanos                                 atomic.Int64
 	phaseNanos                                    [5]atomic.Int64
 	events                                        [3]atomic.Uint64
@@ -39,6 +41,7 @@ func (c *counters) add(ts *TickStats) {
 	c.duplicates.Add(uint64(ts.Duplicates))
 	c.expired.Add(uint64(ts.Expired))
 	c.pairs.Add(uint64(ts.Pairs))
+	c.predicted.Add(uint64(ts.Predicted))
 	c.predictErrors.Add(uint64(ts.PredictErrors))
 	if ts.Resized {
 		c.resizes.Add(1)
@@ -72,6 +75,7 @@ type Stats struct {
 	Expired       uint64        // vehicles expired
 	Ticks         uint64        // ticks run
 	PairsScored   uint64        // pairs scored
+	Predicted     uint64        // vehicle states predicted (one per applied update per tick)
 	PredictErrors uint64        // predict batches the active predictor failed
 	Opened        uint64        // risk events "opened"
 	Updated       uint64        // risk events "updated"
@@ -103,6 +107,7 @@ func (e *Engine) Stats() Stats {
 	s.Expired = c.expired.Load()
 	s.Ticks = c.ticks.Load()
 	s.PairsScored = c.pairs.Load()
+	s.Predicted = c.predicted.Load()
 	s.PredictErrors = c.predictErrors.Load()
 	s.Opened = c.events[0].Load()
 	s.Updated = c.events[1].Load()
