@@ -48,3 +48,39 @@ func FuzzScorePair(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTrajectoryBox checks that the box holds the current position and the
+// constant-velocity and constant-acceleration positions at 65 times over
+// [0, H], for arbitrary finite states.
+func FuzzTrajectoryBox(f *testing.F) {
+	f.Add(0.0, 0.0, 0.0, 20.0, 0.0, 10.0, -2.0, 0.0, -9.81, 30.0, true)
+	f.Add(4.0e6, 3.0e5, 4.9e6, -250.0, 1.0, 0.0, 0.5, 0.5, 0.0, 120.0, true)
+	f.Add(1.0, -1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, false)
+	f.Fuzz(func(t *testing.T, x, y, z, vx, vy, vz, ax, ay, az, h float64, accel bool) {
+		for _, q := range []float64{x, y, z, vx, vy, vz, ax, ay, az, h} {
+			if math.IsNaN(q) || math.Abs(q) > 1e7 {
+				t.Skip()
+			}
+		}
+		if h < 0 {
+			t.Skip()
+		}
+		v := abi.Vehicle{X: x, Y: y, Z: z, VX: vx, VY: vy, VZ: vz, AX: ax, AY: ay, AZ: az}
+		if accel {
+			v.Flags = abi.FlagHasAccel
+		}
+		b := builtin.TrajectoryBox(&v, h)
+		if !b.Contains(x, y, z) {
+			t.Fatalf("box %+v misses the current position", b)
+		}
+		for k := 0; k <= 64; k++ {
+			tk := h * float64(k) / 64
+			for _, ca := range []bool{accel, false} {
+				q := truePosition(&v, tk, ca)
+				if !b.Contains(q[0], q[1], q[2]) {
+					t.Fatalf("accel %v: position at %v s %v outside box %+v", ca, tk, q, b)
+				}
+			}
+		}
+	})
+}
