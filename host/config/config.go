@@ -129,7 +129,10 @@ type Messaging struct {
 	Kafka Kafka `koanf:"kafka"`
 }
 
-// Kafka configures the Kafka client (franz-go).
+// Kafka configures the Kafka client (franz-go): the consumer of
+// vehicle-locations and the producer of collision-risks, system-events and
+// dead letters (package api/kafka). Secrets come from files or the
+// environment, never from the YAML file.
 type Kafka struct {
 	// BootstrapServers lists host:port seed brokers. Default [] (Kafka off:
 	// in-process queues are used).
@@ -138,8 +141,20 @@ type Kafka struct {
 	ClientID string `koanf:"client_id"`
 	// ConsumerGroup is the group the compute nodes join. Default "cdp-compute".
 	ConsumerGroup string `koanf:"consumer_group"`
+	// StartOffset is where a group without committed offsets starts reading
+	// a partition: "earliest" or "latest" (Kafka's auto.offset.reset). A
+	// group that has committed resumes from its commits. Default "latest".
+	StartOffset string `koanf:"start_offset"`
 	// Topics names the topics cdp reads and writes.
 	Topics Topics `koanf:"topics"`
+	// Consumer tunes the vehicle-locations consumer.
+	Consumer KafkaConsumer `koanf:"consumer"`
+	// Producer tunes the producer of risk, system and dead-letter records.
+	Producer KafkaProducer `koanf:"producer"`
+	// TLS encrypts the connections to the brokers.
+	TLS KafkaTLS `koanf:"tls"`
+	// SASL authenticates to the brokers.
+	SASL KafkaSASL `koanf:"sasl"`
 }
 
 // Topics names the Kafka topics.
@@ -150,6 +165,84 @@ type Topics struct {
 	CollisionRisks string `koanf:"collision_risks"`
 	// SystemEvents carries lifecycle and admin events. Default "system-events".
 	SystemEvents string `koanf:"system_events"`
+	// DeadLetter receives the vehicle-locations records that fail validation,
+	// with the reason in headers. Default "vehicle-locations-dlq".
+	DeadLetter string `koanf:"dead_letter"`
+}
+
+// KafkaConsumer tunes the vehicle-locations consumer.
+type KafkaConsumer struct {
+	// MaxPollRecords bounds the records taken per poll and submitted to the
+	// engine at once. Default 10000.
+	MaxPollRecords int `koanf:"max_poll_records"`
+	// CommitInterval is how often the offsets of records already applied to
+	// the engine's state are committed; written in seconds. Default 1.
+	CommitInterval time.Duration `koanf:"commit_interval"`
+	// FetchMaxBytes bounds one fetch response (and so, with the engine's
+	// queue, what is buffered while the engine is saturated). Default
+	// 52428800 (50 MiB).
+	FetchMaxBytes int `koanf:"fetch_max_bytes"`
+	// SessionTimeout is how long the group waits for a silent member before
+	// moving its partitions; written in seconds. Default 45.
+	SessionTimeout time.Duration `koanf:"session_timeout"`
+}
+
+// KafkaProducer tunes the producer.
+type KafkaProducer struct {
+	// Acks is how many replicas must have a record before it counts as
+	// delivered: "all", "leader" or "none". Default "all".
+	Acks string `koanf:"acks"`
+	// Idempotent makes retries write each record once per partition
+	// (requires acks "all"). Default true.
+	Idempotent bool `koanf:"idempotent"`
+	// Linger is how long a partition waits for more records before sending a
+	// batch; written in seconds. Default 0.005 (5ms).
+	Linger time.Duration `koanf:"linger"`
+	// BatchMaxBytes bounds one record batch. Default 1000000.
+	BatchMaxBytes int `koanf:"batch_max_bytes"`
+	// MaxBufferedRecords bounds the records waiting for delivery, for
+	// instance while the cluster is away. When it is reached, publishing
+	// blocks: the engine's tick waits, its queue fills, and ingest slows
+	// (REST answers 429, the consumer stops fetching); nothing is dropped.
+	// Default 100000.
+	MaxBufferedRecords int `koanf:"max_buffered_records"`
+	// DeliveryTimeout gives up on a record not delivered for this long (the
+	// failure is counted and logged with the record's id); 0 retries until
+	// delivered. Written in seconds. Default 0.
+	DeliveryTimeout time.Duration `koanf:"delivery_timeout"`
+}
+
+// KafkaTLS encrypts the broker connections.
+type KafkaTLS struct {
+	// Enabled turns TLS on (with the system roots unless CAFile is set).
+	// Default false.
+	Enabled bool `koanf:"enabled"`
+	// CAFile is a PEM bundle of the CAs that sign the brokers' certificates.
+	// Default "" (the system roots).
+	CAFile string `koanf:"ca_file"`
+	// CertFile is a PEM client certificate for mutual TLS; set it with
+	// KeyFile or not at all. Default "".
+	CertFile string `koanf:"cert_file"`
+	// KeyFile is the PEM private key of CertFile. Default "".
+	KeyFile string `koanf:"key_file"`
+	// ServerName overrides the name checked in the brokers' certificates.
+	// Default "" (the broker host).
+	ServerName string `koanf:"server_name"`
+}
+
+// KafkaSASL authenticates to the brokers.
+type KafkaSASL struct {
+	// Mechanism is "" (none), "plain", "scram-sha-256" or "scram-sha-512".
+	// Default "".
+	Mechanism string `koanf:"mechanism"`
+	// Username is the SASL user. Default "".
+	Username string `koanf:"username"`
+	// PasswordFile holds the password (its first line). Default "".
+	PasswordFile string `koanf:"password_file"`
+	// Password is the password itself, accepted only from the environment
+	// (CDP_MESSAGING_KAFKA_SASL_PASSWORD) or --set, never from a file.
+	// Default "".
+	Password string `koanf:"password"`
 }
 
 // Compute sizes the micro-batch pipeline.
@@ -373,10 +466,26 @@ func Default() Config {
 			BootstrapServers: []string{},
 			ClientID:         "cdp",
 			ConsumerGroup:    "cdp-compute",
+			StartOffset:      "latest",
 			Topics: Topics{
 				VehicleLocations: "vehicle-locations",
 				CollisionRisks:   "collision-risks",
 				SystemEvents:     "system-events",
+				DeadLetter:       "vehicle-locations-dlq",
+			},
+			Consumer: KafkaConsumer{
+				MaxPollRecords: 10000,
+				CommitInterval: time.Second,
+				FetchMaxBytes:  50 << 20,
+				SessionTimeout: 45 * time.Second,
+			},
+			Producer: KafkaProducer{
+				Acks:               "all",
+				Idempotent:         true,
+				Linger:             5 * time.Millisecond,
+				BatchMaxBytes:      1000000,
+				MaxBufferedRecords: 100000,
+				DeliveryTimeout:    0,
 			},
 		}},
 		Compute: Compute{

@@ -222,11 +222,13 @@ func validate(c *Config, prov map[string]string) Errors {
 		{"messaging.kafka.topics.vehicle_locations", k.Topics.VehicleLocations},
 		{"messaging.kafka.topics.collision_risks", k.Topics.CollisionRisks},
 		{"messaging.kafka.topics.system_events", k.Topics.SystemEvents},
+		{"messaging.kafka.topics.dead_letter", k.Topics.DeadLetter},
 	} {
 		if !validTopic(t.topic) {
 			ch.fail(ErrOutOfRange, t.key, nil, "want a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -), got %q", t.topic)
 		}
 	}
+	validateKafka(ch, k)
 
 	cp := c.Compute
 	ch.positiveInt("compute.max_workers", cp.MaxWorkers)
@@ -353,4 +355,64 @@ func validTopic(t string) bool {
 		}
 	}
 	return true
+}
+
+// validateKafka checks the messaging.kafka settings beyond the topic names.
+func validateKafka(ch *checker, k Kafka) {
+	ch.oneOf("messaging.kafka.start_offset", k.StartOffset, "earliest", "latest")
+	if k.Topics.DeadLetter == k.Topics.VehicleLocations && k.Topics.DeadLetter != "" {
+		ch.fail(ErrConflict, "messaging.kafka.topics.dead_letter", []string{"messaging.kafka.topics.vehicle_locations"},
+			"must differ from messaging.kafka.topics.vehicle_locations (refused records would be read again), got %q", k.Topics.DeadLetter)
+	}
+	c := k.Consumer
+	ch.positiveInt("messaging.kafka.consumer.max_poll_records", c.MaxPollRecords)
+	ch.positiveDuration("messaging.kafka.consumer.commit_interval", c.CommitInterval)
+	ch.positiveInt("messaging.kafka.consumer.fetch_max_bytes", c.FetchMaxBytes)
+	ch.positiveDuration("messaging.kafka.consumer.session_timeout", c.SessionTimeout)
+	p := k.Producer
+	ch.oneOf("messaging.kafka.producer.acks", p.Acks, "all", "leader", "none")
+	if p.Idempotent && (p.Acks == "leader" || p.Acks == "none") {
+		ch.fail(ErrConflict, "messaging.kafka.producer.idempotent", []string{"messaging.kafka.producer.acks"},
+			"an idempotent producer needs messaging.kafka.producer.acks \"all\", got %q: set acks to all or idempotent to false", p.Acks)
+	}
+	ch.nonNegativeDuration("messaging.kafka.producer.linger", p.Linger)
+	ch.between("messaging.kafka.producer.batch_max_bytes", float64(p.BatchMaxBytes), 512, 1<<30, false, false)
+	ch.positiveInt("messaging.kafka.producer.max_buffered_records", p.MaxBufferedRecords)
+	ch.nonNegativeDuration("messaging.kafka.producer.delivery_timeout", p.DeliveryTimeout)
+
+	t := k.TLS
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		ch.fail(ErrConflict, "messaging.kafka.tls.cert_file", []string{"messaging.kafka.tls.key_file"},
+			"messaging.kafka.tls.cert_file and messaging.kafka.tls.key_file must be set together")
+	}
+	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.ServerName != "") {
+		ch.fail(ErrConflict, "messaging.kafka.tls.enabled", []string{"messaging.kafka.tls.ca_file", "messaging.kafka.tls.cert_file", "messaging.kafka.tls.server_name"},
+			"TLS files or server_name are set but messaging.kafka.tls.enabled is false: set it to true")
+	}
+	ch.regularFile("messaging.kafka.tls.ca_file", t.CAFile)
+	ch.regularFile("messaging.kafka.tls.cert_file", t.CertFile)
+	ch.regularFile("messaging.kafka.tls.key_file", t.KeyFile)
+
+	s := k.SASL
+	ch.oneOf("messaging.kafka.sasl.mechanism", s.Mechanism, "", "plain", "scram-sha-256", "scram-sha-512")
+	ch.regularFile("messaging.kafka.sasl.password_file", s.PasswordFile)
+	if s.Mechanism != "" {
+		if s.Username == "" {
+			ch.fail(ErrConflict, "messaging.kafka.sasl.username", []string{"messaging.kafka.sasl.mechanism"},
+				"must be set when messaging.kafka.sasl.mechanism is %q", s.Mechanism)
+		}
+		if (s.Password == "") == (s.PasswordFile == "") {
+			ch.fail(ErrConflict, "messaging.kafka.sasl.password_file", []string{"messaging.kafka.sasl.password", "messaging.kafka.sasl.mechanism"},
+				"set exactly one of messaging.kafka.sasl.password_file and messaging.kafka.sasl.password (CDP_MESSAGING_KAFKA_SASL_PASSWORD) for SASL %q", s.Mechanism)
+		}
+	}
+	// A password written into the YAML file ends up in version control and
+	// backups: accept it only from the environment or the command line.
+	if s.Password != "" && ch.prov != nil {
+		src := ch.sourceOf("messaging.kafka.sasl.password")
+		if src != sourceDefaults && !strings.HasPrefix(src, "env ") && !strings.HasPrefix(src, "flag ") {
+			ch.fail(ErrOutOfRange, "messaging.kafka.sasl.password", nil,
+				"a password must not be written in a configuration file: use messaging.kafka.sasl.password_file or CDP_MESSAGING_KAFKA_SASL_PASSWORD")
+		}
+	}
 }
