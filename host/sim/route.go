@@ -7,7 +7,7 @@ import "math"
 type seg struct {
 	s0, length float64 // start distance along the route and length, m
 	x, y       float64 // start position, m east and north of the origin
-	alt, climb float64 // start altitude, m, and its change per metre flown
+	alt, dalt  float64 // start altitude and its change over the segment, m
 	hdg        float64 // heading at the start
 	cos, sin   float64 // unit vector of hdg
 	k          float64 // signed curvature, 1/m: 0 straight, > 0 turning left
@@ -36,9 +36,17 @@ func (r *route) at(s float64, cur *int32) (x, y, alt, dx, dy, climb float64) {
 	*cur = int32(i)
 	g := &r.segs[i]
 	u := s - g.s0
-	alt = g.alt + g.climb*u
+	alt = g.alt
 	if g.k == 0 {
-		return g.x + u*g.cos, g.y + u*g.sin, alt, g.cos, g.sin, g.climb
+		if g.dalt != 0 {
+			// Climbs and descents ease in and out (a half cosine), so the
+			// vertical rate is continuous: level at both ends of the leg,
+			// pi/2 times the mean rate mid-leg.
+			sin, cos := math.Sincos(math.Pi * u / g.length)
+			alt += g.dalt * (1 - cos) / 2
+			climb = g.dalt * math.Pi / (2 * g.length) * sin
+		}
+		return g.x + u*g.cos, g.y + u*g.sin, alt, g.cos, g.sin, climb
 	}
 	sin, cos := math.Sincos(g.hdg + g.k*u)
 	return g.cx + sin/g.k, g.cy - cos/g.k, alt, cos, sin, 0
@@ -56,13 +64,14 @@ func newBuilder(x, y, alt, hdg float64) *builder {
 	return &builder{x: x, y: y, alt: alt, hdg: hdg}
 }
 
-// straight flies l metres ahead, changing altitude by dalt on the way.
+// straight flies l metres ahead, changing altitude by dalt on the way; the
+// steepest climb is pi/2 dalt/l, mid-leg.
 func (b *builder) straight(l, dalt float64) {
 	if l <= 0 {
 		return
 	}
 	sin, cos := math.Sincos(b.hdg)
-	b.segs = append(b.segs, seg{s0: b.s, length: l, x: b.x, y: b.y, alt: b.alt, climb: dalt / l, hdg: b.hdg, cos: cos, sin: sin})
+	b.segs = append(b.segs, seg{s0: b.s, length: l, x: b.x, y: b.y, alt: b.alt, dalt: dalt, hdg: b.hdg, cos: cos, sin: sin})
 	b.x += l * cos
 	b.y += l * sin
 	b.alt += dalt
@@ -119,7 +128,8 @@ const minStraight = 20
 // radius r started and ended on the legs (fly-by waypoints). Each leg
 // climbs or descends from its waypoint's altitude to the next one's on its
 // straight part; the altitudes are first pulled toward their mean as far as
-// needed for no climb to be steeper than maxSlope (m per m flown). It
+// needed for no climb to be steeper than maxSlope (m per m flown) at its
+// steepest. It
 // returns nil when a leg is too short for the turns at its ends. w's
 // altitudes are modified.
 func polygon(w [][3]float64, r, maxSlope float64) *route {
@@ -151,8 +161,8 @@ func polygon(w [][3]float64, r, maxSlope float64) *route {
 			return nil
 		}
 		mean += w[i][2] / float64(n)
-		if dz := math.Abs(w[j][2] - w[i][2]); dz > maxSlope*l {
-			f = min(f, maxSlope*l/dz)
+		if dz := math.Abs(w[j][2] - w[i][2]); dz > maxSlope*l*2/math.Pi {
+			f = min(f, maxSlope*l*2/math.Pi/dz)
 		}
 	}
 	for i := range w {

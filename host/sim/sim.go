@@ -14,6 +14,9 @@ import (
 const recordFields = ingest.FieldID | ingest.FieldT | ingest.FieldLat | ingest.FieldLon | ingest.FieldAlt |
 	ingest.FieldVX | ingest.FieldVY | ingest.FieldVZ
 
+// e2 is the WGS84 first eccentricity squared.
+const e2 = geo.Flattening * (2 - geo.Flattening)
+
 // Sim is a deterministic simulated world. Build one with New. A Sim is not
 // safe for concurrent use: one goroutine steps it.
 type Sim struct {
@@ -38,8 +41,10 @@ type Sim struct {
 	lat0, lon0 float64
 	latPerM    float64 // degrees of latitude per metre north
 	lonPerM    float64 // degrees of longitude per metre east
-	seedH      uint64  // hash of the seed, for the jitter
-	invCosLat0 float64
+	eastScale  float64 // 1 / (Rn cos lat) at the origin
+	northScale float64 // 1 / Rm at the origin
+
+	seedH uint64 // hash of the seed, for the jitter
 
 	scratch []ingest.Record // AppendNDJSON's records
 }
@@ -65,13 +70,12 @@ func New(cfg Config) (*Sim, error) {
 	}
 	// Radii of curvature of the ellipsoid at the origin.
 	sin, cos := math.Sincos(cfg.OriginLat * math.Pi / 180)
-	e2 := geo.Flattening * (2 - geo.Flattening)
 	d := 1 - e2*sin*sin
 	rn := geo.SemiMajor / math.Sqrt(d)
 	rm := geo.SemiMajor * (1 - e2) / (d * math.Sqrt(d))
 	s.latPerM = 180 / math.Pi / rm
 	s.lonPerM = 180 / math.Pi / (rn * cos)
-	s.invCosLat0 = 1 / cos
+	s.eastScale, s.northScale = 1/(rn*cos), 1/rm
 	for i, in := range w.info {
 		s.byID[in.ID] = int32(i)
 		s.ids = append(s.ids, in.ID...)
@@ -207,12 +211,18 @@ func (s *Sim) report(i int, t float64, r *ingest.Record) {
 	r.ID = s.ids[s.idOff[i]:s.idOff[i+1]:s.idOff[i+1]]
 	r.T = s.start + t
 	r.Lat, r.Lon, r.Alt = lat, lon, alt
-	// The map's east scale is that of the origin's parallel; the true east
-	// speed over the ground at the vehicle's latitude is smaller by
-	// cos(lat)/cos(lat0), which keeps the velocity the derivative of the
-	// reported positions.
-	r.VX = vx * math.Cos(lat*math.Pi/180) * s.invCosLat0
-	r.VY, r.VZ = vy, vz
+	// The map has the scale of the origin at the surface. The true speed of
+	// the reported positions differs with the radii of curvature and the
+	// parallel's radius at the vehicle and with its height (up to 1e-4 at
+	// 1500 m): correct it, so that the velocity is the derivative of the
+	// reported positions and the engine's prediction follows the traffic.
+	sin, cos := math.Sincos(lat * math.Pi / 180)
+	d := 1 - e2*sin*sin
+	rn := geo.SemiMajor / math.Sqrt(d)
+	rm := rn * (1 - e2) / d
+	r.VX = vx * (rn + alt) * cos * s.eastScale
+	r.VY = vy * (rm + alt) * s.northScale
+	r.VZ = vz
 	r.Fields = recordFields
 }
 
@@ -222,7 +232,8 @@ func (s *Sim) report(i int, t float64, r *ingest.Record) {
 //	{"id":"sim-drone-0042","t":1764118098.123,"lat":51.5012345,"lon":-0.1234567,"alt":85.31,"vx":3.21,"vy":-11.4,"vz":0.5}
 //
 // t is given to the millisecond, lat and lon to 10 significant digits
-// (about a centimetre), alt and velocity to 6. It does not allocate once dst
+// (about a centimetre), alt to 7 (a millimetre below 10 km) and the
+// velocity to 6. It does not allocate once dst
 // and the Sim's scratch have the capacity.
 func (s *Sim) AppendNDJSON(dst []byte, now time.Time) []byte {
 	s.scratch = s.Step(now, s.scratch[:0])
@@ -250,7 +261,7 @@ func appendRecord(dst []byte, r *ingest.Record) []byte {
 	dst = append(dst, `,"lon":`...)
 	dst = strconv.AppendFloat(dst, r.Lon, 'g', 10, 64)
 	dst = append(dst, `,"alt":`...)
-	dst = strconv.AppendFloat(dst, r.Alt, 'g', 6, 64)
+	dst = strconv.AppendFloat(dst, r.Alt, 'g', 7, 64)
 	dst = append(dst, `,"vx":`...)
 	dst = strconv.AppendFloat(dst, r.VX, 'g', 6, 64)
 	dst = append(dst, `,"vy":`...)

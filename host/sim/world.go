@@ -384,7 +384,7 @@ func (w *world) hubDrone(h int, early bool) {
 		pad, low = w.uniform(0, 10), w.uniform(30, 40)
 	}
 	ex, ey := pad*math.Cos(padDir), pad*math.Sin(padDir)
-	cruise := min(w.uniform(60, 120), low+droneVZ*legLen/v)
+	cruise := min(w.uniform(60, 120), low+droneVZ*legLen/v*2/math.Pi)
 	rt := racetrack(hx+ex, hy+ey, low, hdg, legLen/2, r, cruise-low, w.rng.IntN(2) == 0)
 	s0 := w.uniform(0, rt.length)
 	if early {
