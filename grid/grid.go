@@ -433,8 +433,8 @@ func (g *Grid) Adjust() bool {
 	}
 	qc := g.occupancyAt(cand)
 	growing := cand > g.size
-	overshoot := (growing && qc > hi) || (!growing && qc < lo)
-	if overshoot && !(distance(qc, t) < distance(q, t)) {
+	crosses := (growing && qc > t) || (!growing && qc < t)
+	if crosses && !(distance(qc, t) < distance(q, t)+math.Log(th)) {
 		g.hold.active, g.hold.size, g.hold.cand, g.hold.q = true, g.size, cand, q
 		return false
 	}

@@ -61,7 +61,7 @@ func TestHammer(t *testing.T) {
 		for w := range workers {
 			wg.Go(func() {
 				var buf []uint32
-				for id := uint32(w); id < n; id += workers * 7 {
+				for id := uint32(w); id < n; id += workers * 31 {
 					if !o.ok[id] {
 						continue
 					}
