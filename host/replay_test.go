@@ -31,7 +31,14 @@ func dataFile(t *testing.T, rel string) string {
 // for every vehicle and returns the events it printed.
 func replayFile(t *testing.T, rel, class string, spec config.Class, maxDist float64) ([]engine.Event, ReplaySummary) {
 	t.Helper()
+	return replayFileWith(t, rel, class, spec, maxDist, "")
+}
+
+// replayFileWith is replayFile with a Wasm scorer when scorer is not "".
+func replayFileWith(t *testing.T, rel, class string, spec config.Class, maxDist float64, scorer string) ([]engine.Event, ReplaySummary) {
+	t.Helper()
 	cfg := config.Default()
+	cfg.Plugins.Scorer.Path = scorer
 	cfg.CollisionDetection.Classes[class] = spec
 	cfg.CollisionDetection.MaxDistance = maxDist
 	path := dataFile(t, rel)

@@ -1,0 +1,107 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/collision-detection-platform/distributed-platform/host/config"
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/plugins"
+)
+
+func init() { loadPluginModels = loadWasmModels }
+
+// PluginOptions maps plugins.limits and one plugin's JSON config onto the
+// runtime's options. The builtin models are the fallback of last resort.
+func PluginOptions(cfg config.Config, pc config.Plugin, logger *slog.Logger) (plugins.Options, error) {
+	raw := json.RawMessage("{}")
+	if len(pc.Config) > 0 {
+		b, err := json.Marshal(pc.Config)
+		if err != nil {
+			return plugins.Options{}, fmt.Errorf("plugin config: %w", err)
+		}
+		raw = b
+	}
+	l := cfg.Plugins.Limits
+	return plugins.Options{
+		Config: raw,
+		Limits: plugins.Limits{
+			MemoryPages:    uint32(l.MemoryPages),
+			BatchTimeout:   l.BatchTimeout,
+			InitTimeout:    l.InitTimeout,
+			MaxModuleBytes: l.MaxModuleBytes,
+		},
+		Instances:         cfg.Compute.MaxWorkers,
+		Fallback:          builtin.Scorer{},
+		FallbackPredictor: builtin.Predictor{},
+		Logger:            logger,
+	}, nil
+}
+
+// NewPluginRuntime returns the runtime of a node: compiled modules are cached
+// under <system.data_dir>/wasm-cache when a data directory is set.
+func NewPluginRuntime(cfg config.Config) (*plugins.Runtime, error) {
+	var rc plugins.RuntimeConfig
+	if cfg.System.DataDir != "" {
+		rc.CacheDir = filepath.Join(cfg.System.DataDir, "wasm-cache")
+	}
+	return plugins.NewRuntime(rc)
+}
+
+// loadWasmModels loads the modules plugins.predictor.path and
+// plugins.scorer.path name, in place of the builtin ones.
+func loadWasmModels(cfg config.Config, m engine.Models, logger *slog.Logger) (engine.Models, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	rt, err := NewPluginRuntime(cfg)
+	if err != nil {
+		return m, err
+	}
+	load := func(key string, pc config.Plugin) (*plugins.Plugin, error) {
+		module, err := os.ReadFile(pc.Path)
+		if err != nil {
+			return nil, fmt.Errorf("host: %s: %w", key, err)
+		}
+		opts, err := PluginOptions(cfg, pc, logger)
+		if err != nil {
+			return nil, fmt.Errorf("host: %s: %w", key, err)
+		}
+		p, err := rt.Load(context.Background(), module, opts)
+		if err != nil {
+			return nil, fmt.Errorf("host: %s (%s): %w", key, pc.Path, err)
+		}
+		id := p.Model()
+		logger.Info("loaded Wasm model", "key", key, "name", id.Name, "version", id.Version, "sha256", id.SHA256, "kind", p.Kind().String())
+		return p, nil
+	}
+	if pc := cfg.Plugins.Scorer; pc.Path != "" {
+		p, err := load("plugins.scorer.path", pc)
+		if err != nil {
+			return m, err
+		}
+		if p.Kind()&abi.KindScorer == 0 {
+			return m, fmt.Errorf("host: plugins.scorer.path: %s is a %s, not a scorer", pc.Path, p.Kind())
+		}
+		m.Scorer = p
+		m.ScorerFallback = append(m.ScorerFallback, builtin.Scorer{})
+	}
+	if pc := cfg.Plugins.Predictor; pc.Path != "" {
+		p, err := load("plugins.predictor.path", pc)
+		if err != nil {
+			return m, err
+		}
+		if p.Kind()&abi.KindPredictor == 0 {
+			return m, fmt.Errorf("host: plugins.predictor.path: %s is a %s, not a predictor", pc.Path, p.Kind())
+		}
+		m.Predictor = p
+		m.PredictorFallback = append(m.PredictorFallback, builtin.Predictor{})
+	}
+	return m, nil
+}
