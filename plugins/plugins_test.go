@@ -232,8 +232,16 @@ func TestHostileModules(t *testing.T) {
 		// running beside each other on two cores would starve the others.
 		t.Run(c.name, func(t *testing.T) {
 			lim := c.limits
-			lim.BatchTimeout = 50 * time.Millisecond
-			lim.InitTimeout = 300 * time.Millisecond
+			// Short limits where a timeout is the expected outcome; generous
+			// ones elsewhere, so a loaded machine cannot turn a trap into a
+			// timeout.
+			lim.BatchTimeout, lim.InitTimeout = 2*time.Second, 2*time.Second
+			if c.reason == ReasonTimeout {
+				lim.BatchTimeout = 50 * time.Millisecond
+			}
+			if strings.Contains(c.refused, "init time limit") {
+				lim.InitTimeout = 300 * time.Millisecond
+			}
 			if lim.MemoryPages == 0 {
 				lim.MemoryPages = 256
 			}
