@@ -3,6 +3,7 @@ package plugins
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -161,3 +162,5 @@ func mustLoad(tb testing.TB, r *Runtime, module []byte, o Options) *Plugin {
 	tb.Cleanup(func() { p.Close(context.Background()) })
 	return p
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

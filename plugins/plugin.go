@@ -268,6 +268,9 @@ func (p *Plugin) ScoreModel(ctx context.Context, prm abi.Params, vehicles []abi.
 	if p.kind&abi.KindScorer == 0 {
 		return p.fallbackScore(ctx, prm, vehicles, pairs, results, ErrNotImplemented)
 	}
+	if p.closed.Load() {
+		return p.fallbackScore(ctx, prm, vehicles, pairs, results, ErrClosed)
+	}
 	if p.brk.isOpen() {
 		p.stats.skipped.Add(1)
 		return p.fallbackScore(ctx, prm, vehicles, pairs, results, ErrBreakerOpen)
@@ -334,6 +337,9 @@ func (p *Plugin) PredictModel(ctx context.Context, prm abi.Params, vehicles []ab
 	}
 	if p.kind&abi.KindPredictor == 0 {
 		return p.fallbackPredict(ctx, prm, vehicles, boxes, samples, ErrNotImplemented)
+	}
+	if p.closed.Load() {
+		return p.fallbackPredict(ctx, prm, vehicles, boxes, samples, ErrClosed)
 	}
 	if p.brk.isOpen() {
 		p.stats.skipped.Add(1)
