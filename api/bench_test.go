@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -15,10 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
-	"github.com/collision-detection-platform/distributed-platform/api"
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
 )
 
@@ -44,10 +41,11 @@ func makeLoadBatches(nBatches, perBatch int, t0 float64) []*loadBatch {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			// A 100 km x 100 km area around the frame origin, 150 m apart on
-			// average: a busy drone airspace.
-			lat := 51.05 + float64(v%670)*0.0013
-			lon := -0.85 + float64(v/670)*0.0021
+			// 100,000 drones on a 316 x 316 lattice 1 km apart (about
+			// 300 km x 300 km around the frame origin): busy airspace where
+			// conflicts are the exception, as in real traffic.
+			lat := 50.1 + float64(v%316)*0.009
+			lon := -2.4 + float64(v/316)*0.0145
 			fmt.Fprintf(&b, `{"id":"veh-%07d","t":`, v)
 			lb.tOffs = append(lb.tOffs, b.Len())
 			b.WriteString(ts)
@@ -74,21 +72,19 @@ func (lb *loadBatch) stamp(t float64, scratch []byte) {
 // BenchmarkRESTIngestLoopback is REST ingest over loopback as a user runs it:
 // the engine ticking every 100 ms (engine.Run) with the builtin models, the
 // API on a real listener, and the load generator in the same process sending
-// 1000-record WGS84 batches over 4 keep-alive connections. It reports
-// accepted records/s (what the API acknowledged), applied/s (what the engine
-// applied by the end, the drain included) and the 429s seen.
+// 1000-record WGS84 batches (100,000 drones) over 4 keep-alive connections.
+// Beside the load, a probe sends a conflicting pair far from the traffic at a
+// random phase of the tick and times its "opened" event on a live stream. It
+// reports accepted records/s (what the API acknowledged), applied/s (what the
+// engine applied by the end, the drain included), the 429s seen (engine queue
+// full: backpressure), and the probe's p50/p99 from sending the pair to
+// receiving its event. CDP_BENCH_NO_TICK=1 measures the API alone (the engine
+// accepts but does not tick).
 func BenchmarkRESTIngestLoopback(b *testing.B) {
 	const perBatch, conns, world = 1000, 4, 100
-	eng := newEngine(b, nil)
-	srv, err := api.New(api.Options{Engine: eng, Frame: testFrame, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
+	h := newHarness(b, nil, nil)
+	eng := h.eng
+	addr := strings.TrimPrefix(h.base, "http://")
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan struct{})
 	if os.Getenv("CDP_BENCH_NO_TICK") == "" {
@@ -96,16 +92,58 @@ func BenchmarkRESTIngestLoopback(b *testing.B) {
 	} else {
 		close(runDone)
 	}
-	defer func() {
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = srv.Shutdown(sctx)
-		c()
-	}()
 
 	t0 := float64(time.Now().Unix() - 25)
 	batches := makeLoadBatches(world, perBatch, t0)
-	url := "http://" + ln.Addr().String() + "/api/v1/locations"
+	url := h.base + "/api/v1/locations"
 	var next, throttled atomic.Int64
+
+	// The probe: a pair far from the load (x >= 2000 km in the frame), timed
+	// from sending to its "opened" event on a stream filtered by its vehicle
+	// (opened before the send, so setup is not timed).
+	var (
+		probeLat  []time.Duration
+		probeStop = make(chan struct{})
+		probeWG   sync.WaitGroup
+	)
+	probeWG.Add(1)
+	go func() {
+		defer probeWG.Done()
+		c := &fasthttp.HostClient{Addr: addr, MaxConns: 1}
+		for i := 0; ; i++ {
+			select {
+			case <-probeStop:
+				return
+			case <-time.After(time.Duration(rand.Int64N(100)) * time.Millisecond):
+			}
+			a, bb := fmt.Sprintf("probe-%d-a", i), fmt.Sprintf("probe-%d-b", i)
+			stream := h.stream("?vehicle=" + a)
+			x, t := 2000000+float64(i)*5000, nowUnix()-1
+			body := "[" + rec(a, t, x, 0, 100, 10, 0) + "," + rec(bb, t, x+400, 0, 100, -10, 0) + "]"
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			req.SetRequestURI(url)
+			req.Header.SetMethod("POST")
+			req.Header.SetContentType("application/json")
+			req.SetBodyString(body)
+			sent := time.Now()
+			err := c.Do(req, resp)
+			ok := err == nil && resp.StatusCode() == 202
+			fasthttp.ReleaseRequest(req)
+			fasthttp.ReleaseResponse(resp)
+			for ok {
+				ev, got := stream.next(b, 10*time.Second)
+				if !got {
+					break
+				}
+				if ev.name == "opened" {
+					probeLat = append(probeLat, time.Since(sent))
+					break
+				}
+			}
+			stream.resp.Body.Close()
+		}
+	}()
+
 	b.SetBytes(int64(len(batches[0].body)))
 	b.ResetTimer()
 	start := time.Now()
@@ -115,7 +153,7 @@ func BenchmarkRESTIngestLoopback(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 1}
+			c := &fasthttp.HostClient{Addr: addr, MaxConns: 1}
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
@@ -155,15 +193,25 @@ func BenchmarkRESTIngestLoopback(b *testing.B) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	close(probeStop)
+	probeWG.Wait()
 	cancel()
 	<-runDone
 	drained := time.Since(start)
+	h.stop()
 	st := eng.Stats()
 	b.ReportMetric(float64(b.N*perBatch)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(float64(st.Applied)/drained.Seconds(), "applied/s")
 	b.ReportMetric(float64(throttled.Load()), "429s")
-	if st.Accepted != uint64(b.N*perBatch) {
-		b.Fatalf("engine accepted %d of %d", st.Accepted, b.N*perBatch)
+	b.ReportMetric(float64(st.Opened), "risks-opened")
+	if len(probeLat) > 0 {
+		sort.Slice(probeLat, func(i, j int) bool { return probeLat[i] < probeLat[j] })
+		b.ReportMetric(float64(probeLat[len(probeLat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(probeLat[len(probeLat)*99/100].Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(len(probeLat)), "probes")
+	}
+	if want := uint64(b.N * perBatch); st.Accepted < want {
+		b.Fatalf("engine accepted %d, want at least %d", st.Accepted, want)
 	}
 }
 
