@@ -49,10 +49,10 @@
 //     s' = min(s/f, MaxSize) if q < T·θ and s < MaxSize; otherwise it keeps s
 //     and returns false;
 //  2. computes the occupancy q' that s' would give (same formula, from the
-//     stored boxes) and adopts s' unless s' overshoots the band
-//     [T·θ, T/θ] (q' < T·θ after a shrink, q' > T/θ after a growth) without
-//     landing strictly closer to T in ratio, i.e. unless
-//     |ln(q'/T)| >= |ln(q/T)| (with |ln 0| = +Inf);
+//     stored boxes) and adopts s' if q' stays on q's side of T (q' >= T
+//     after a shrink, q' <= T after a growth), or else if it brings q closer
+//     to T in ratio by at least the band's half-width:
+//     |ln(q'/T)| < |ln(q/T)| - |ln θ| (with |ln 0| = +Inf);
 //  3. after a rejection, does not evaluate the same candidate again while s is
 //     unchanged and q stays within [q_r·θ, q_r/θ] of the q_r it was rejected
 //     at, so a rejected resize costs one pass over the boxes, not one per
@@ -61,6 +61,12 @@
 // Adopting s' rebuilds every cell from the stored boxes inside Adjust. Step 2
 // is what keeps the rule from oscillating: with the defaults the band is
 // [3.2, 5] while halving the cell edge divides q by up to 8, so the plain rule
-// would flip between two sizes forever; a resize is only taken if it does not
-// make the next one point back.
+// would flip between two sizes forever. A resize that lands across T must
+// gain a half-band, and the way back must gain another, so only a change in
+// the traffic of about a band's width (1/θ² in q) can reverse a resize.
+//
+// Since a box goes to the level that fits it, the base size matters for the
+// boxes smaller than it (they share level-0 cells that may be much larger
+// than they are), which is what q measures. q is 0 when every box is larger
+// than s, which counts as sparse: the grid grows until level 0 holds boxes.
 package grid
