@@ -120,6 +120,8 @@ func TestQueryBadInput(t *testing.T) {
 		{"/api/v1/risks/history?from=2021-07-12T14:00:00Z&to=2021-07-12T13:00:00Z", "to", "before from"},
 		{"/api/v1/risks/history?limit=100000", "limit", "[1, 10000]"},
 		{"/api/v1/risks/stream?bbox=1,1,1", "bbox", "4 comma-separated"},
+		{"/api/v1/risks/stream?crs=frame", "crs", "needs a bbox"},
+		{"/api/v1/vehicles?crs=frame", "crs", "needs a bbox"},
 	}
 	for _, c := range cases {
 		a := h.get(c.path)

@@ -139,6 +139,8 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 		if box, p = parseArea(q, c.Query("crs")); p != nil {
 			return p
 		}
+	} else if crs := c.Query("crs"); crs != "" {
+		return badParam("crs", crs, "crs needs a bbox")
 	}
 	fctx := c.Context()
 	fctx.SetContentType("text/event-stream")
