@@ -60,8 +60,10 @@ type builder struct {
 	segs           []seg
 }
 
-func newBuilder(x, y, alt, hdg float64) *builder {
-	return &builder{x: x, y: y, alt: alt, hdg: hdg}
+// newBuilder starts at (x, y, alt) heading hdg; nseg is the number of
+// segments to expect.
+func newBuilder(x, y, alt, hdg float64, nseg int) *builder {
+	return &builder{x: x, y: y, alt: alt, hdg: hdg, segs: make([]seg, 0, nseg)}
 }
 
 // straight flies l metres ahead, changing altitude by dalt on the way; the
@@ -108,7 +110,7 @@ func (b *builder) route() *route {
 // a half turn to the start. The outbound leg changes altitude by dalt, the
 // inbound leg by -dalt.
 func racetrack(x, y, alt, hdg, a, r, dalt float64, left bool) *route {
-	b := newBuilder(x, y, alt, hdg)
+	b := newBuilder(x, y, alt, hdg, 4)
 	turn := math.Pi
 	if !left {
 		turn = -math.Pi
@@ -124,6 +126,9 @@ func racetrack(x, y, alt, hdg, a, r, dalt float64, left bool) *route {
 // waypoint route, m.
 const minStraight = 20
 
+// maxWaypoints is the most waypoints a polygon route has.
+const maxWaypoints = 8
+
 // polygon flies the closed waypoint list w (x, y, altitude) with turns of
 // radius r started and ended on the legs (fly-by waypoints). Each leg
 // climbs or descends from its waypoint's altitude to the next one's on its
@@ -134,18 +139,17 @@ const minStraight = 20
 // altitudes are modified.
 func polygon(w [][3]float64, r, maxSlope float64) *route {
 	n := len(w)
-	if n < 3 {
+	if n < 3 || n > maxWaypoints {
 		return nil
 	}
-	hdg := make([]float64, n)  // heading of leg i (w[i] -> w[i+1])
-	dist := make([]float64, n) // length of leg i
+	var hdg, dist [maxWaypoints]float64 // heading and length of leg i (w[i] -> w[i+1])
 	for i := range w {
 		j := (i + 1) % n
 		dx, dy := w[j][0]-w[i][0], w[j][1]-w[i][1]
 		hdg[i], dist[i] = math.Atan2(dy, dx), math.Hypot(dx, dy)
 	}
-	turn := make([]float64, n) // turn at waypoint i (from leg i-1 to leg i)
-	tan := make([]float64, n)  // distance from waypoint i to its turn's ends
+	var turn [maxWaypoints]float64 // turn at waypoint i (from leg i-1 to leg i)
+	var tan [maxWaypoints]float64  // distance from waypoint i to its turn's ends
 	for i := range w {
 		turn[i] = wrapAngle(hdg[i] - hdg[(i+n-1)%n])
 		if math.Abs(turn[i]) > 0.9*math.Pi {
@@ -169,7 +173,7 @@ func polygon(w [][3]float64, r, maxSlope float64) *route {
 		w[i][2] = mean + f*(w[i][2]-mean)
 	}
 	sin, cos := math.Sincos(hdg[0])
-	b := newBuilder(w[0][0]+tan[0]*cos, w[0][1]+tan[0]*sin, w[0][2], hdg[0])
+	b := newBuilder(w[0][0]+tan[0]*cos, w[0][1]+tan[0]*sin, w[0][2], hdg[0], 2*n)
 	for i := range w {
 		j := (i + 1) % n
 		b.straight(dist[i]-tan[i]-tan[j], w[j][2]-w[i][2])

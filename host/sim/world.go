@@ -262,7 +262,34 @@ func build(n int, seed uint64) *world {
 	for i := 0; i < c.background; i++ {
 		w.drone()
 	}
+	w.compact()
 	return w
+}
+
+// compact moves the routes and their segments into two arrays in vehicle
+// order: Step walks the vehicles in order, so their routes are then read
+// from memory in order too, and the world holds no slack capacity.
+func (w *world) compact() {
+	index := make(map[*route]int, len(w.veh))
+	nseg := 0
+	for i := range w.veh {
+		if _, ok := index[w.veh[i].rt]; !ok {
+			index[w.veh[i].rt] = len(index)
+			nseg += len(w.veh[i].rt.segs)
+		}
+	}
+	routes := make([]route, len(index))
+	segs := make([]seg, 0, nseg)
+	for i := range w.veh {
+		old := w.veh[i].rt
+		j := index[old]
+		if routes[j].segs == nil {
+			start := len(segs)
+			segs = append(segs, old.segs...)
+			routes[j] = route{segs: segs[start:len(segs):len(segs)], length: old.length}
+		}
+		w.veh[i].rt = &routes[j]
+	}
 }
 
 // turnRadius is the radius a vehicle at speed v turns on at rate omega.
@@ -404,7 +431,8 @@ func (w *world) loop(cx, cy, rho, altLo, altHi, v, vz, r float64) *route {
 		dir = -1
 	}
 	start := w.uniform(-math.Pi, math.Pi)
-	pts := make([][3]float64, k)
+	var buf [maxWaypoints][3]float64
+	pts := buf[:k]
 	for i := range pts {
 		ang := start + dir*(2*math.Pi*float64(i)+w.uniform(-0.25, 0.25)*2*math.Pi)/float64(k)
 		rad := rho * w.uniform(0.6, 1)
