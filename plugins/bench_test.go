@@ -87,7 +87,14 @@ func BenchmarkCompile(b *testing.B) {
 		}
 	})
 	b.Run("load-cached-in-memory", func(b *testing.B) {
+		// Load (compile, check, first instance) of a module the Runtime
+		// has compiled before: a hot swap back to the previous model.
 		r := mustRuntime(b)
+		p, err := r.Load(ctx, mod, Options{Instances: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Close(ctx)
 		for b.Loop() {
 			p, err := r.Load(ctx, mod, Options{Instances: 1})
 			if err != nil {

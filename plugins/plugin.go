@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -94,6 +95,12 @@ func (r *Runtime) Load(ctx context.Context, module []byte, opts Options) (*Plugi
 		}
 	}()
 	t0 := time.Now()
+	if err := r.keep(ctx, o.Limits, sum, module); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return nil, err
+		}
+		return nil, refused("compile: %v", err)
+	}
 	p.compiled, err = p.rt.CompileModule(ctx, module)
 	if err != nil {
 		return nil, refused("compile: %v", err)

@@ -32,10 +32,26 @@ type RuntimeConfig struct {
 // never be stopped. So Runtime keeps one wazero cache per settings key, and a
 // module is found again only under the same settings.
 type Runtime struct {
-	cfg    RuntimeConfig
-	mu     sync.Mutex
-	caches map[string]wazero.CompilationCache
-	closed bool
+	cfg     RuntimeConfig
+	mu      sync.Mutex
+	caches  map[string]wazero.CompilationCache
+	keepers map[string]*keeper
+	closed  bool
+}
+
+// maxKept bounds the compiled modules a Runtime keeps after their plugins
+// close, per settings key.
+const maxKept = 8
+
+// keeper holds compiled modules alive in a wazero runtime of its own, so that
+// loading a module again (a rollback, a second plugin of the same module, a
+// conformance run before activation) finds its machine code in the shared
+// in-memory cache: wazero drops compiled code when the last runtime using it
+// closes.
+type keeper struct {
+	rt   wazero.Runtime
+	mods map[[32]byte]wazero.CompiledModule
+	lru  [][32]byte // oldest first
 }
 
 // NewRuntime returns a Runtime; it creates cfg.CacheDir if it is set.
@@ -45,7 +61,7 @@ func NewRuntime(cfg RuntimeConfig) (*Runtime, error) {
 			return nil, fmt.Errorf("plugins: cache dir: %w", err)
 		}
 	}
-	return &Runtime{cfg: cfg, caches: map[string]wazero.CompilationCache{}}, nil
+	return &Runtime{cfg: cfg, caches: map[string]wazero.CompilationCache{}, keepers: map[string]*keeper{}}, nil
 }
 
 // settingsKey names the runtime settings that change compiled code.
@@ -79,6 +95,48 @@ func (r *Runtime) cache(l Limits) (wazero.CompilationCache, string, error) {
 	return c, key, nil
 }
 
+// keep compiles module (sha256 sum) into the keeper for l's settings unless
+// it is there already, so that the plugin runtime's compilation is a cache
+// hit. It returns the compilation error, if any.
+func (r *Runtime) keep(ctx context.Context, l Limits, sum [32]byte, module []byte) error {
+	c, key, err := r.cache(l)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := r.keepers[key]
+	if k == nil {
+		cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).
+			WithMemoryLimitPages(l.MemoryPages).WithCompilationCache(c)
+		k = &keeper{rt: wazero.NewRuntimeWithConfig(ctx, cfg), mods: map[[32]byte]wazero.CompiledModule{}}
+		r.keepers[key] = k
+	}
+	if _, ok := k.mods[sum]; ok {
+		for i, s := range k.lru { // move to the back
+			if s == sum {
+				copy(k.lru[i:], k.lru[i+1:])
+				k.lru[len(k.lru)-1] = sum
+				break
+			}
+		}
+		return nil
+	}
+	cm, err := k.rt.CompileModule(ctx, module)
+	if err != nil {
+		return err
+	}
+	k.mods[sum] = cm
+	k.lru = append(k.lru, sum)
+	if len(k.lru) > maxKept {
+		old := k.lru[0]
+		k.lru = k.lru[1:]
+		_ = k.mods[old].Close(ctx)
+		delete(k.mods, old)
+	}
+	return nil
+}
+
 // newWazero returns a wazero runtime with the settings every plugin gets:
 // deadline enforcement always on, the plugin's memory limit, the shared cache.
 func (r *Runtime) newWazero(ctx context.Context, l Limits) (wazero.Runtime, error) {
@@ -105,6 +163,11 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	r.closed = true
 	var first error
+	for _, k := range r.keepers {
+		if err := k.rt.Close(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
 	for _, c := range r.caches {
 		if err := c.Close(ctx); err != nil && first == nil {
 			first = err
