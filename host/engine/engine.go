@@ -446,6 +446,9 @@ func (e *Engine) alloc(name string) uint32 {
 		e.nOpen[slot] = 0
 	} else {
 		slot = uint32(len(e.veh))
+		if len(e.veh) == cap(e.veh) {
+			e.reserve(len(e.veh) + max(1024, len(e.veh)/8))
+		}
 		e.veh = append(e.veh, abi.Vehicle{T: math.Inf(-1)})
 		e.names = append(e.names, name)
 		e.stamp = append(e.stamp, 0)
@@ -453,6 +456,16 @@ func (e *Engine) alloc(name string) uint32 {
 	}
 	e.ids.insert(e.names, slot)
 	return slot
+}
+
+// reserve grows the per-slot tables to capacity n. The tables grow by an
+// eighth at a time rather than append's quarter: at a million vehicles the
+// difference is 20 MB of capacity that no vehicle uses.
+func (e *Engine) reserve(n int) {
+	e.veh = slices.Grow(e.veh, n-len(e.veh))[:len(e.veh)]
+	e.names = slices.Grow(e.names, n-len(e.names))[:len(e.names)]
+	e.stamp = slices.Grow(e.stamp, n-len(e.stamp))[:len(e.stamp)]
+	e.nOpen = slices.Grow(e.nOpen, n-len(e.nOpen))[:len(e.nOpen)]
 }
 
 func (e *Engine) expire(now float64, evs []Event, ts *TickStats) []Event {

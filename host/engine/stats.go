@@ -3,7 +3,9 @@ package engine
 import (
 	"sync/atomic"
 	"time"
+	"unsafe"
 
+	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/grid"
 )
 
@@ -117,4 +119,56 @@ func (e *Engine) Stats() Stats {
 		s.PhaseTotals[i] = time.Duration(c.phaseNanos[i].Load())
 	}
 	return s
+}
+
+// Memory is the engine's accounting of the memory its state holds.
+type Memory struct {
+	// State is the bytes of the state table: vehicle records, names (headers
+	// and bytes), dirty stamps, open-risk counts and the id index, at their
+	// allocated capacity.
+	State int
+	// Grid is the broadphase's own estimate (grid.Stats.Bytes).
+	Grid int
+	// Queue is the bytes held by the ingest queue's buffers (both halves).
+	Queue int
+}
+
+// Memory returns the memory accounting. It walks the names, so it costs
+// O(vehicles): for benchmarks and /system/status, not for every tick.
+func (e *Engine) Memory() Memory {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	const vsize = int(unsafe.Sizeof(abi.Vehicle{}))
+	m := Memory{
+		State: cap(e.veh)*vsize + cap(e.names)*16 + cap(e.stamp)*4 + cap(e.nOpen)*2 +
+			len(e.ids.tab)*4 + cap(e.free)*4,
+		Grid: int(e.grid.Stats().Bytes),
+	}
+	for _, n := range e.names {
+		m.State += roundAlloc(len(n))
+	}
+	const psize = int(unsafe.Sizeof(pendingUpdate{}))
+	e.q.mu.Lock()
+	m.Queue = (cap(e.q.ups)+cap(e.applied))*psize + cap(e.q.ids) + cap(e.idArena)
+	e.q.mu.Unlock()
+	return m
+}
+
+// roundAlloc is the size class a string of n bytes occupies on the heap.
+func roundAlloc(n int) int {
+	switch {
+	case n == 0:
+		return 0
+	case n <= 8:
+		return 8
+	case n <= 16:
+		return 16
+	case n <= 24:
+		return 24
+	case n <= 32:
+		return 32
+	case n <= 48:
+		return 48
+	}
+	return (n + 15) &^ 15
 }
