@@ -2,6 +2,7 @@ package grid
 
 import (
 	"math"
+	"math/bits"
 	"sync"
 )
 
@@ -44,8 +45,9 @@ type shard struct {
 	// arena holds the entries (ids) of every cell of the shard in chunks.
 	// Chunks freed when a cell grows, shrinks or empties go to free[class]
 	// and are reused, so a grid in steady state allocates nothing.
-	arena []uint32
-	free  [numClass][]uint32
+	arena     []uint32
+	free      [numClass][]uint32
+	freeSlots int // ids' worth of chunks on the free lists
 	// entries counts (id, cell) entries; sumN0 and sumN20 are Σn and Σn² over
 	// the shard's level-0 cells, kept incrementally for the occupancy.
 	entries       int64
@@ -58,6 +60,7 @@ func (s *shard) alloc(class uint32) uint32 {
 	if f := s.free[class]; len(f) > 0 {
 		off := f[len(f)-1]
 		s.free[class] = f[:len(f)-1]
+		s.freeSlots -= 1 << class
 		return off
 	}
 	off := len(s.arena)
@@ -79,8 +82,46 @@ func (s *shard) rechunk(c cellRef, class uint32) cellRef {
 	off := s.alloc(class)
 	n := c.n()
 	copy(s.arena[off:off+n], s.arena[c.off:c.off+n])
-	s.free[c.class()] = append(s.free[c.class()], c.off)
+	s.release(c)
 	return cellRef{off: off, meta: n | class<<classShift}
+}
+
+// release puts c's chunk on its class's free list.
+func (s *shard) release(c cellRef) {
+	s.free[c.class()] = append(s.free[c.class()], c.off)
+	s.freeSlots += 1 << c.class()
+}
+
+// classFor returns the smallest chunk class that holds n ids.
+func classFor(n uint32) uint32 {
+	return max(minClass, uint32(bits.Len32(n-1)))
+}
+
+// compact rewrites the arena with one right-sized chunk per cell and no free
+// chunks. Building a grid leaves a free chunk behind each time a cell grows
+// (2, 4, 8, ... ids), about as much as the live entries; compacting after a
+// rebuild, and in Adjust when free chunks exceed the live ones, gives it back.
+// Headroom of an eighth lets new cells start without growing the arena.
+func (s *shard) compact() {
+	total := 0
+	for _, m := range s.cells {
+		for _, c := range m {
+			total += 1 << classFor(c.n())
+		}
+	}
+	arena := make([]uint32, 0, total+total/8)
+	for _, m := range s.cells {
+		for k, c := range m {
+			n, class := c.n(), classFor(c.n())
+			off := len(arena)
+			arena = append(arena, s.arena[c.off:c.off+n]...)
+			arena = arena[:off+1<<class]
+			m[k] = cellRef{off: uint32(off), meta: n | class<<classShift}
+		}
+	}
+	s.arena = arena
+	s.free = [numClass][]uint32{}
+	s.freeSlots = 0
 }
 
 // reset empties the shard and drops its storage. A rebuild moves cells
@@ -91,6 +132,7 @@ func (s *shard) reset() {
 	s.cells = [numLevels]map[uint64]cellRef{}
 	s.arena = nil
 	s.free = [numClass][]uint32{}
+	s.freeSlots = 0
 	s.entries, s.sumN0, s.sumN20 = 0, 0, 0
 }
 
@@ -210,7 +252,7 @@ func (g *Grid) removeEntry(level int, x, y, z int32, id uint32) {
 	}
 	switch {
 	case n == 0:
-		s.free[c.class()] = append(s.free[c.class()], c.off)
+		s.release(c)
 		delete(s.cells[level], k)
 		g.levelCells[level].Add(-1)
 	case c.class() > minClass && n <= 1<<c.class()/4:

@@ -417,6 +417,7 @@ func (g *Grid) Adjust() bool {
 	}
 	t, th, f := g.cfg.TargetOccupancy, g.cfg.AdjustmentThreshold, g.cfg.AdjustmentFactor
 	lo, hi := t*th, t/th
+	g.compact(func(s *shard) bool { return s.freeSlots > len(s.arena)/2 })
 	q := g.occupancy()
 	var cand float64
 	switch {
@@ -472,6 +473,23 @@ func (g *Grid) rebuild(size float64) {
 				l := g.levelFor(&g.boxes[id])
 				g.lvl[id] = l
 				g.insertAll(uint32(id), l)
+			}
+		})
+	}
+	wg.Wait()
+	g.compact(func(*shard) bool { return true })
+}
+
+// compact compacts the shards that need it, in parallel.
+func (g *Grid) compact(need func(*shard) bool) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(g.shards)) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(g.shards)); i = next.Add(1) - 1 {
+				if s := &g.shards[i]; need(s) {
+					s.compact()
+				}
 			}
 		})
 	}

@@ -43,8 +43,9 @@ type Stats struct {
 	Bytes int64
 }
 
-// Stats returns a snapshot. It may run concurrently with QueryAppend; run
-// concurrently with Set or Delete its fields may disagree with each other.
+// Stats returns a snapshot. It may run concurrently with any method but
+// Adjust and Grow; run concurrently with Set or Delete, its fields may
+// disagree with each other by the updates in flight.
 func (g *Grid) Stats() Stats {
 	st := Stats{
 		Boxes:    g.Len(),
