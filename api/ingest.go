@@ -9,6 +9,7 @@ import (
 	"mime"
 	"sort"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -66,6 +67,7 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 	if p := checkIngestType(c.Get(fiber.HeaderContentType)); p != nil {
 		return p
 	}
+	start := time.Now()
 	b := s.ingestPool.Get().(*ingestBuf)
 	defer s.putIngestBuf(b)
 	// The raw body: fiber's c.Body() would inflate a compressed body without
@@ -140,6 +142,7 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 		}
 	}
 	s.metrics.accepted.Add(float64(len(ups)))
+	s.metrics.batch.Observe(float64(len(recs) + len(errs)))
 	for i := range errs {
 		s.metrics.reject(errs[i].Reason)
 	}
@@ -148,6 +151,7 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 	c.Status(fiber.StatusAccepted)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	_, err = c.Write(b.out) // copies: b.out goes back to the pool
+	s.metrics.duration.Observe(time.Since(start).Seconds())
 	return err
 }
 

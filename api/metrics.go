@@ -17,6 +17,8 @@ type metrics struct {
 	oversize  prometheus.Counter
 	throttled prometheus.Counter
 	queueFull prometheus.Counter
+	duration  prometheus.Histogram // ingest request handling time
+	batch     prometheus.Histogram // records per ingest request
 
 	streams       prometheus.Gauge
 	streamDropped prometheus.Counter
@@ -45,6 +47,16 @@ func newMetrics(reg prometheus.Registerer, eng Engine) (*metrics, error) {
 			Name: "cdp_ingest_batches_queue_full_total",
 			Help: "Ingest requests refused whole because the engine's queue was full (429).",
 		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cdp_ingest_request_duration_seconds",
+			Help:    "Time to decode, validate, normalise and queue one ingest request (body read excluded).",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14), // 50 µs .. 0.4 s
+		}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cdp_ingest_batch_records",
+			Help:    "Records per accepted ingest request.",
+			Buckets: []float64{1, 10, 100, 1000, 10000, 100000},
+		}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cdp_stream_clients",
 			Help: "Live risk-stream clients connected.",
@@ -72,7 +84,7 @@ func newMetrics(reg prometheus.Registerer, eng Engine) (*metrics, error) {
 		}
 	}
 	for _, c := range []prometheus.Collector{
-		m.accepted, rejects, m.malformed, m.oversize, m.throttled, m.queueFull,
+		m.accepted, rejects, m.malformed, m.oversize, m.throttled, m.queueFull, m.duration, m.batch,
 		m.streams, m.streamDropped, m.streamSent, &engineCollector{eng: eng},
 	} {
 		if err := reg.Register(c); err != nil {
@@ -97,6 +109,8 @@ var (
 	descExpired    = prometheus.NewDesc("cdp_engine_vehicles_expired_total", "Vehicles expired (not heard for collision_detection.vehicle_ttl).", nil, nil)
 	descTicks      = prometheus.NewDesc("cdp_engine_ticks_total", "Micro-batch ticks run.", nil, nil)
 	descPairs      = prometheus.NewDesc("cdp_engine_pairs_scored_total", "Pairs scored (broadphase candidates and open risks).", nil, nil)
+	descPredicted  = prometheus.NewDesc("cdp_engine_predicted_total", "Vehicle states predicted.", nil, nil)
+	descPhase      = prometheus.NewDesc("cdp_engine_tick_phase_seconds_total", "Time spent in each tick phase; rate(sum) / rate(cdp_engine_ticks_total) is the mean tick duration.", []string{"phase"}, nil)
 	descPredictErr = prometheus.NewDesc("cdp_engine_predict_errors_total", "Predict batches the active predictor failed.", nil, nil)
 	descEvents     = prometheus.NewDesc("cdp_engine_risk_events_total", "Risk events emitted, by event.", []string{"event"}, nil)
 	descLastTick   = prometheus.NewDesc("cdp_engine_last_tick_seconds", "Duration of the last tick.", nil, nil)
@@ -109,7 +123,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descVehicles, descOpenRisks, descQueue, descAccepted, descApplied,
-		descDropped, descExpired, descTicks, descPairs, descPredictErr, descEvents, descLastTick,
+		descDropped, descExpired, descTicks, descPairs, descPredicted, descPhase, descPredictErr, descEvents, descLastTick,
 		descCellSize, descGridCells, descOccupancy, descResizes} {
 		ch <- d
 	}
@@ -134,6 +148,10 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	n(descExpired, st.Expired)
 	n(descTicks, st.Ticks)
 	n(descPairs, st.PairsScored)
+	n(descPredicted, st.Predicted)
+	for i, phase := range tickPhases {
+		ch <- prometheus.MustNewConstMetric(descPhase, prometheus.CounterValue, st.PhaseTotals[i].Seconds(), phase)
+	}
 	n(descPredictErr, st.PredictErrors)
 	n(descEvents, st.Opened, string(engine.EventOpened))
 	n(descEvents, st.Updated, string(engine.EventUpdated))
@@ -144,5 +162,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	g(descOccupancy, st.Grid.Occupancy)
 	n(descResizes, st.Grid.Resizes)
 }
+
+// tickPhases names engine.Stats.PhaseTotals in order.
+var tickPhases = [len(engine.Stats{}.PhaseTotals)]string{"apply", "predict", "score", "track", "adjust"}
 
 var _ prometheus.Collector = (*engineCollector)(nil)
