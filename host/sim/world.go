@@ -337,10 +337,11 @@ func (w *world) staged(k Kind, g int, early bool) {
 		w.add(part, k, g, "b")
 	case KindOvertaking:
 		slow := w.uniform(6, 11)
-		fast := slow + w.uniform(4, 8)
+		fast := slow + w.uniform(5, 8)
 		d := w.uniform(10, 30) // abeam distance, outside the slow one's turns
 		r := turnRadius(fast, droneOmega)
-		a := w.uniform(max(300, (fast-slow)*earlyMax/2+slow*earlyMax/2+100), 700)
+		// Passes recur about every lap length / (fast - slow): 3-6 minutes.
+		a := w.uniform(max(300, (fast-slow)*earlyMax/2+slow*earlyMax/2+100), 500)
 		cx, cy := w.point(w.half, a+2*r+d+50)
 		inner := racetrack(cx-a*cs, cy-a*sn, alt, hdg, a, r, 0, left)
 		outer := racetrack(cx-a*cs-d*nx, cy-a*sn-d*ny, alt+w.uniform(-3, 3), hdg, a, r+d, 0, left)
