@@ -66,16 +66,19 @@ func fmin(x, y float64) float64 { return sel(x < y, x, y) }
 
 func fclamp(x, lo, hi float64) float64 { return fmin(fmax(x, lo), hi) }
 
-// score is builtin.ScorePair, written without branches.
+// score is builtin.ScorePair, written for Go's WebAssembly output.
 //
-// In Go's WebAssembly output every jump between basic blocks goes back
-// through the function's dispatch loop, and the host's deadline enforcement
-// pays a check at every loop iteration, so an if/else costs a check where it
-// is taken. Here every value is computed speculatively (a division by zero
-// or the square root of a negative number yields Inf or NaN that is never
-// selected) and each "if c { x = y }" with y already computed compiles to a
-// wasm select. The arithmetic is exactly the builtin's, operation for
-// operation, so the results are bit-identical.
+// There every taken jump between basic blocks goes back through the
+// function's dispatch loop, and the host's deadline enforcement pays a check
+// at every loop iteration. So the common path has no taken jump: values are
+// computed speculatively (a division by zero or the square root of a
+// negative number yields an Inf or NaN that is never selected), each choice
+// is a select of float bit patterns (sel) or of 0/1 integers (b2u), and the
+// rare cases (a stale pair, a conflict) return early, which jumps only when
+// taken. Measured against a fully branch-free version, which also computes
+// the conflict risk for every pair, this is about 10% faster. The arithmetic
+// is exactly the builtin's, operation for operation, so the results are
+// bit-identical.
 func score(pr cdp.Pair) cdp.Result {
 	a, b, p := pr.A, pr.B, pr.Params
 	// 1. Reference time; propagate both states to it.
