@@ -114,6 +114,11 @@ type Options struct {
 	// its write deadline per event. Defaults 10 s, 10 s, 60 s; negative: none.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 
+	// MaxConnections caps the connections served at once (fasthttp's
+	// Concurrency); beyond it new connections get 503. With BodyLimit it
+	// bounds the memory held by request bodies. Default 4096.
+	MaxConnections int
+
 	// StreamBuffer is the number of events queued per live-stream client
 	// before further events for it are dropped (and counted). Default 256
 	// (about 60 KB per client).
@@ -189,6 +194,9 @@ func (o Options) withDefaults() (Options, error) {
 	dur(&o.ReadTimeout, 10*time.Second)
 	dur(&o.WriteTimeout, 10*time.Second)
 	dur(&o.IdleTimeout, 60*time.Second)
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = 4096
+	}
 	if o.StreamBuffer <= 0 {
 		o.StreamBuffer = 256
 	}

@@ -74,6 +74,7 @@ func New(opts Options) (*Server, error) {
 		WriteTimeout:          o.WriteTimeout,
 		IdleTimeout:           o.IdleTimeout,
 		ErrorHandler:          s.errorHandler,
+		Concurrency:           o.MaxConnections,
 		// Ingest bodies are parsed in place: the request buffer must not be
 		// copied per request (Fiber's Immutable would).
 		Immutable: false,
