@@ -13,8 +13,8 @@ var (
 	ErrShortOutput = errors.New("builtin: output slice too short")
 	// ErrPairIndex: a pair names a vehicle outside the batch's vehicle table.
 	ErrPairIndex = errors.New("builtin: pair index out of range")
-	// ErrParams: the batch parameters are unusable (horizon negative or not
-	// finite, min risk not finite).
+	// ErrParams: the batch parameters are unusable (horizon negative, -0 or
+	// not finite; min risk not finite).
 	ErrParams = errors.New("builtin: invalid params")
 )
 

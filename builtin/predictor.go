@@ -39,8 +39,8 @@ func (Predictor) Model() abi.ModelID {
 // widened to hold every sample, so the box contains the current position and
 // all samples even where k*(H/S) rounds past H. It checks ctx once, before
 // the batch, and does not allocate. It fails with a *ParamsError when
-// p.Horizon is negative or not finite, and a *ShortOutputError when boxes or
-// samples is too short; after an error the outputs are unspecified.
+// p.Horizon is negative (or -0) or not finite, and a *ShortOutputError when
+// boxes or samples is too short; after an error the outputs are unspecified.
 func (Predictor) Predict(ctx context.Context, p abi.Params, vehicles []abi.Vehicle, boxes []abi.Box, samples []abi.Point) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("builtin: predict: %w", err)
@@ -147,6 +147,24 @@ func caAxisRange(lo, hi, x, vx, ax, h float64) (float64, float64) {
 	}
 	pad := boxPad * (math.Abs(x) + float64(math.Abs(vx)*h) + float64(math.Abs(ax)*h*h))
 	return lo - pad, hi + pad
+}
+
+// fmax and fmin are the specification's max and min, plain comparisons (not
+// math.Max or the builtin max, which order -0 below +0 and propagate NaN), so
+// that every port of the predictor computes the same bits, down to the sign
+// of a zero box side.
+func fmax(x, y float64) float64 {
+	if x > y {
+		return x
+	}
+	return y
+}
+
+func fmin(x, y float64) float64 {
+	if x < y {
+		return x
+	}
+	return y
 }
 
 var _ abi.Predictor = Predictor{}

@@ -486,7 +486,7 @@ func TestScoreErrors(t *testing.T) {
 	if !builtin.IsPairIndex(err) || !errors.As(err, &pe) || pe.Pair != 1 {
 		t.Errorf("pair index: %v", err)
 	}
-	for _, bad := range []abi.Params{{Horizon: -1}, {Horizon: math.NaN()}, {Horizon: math.Inf(1)}, {Horizon: 1, MinRisk: math.NaN()}} {
+	for _, bad := range []abi.Params{{Horizon: -1}, {Horizon: math.Copysign(0, -1)}, {Horizon: math.NaN()}, {Horizon: math.Inf(1)}, {Horizon: 1, MinRisk: math.NaN()}} {
 		if err := s.Score(ctx, bad, vs, nil, nil); !builtin.IsParams(err) {
 			t.Errorf("params %+v: %v", bad, err)
 		}
