@@ -69,6 +69,12 @@ func newHarness(t testing.TB, opt func(*api.Options), engMod func(*engine.Config
 	}
 	go func() { h.done <- h.srv.Serve(ln) }()
 	h.base = "http://" + ln.Addr().String()
+	for h.srv.Addr() == nil { // Serve has not stored ln yet
+		time.Sleep(time.Millisecond)
+	}
+	if got := h.srv.Addr().String(); got != ln.Addr().String() {
+		t.Fatalf("Addr %s, listening on %s", got, ln.Addr())
+	}
 	h.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
 	t.Cleanup(h.stop)
 	return h

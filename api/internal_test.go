@@ -199,3 +199,25 @@ func TestStateTransferNotImplemented(t *testing.T) {
 		}
 	}
 }
+
+// While shutting down /readyz answers 503 so that load balancers stop
+// sending; /healthz stays 200.
+func TestReadyzDuringShutdown(t *testing.T) {
+	s := newTestServer(t, &nopEngine{})
+	if err := s.Shutdown(t.Context()); err != nil { // never served: marks stopping only
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/readyz": 503, "/healthz": 200} {
+		resp, err := s.app.Test(httptest.NewRequest("GET", path, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s during shutdown: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	if s.Addr() != nil {
+		t.Fatal("Addr before Serve is not nil")
+	}
+}
