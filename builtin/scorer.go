@@ -92,7 +92,9 @@ func checkParams(p abi.Params) error {
 // u.x*w.x + u.y*w.y + u.z*w.z; |u| is sqrt(u.u);
 // max(x, y) = x > y ? x : y; min(x, y) = x < y ? x : y;
 // clamp(x, lo, hi) = min(max(x, lo), hi); sqrt is the correctly rounded square
-// root; abs clears the sign bit. H = p.Horizon, m = p.MinRisk.
+// root; abs clears the sign bit. H = p.Horizon, m = p.MinRisk. (The Go code
+// uses the builtin min and max, which are branch-free and give the same bits
+// here; see RATIONALE.md.)
 //
 //	1: T = max(A.T, B.T); dtA = T - A.T; dtB = T - B.T
 //	   pA = (A.X + A.VX*dtA, A.Y + A.VY*dtA, A.Z + A.VZ*dtA); altA = A.Alt + A.VRate*dtA
