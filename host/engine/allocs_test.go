@@ -41,8 +41,11 @@ func TestSteadyStateAllocsPerUpdate(t *testing.T) {
 	if per := (large - small) / (n - 100); per > 0.001 {
 		t.Fatalf("a tick of %d updates allocates %.1f more times than one of 100: %.4f allocations per update", n, large-small, per)
 	}
-	if large > 4 {
-		t.Fatalf("%.1f allocations per tick, want at most the phases' 2 per extra worker", large)
+	// Per tick: the phases' `go` statements (more when the runtime has no
+	// free goroutine to reuse, as under load) and the grid's occasional map
+	// growth. A handful, never a number that grows with the batch.
+	if large > 16 {
+		t.Fatalf("%.1f allocations per tick, want a handful", large)
 	}
 	if d := events() - ev0; d != 0 {
 		t.Fatalf("%d risk events while measuring: the test world must stay clear of conflicts", d)
