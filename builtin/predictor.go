@@ -45,7 +45,7 @@ func (Predictor) Predict(ctx context.Context, p abi.Params, vehicles []abi.Vehic
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("builtin: predict: %w", err)
 	}
-	if err := checkParams(p); err != nil {
+	if err := checkHorizon(p.Horizon); err != nil {
 		return err
 	}
 	if len(boxes) < len(vehicles) {

@@ -172,6 +172,9 @@ func TestPredictErrors(t *testing.T) {
 	if err := pr.Predict(ctx, abi.Params{Horizon: -1}, vs, make([]abi.Box, 3), nil); !builtin.IsParams(err) {
 		t.Errorf("negative horizon: %v", err)
 	}
+	if err := pr.Predict(ctx, abi.Params{Horizon: 1, MinRisk: math.NaN()}, vs, make([]abi.Box, 3), nil); err != nil {
+		t.Errorf("the predictor does not use MinRisk: %v", err)
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := pr.Predict(cctx, p, vs, make([]abi.Box, 3), make([]abi.Point, 6)); !errors.Is(err, context.Canceled) {

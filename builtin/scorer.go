@@ -63,16 +63,24 @@ func (Scorer) Score(ctx context.Context, p abi.Params, vehicles []abi.Vehicle, p
 	return nil
 }
 
-// checkParams refuses the parameters under which the model has no meaning.
+// checkParams refuses the parameters under which the scorer has no meaning.
 func checkParams(p abi.Params) error {
-	// -0 is refused with the negatives: it is the one horizon for which the
-	// builtin min and max and the specification's would differ in the sign
-	// of a zero TCA or TOut (see clamp).
-	if !(p.Horizon >= 0) || math.Signbit(p.Horizon) || math.IsInf(p.Horizon, 1) {
-		return &ParamsError{Field: "Horizon", Value: p.Horizon}
+	if err := checkHorizon(p.Horizon); err != nil {
+		return err
 	}
 	if math.IsNaN(p.MinRisk) || math.IsInf(p.MinRisk, 0) {
 		return &ParamsError{Field: "MinRisk", Value: p.MinRisk}
+	}
+	return nil
+}
+
+// checkHorizon refuses a negative, -0, NaN or infinite horizon. -0 goes with
+// the negatives: it is the one horizon for which the builtin min and max and
+// the specification's would differ in the sign of a zero TCA or TOut (see
+// clamp).
+func checkHorizon(h float64) error {
+	if !(h >= 0) || math.Signbit(h) || math.IsInf(h, 1) {
+		return &ParamsError{Field: "Horizon", Value: h}
 	}
 	return nil
 }

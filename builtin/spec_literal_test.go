@@ -191,7 +191,7 @@ func TestScorerMatchesSpecLiteral(t *testing.T) {
 	for i := range ps {
 		ps[i] = abi.Pair{A: uint32(rng.IntN(len(vs))), B: uint32(rng.IntN(len(vs)))}
 	}
-	for _, h := range []float64{0, 1e-300, 1, 30} { // -0 is refused (checkParams)
+	for _, h := range []float64{0, 1e-300, 1, 30} { // -0 is refused (checkHorizon)
 		check("zeros", vs, ps, abi.Params{Horizon: h, MinRisk: 0.3})
 	}
 }
