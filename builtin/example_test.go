@@ -35,3 +35,14 @@ func ExamplePredictor() {
 		boxes[0].MinX, boxes[0].MaxX, samples[0].X, samples[1].X, samples[2].X)
 	// Output: x from -300 to 600 m; samples at 10, 20, 30 s: 100 0 -300 m
 }
+
+// A scorer under test (here the builtin itself; in the plugin tests a Wasm
+// model) runs the behaviour table in one call.
+func ExampleCheckScenarios() {
+	if err := builtin.CheckScenarios(context.Background(), builtin.Scorer{}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(builtin.Scenarios()), "scenarios pass")
+	// Output: 24 scenarios pass
+}
