@@ -499,3 +499,33 @@ func TestCompilationCacheKeyedBySettings(t *testing.T) {
 		t.Fatalf("keys %q %q", k1, k2)
 	}
 }
+
+// TestMalformedPrediction: a predictor whose boxes miss their vehicles is
+// contained like a bad scorer: the builtin predictor answers instead.
+func TestMalformedPrediction(t *testing.T) {
+	// cdp_predict: out_count = n_vehicles, boxes left as they are (zero).
+	mod := hostile{
+		manifest: `{"name":"lazy","version":"1","kind":"predictor"}`,
+		noScore:  true,
+		extra: []wfunc{{export: "cdp_predict", params: []byte{tI32}, result: []byte{tI32},
+			body: code{}.get(0).get(0).load32(16).store32(52).i32(0)}},
+	}.module()
+	p := mustLoad(t, mustRuntime(t), mod, Options{Instances: 1, FallbackPredictor: builtin.Predictor{}, Logger: discardLogger()})
+	vs, _ := traffic(2, 40, 1, 1000)
+	prm := abi.Params{Horizon: 30, MinRisk: 0.3, Samples: 2}
+	boxes := make([]abi.Box, len(vs))
+	samples := make([]abi.Point, 2*len(vs))
+	id, err := p.PredictModel(ctx, prm, vs, boxes, samples)
+	if err != nil || id != (builtin.Predictor{}).Model() {
+		t.Fatalf("id %+v, err %v", id, err)
+	}
+	want := make([]abi.Box, len(vs))
+	_ = (builtin.Predictor{}).Predict(ctx, prm, vs, want, make([]abi.Point, 2*len(vs)))
+	if boxes[7] != want[7] {
+		t.Fatalf("box 7 = %+v, want the builtin's %+v", boxes[7], want[7])
+	}
+	s := p.Stats()
+	if s.FailuresByReason.Malformed != 1 || !strings.Contains(s.LastFailures[0].Error, "does not contain the current position") {
+		t.Fatalf("stats %+v", s)
+	}
+}

@@ -34,7 +34,6 @@ type wmod struct {
 	memMax   int64 // -1: none
 	noMemory bool
 	data     []wdata
-	exports  []string // extra export names to emit for funcs (by index); unused
 }
 
 type wdata struct {
