@@ -2,6 +2,7 @@ package sim
 
 import (
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -47,7 +48,7 @@ func benchWorld(b *testing.B, n int, ndjson bool) {
 // BenchmarkStep measures reports generated as ingest records.
 func BenchmarkStep(b *testing.B) {
 	for _, n := range []int{1000, 100000} {
-		b.Run(itoa(n), func(b *testing.B) { benchWorld(b, n, false) })
+		b.Run(strconv.Itoa(n), func(b *testing.B) { benchWorld(b, n, false) })
 	}
 }
 
@@ -55,14 +56,14 @@ func BenchmarkStep(b *testing.B) {
 // load generator's path.
 func BenchmarkAppendNDJSON(b *testing.B) {
 	for _, n := range []int{1000, 100000} {
-		b.Run(itoa(n), func(b *testing.B) { benchWorld(b, n, true) })
+		b.Run(strconv.Itoa(n), func(b *testing.B) { benchWorld(b, n, true) })
 	}
 }
 
 // BenchmarkNew measures building a world and the memory it keeps.
 func BenchmarkNew(b *testing.B) {
 	for _, n := range []int{1000, 100000} {
-		b.Run(itoa(n), func(b *testing.B) {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			var s *Sim
 			for i := 0; i < b.N; i++ {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"math"
 	"strconv"
 	"time"
@@ -202,6 +203,61 @@ func (s *Sim) Step(now time.Time, dst []ingest.Record) []ingest.Record {
 		}
 	}
 	return dst
+}
+
+// SkipTo advances the world to now without reporting: the next Step reports
+// only what falls due after now. A server that paused (a stopped process, a
+// suspended laptop) calls it to resume live instead of replaying the pause.
+// A now at or before the previous Step or SkipTo does nothing.
+func (s *Sim) SkipTo(now time.Time) {
+	if !s.started {
+		s.begin(now)
+		return
+	}
+	t := float64(now.UnixNano())/1e9 - s.start
+	for i := range s.next {
+		if s.next[i] > t {
+			continue
+		}
+		// Slot k lies in [k period, (k+1) period), so the first slot
+		// after t is within one of floor(t / period).
+		k := uint64(max(0, math.Floor(t/s.period)))
+		if k < s.seq[i] {
+			k = s.seq[i]
+		}
+		for s.slot(i, k) <= t {
+			k++
+		}
+		s.seq[i], s.next[i] = k, s.slot(i, k)
+	}
+}
+
+// Run calls Step on the wall clock every interval (default 100 ms when
+// interval <= 0) until ctx is done, and hands each non-empty batch to fn,
+// which must not keep recs. It returns ctx's error, or fn's first error.
+// When fn takes longer than the interval, the next Step catches up with
+// every report due meanwhile. This is the feeding loop of
+// `cdp serve --simulate N`: fn normalises the records and submits them.
+func (s *Sim) Run(ctx context.Context, interval time.Duration, fn func(now time.Time, recs []ingest.Record) error) error {
+	if interval <= 0 {
+		interval = 100 * time.Millisecond
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var recs []ingest.Record
+	for {
+		now := time.Now()
+		if recs = s.Step(now, recs[:0]); len(recs) > 0 {
+			if err := fn(now, recs); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // report fills r with vehicle i's state at t (s from start).

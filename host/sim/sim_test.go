@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math"
 	"sort"
@@ -422,5 +423,91 @@ func TestStartDefaultsToOnePeriodBeforeFirstStep(t *testing.T) {
 	}
 	if recs := s.Step(testStart.Add(-time.Second), nil); len(recs) != 0 {
 		t.Errorf("a Step back in time reported %d", len(recs))
+	}
+}
+
+// TestSkipTo: after a skip the reports are those of a world that was
+// stepped all along, from the skip on.
+func TestSkipTo(t *testing.T) {
+	cfg := Config{N: 300, Seed: 4, Rate: 2, Start: testStart}
+	a, b := mustNew(t, cfg), mustNew(t, cfg)
+	skip := testStart.Add(7*time.Minute + 123*time.Millisecond)
+	a.Step(skip, nil)
+	b.Step(testStart.Add(2*time.Second), nil)
+	b.SkipTo(skip)
+	b.SkipTo(skip.Add(-time.Minute)) // back in time: nothing
+	for now := skip.Add(300 * time.Millisecond); now.Before(skip.Add(5 * time.Second)); now = now.Add(300 * time.Millisecond) {
+		ra, rb := a.Step(now, nil), b.Step(now, nil)
+		if !sameRecords(ra, rb) || len(ra) == 0 {
+			t.Fatalf("at %v: %d reports after a skip, %d without", now.Sub(testStart), len(rb), len(ra))
+		}
+	}
+	c := mustNew(t, Config{N: 5, Seed: 4})
+	c.SkipTo(testStart)
+	if !c.Start().Equal(testStart) || len(c.Step(testStart, nil)) != 0 {
+		t.Error("SkipTo before the first Step does not start the world there")
+	}
+}
+
+// FuzzConfig: whatever New accepts produces only valid records.
+func FuzzConfig(f *testing.F) {
+	f.Add(uint16(500), uint64(1), 51.47, -0.45, 1.0, int64(0))
+	f.Add(uint16(9), uint64(3), -79.9, 180.0, 100.0, int64(-1))
+	f.Add(uint16(0), uint64(0), 0.0, 0.0, 0.0, int64(0))
+	val, err := ingest.NewValidator(ingest.Options{}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, n uint16, seed uint64, lat, lon, rate float64, jitter int64) {
+		s, err := New(Config{N: int(n % 2000), Seed: seed, OriginLat: lat, OriginLon: lon, Rate: rate, Jitter: time.Duration(jitter), Start: testStart})
+		if err != nil {
+			if !IsConfigError(err) {
+				t.Fatalf("error %v is not a ConfigError", err)
+			}
+			return
+		}
+		frame, err := geo.New(geo.Config{Lat: lat, Lon: lon})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []ingest.Record
+		for now := testStart.Add(time.Second); !now.After(testStart.Add(3 * time.Second)); now = now.Add(time.Second) {
+			recs = s.Step(now, recs[:0])
+			for i := range recs {
+				if f, r := val.Validate(&recs[i], float64(now.UnixNano())/1e9); r != ingest.ReasonOK {
+					t.Fatalf("%s: %v: %v", recs[i].ID, f, r)
+				}
+				var v abi.Vehicle
+				if err := ingest.Normalize(&recs[i], frame, nil, &v); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+}
+
+// TestRun: the feeding loop reports every vehicle on the first step, keeps
+// feeding, stops with its context, and stops at fn's first error.
+func TestRun(t *testing.T) {
+	s := mustNew(t, Config{N: 100, Seed: 1, Rate: 10})
+	ctx, cancel := context.WithCancel(context.Background())
+	batches, reports := 0, 0
+	err := s.Run(ctx, 10*time.Millisecond, func(now time.Time, recs []ingest.Record) error {
+		if batches == 0 && len(recs) != 100 {
+			t.Errorf("first batch %d reports, want one per vehicle", len(recs))
+		}
+		batches++
+		reports += len(recs)
+		if batches == 5 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || batches < 5 || reports <= 100 {
+		t.Errorf("Run = %v after %d batches, %d reports", err, batches, reports)
+	}
+	boom := errors.New("boom")
+	if err := s.Run(context.Background(), 0, func(time.Time, []ingest.Record) error { return boom }); err != boom {
+		t.Errorf("Run = %v, want fn's error", err)
 	}
 }

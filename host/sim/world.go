@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 )
@@ -195,35 +196,13 @@ func (w *world) point(h, margin float64) (x, y float64) {
 }
 
 func (w *world) add(v vehicle, kind Kind, group int, member string) {
-	w.numbering[kind]++
-	id := "sim-" + idPrefix[kind] + "-" + pad4(w.numbering[kind]) + member
-	if member != "" {
-		id = "sim-" + idPrefix[kind] + "-" + pad4(group) + member
+	num := group // staged members are named by group and member
+	if member == "" {
+		w.numbering[kind]++
+		num = w.numbering[kind]
 	}
 	w.veh = append(w.veh, v)
-	w.info = append(w.info, Info{ID: id, Kind: kind, Group: group})
-}
-
-func pad4(n int) string {
-	s := itoa(n)
-	for len(s) < 4 {
-		s = "0" + s
-	}
-	return s
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	w.info = append(w.info, Info{ID: fmt.Sprintf("sim-%s-%04d%s", idPrefix[kind], num, member), Kind: kind, Group: group})
 }
 
 func build(n int, seed uint64) *world {
