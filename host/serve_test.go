@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/collision-detection-platform/distributed-platform/api"
+	"github.com/collision-detection-platform/distributed-platform/host/cli"
 	"github.com/collision-detection-platform/distributed-platform/host/config"
 )
 
@@ -102,5 +103,49 @@ func TestServeSimulatedTraffic(t *testing.T) {
 	}
 	if _, ok := n.Engine.Vehicle("rest-1"); !ok {
 		t.Fatal("the accepted REST record was lost at shutdown")
+	}
+}
+
+// TestReplayToServer: `cdp replay --target URL` sends a recording to a running
+// server, which ends up holding every aircraft of the file.
+func TestReplayToServer(t *testing.T) {
+	cfg := config.Default()
+	cfg.System.Frame.Origin = config.Origin{Lat: 51.84, Lon: -1.35}
+	cfg.CollisionDetection.VehicleTTL = 1e9 * time.Second // the recording is from 2021
+	cfg.System.MaxTPS = 10_000_000
+	n, err := NewNode(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := n.API(api.Version{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx, ln, srv, nil) }()
+	var stderr bytes.Buffer
+	err = Runner{}.Replay(context.Background(), cfg, cli.ReplayOptions{
+		File:   dataFile(t, "opensky-uk-2021-07-12/tracks.csv"),
+		Target: "http://" + ln.Addr().String(),
+		Stdout: io.Discard, Stderr: &stderr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := n.Engine.Stats()
+	if st.Accepted != 16778 || st.Vehicles != 190 {
+		t.Fatalf("server accepted %d records of %d vehicles, want 16778 of 190 (%s)", st.Accepted, st.Vehicles, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "16778 accepted") {
+		t.Fatalf("summary: %s", stderr.String())
 	}
 }
