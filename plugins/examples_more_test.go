@@ -214,7 +214,7 @@ func TestMoreCPAMatchBuiltinOnTraffic(t *testing.T) {
 	}
 	for _, name := range []string{"as-cpa", "rust-cpa"} {
 		t.Run(name, func(t *testing.T) {
-			p := mustLoad(t, mustRuntime(t), buildMore(t, name), Options{Limits: Limits{MaxBatch: 4096}, Instances: 2})
+			p := mustLoad(t, mustRuntime(t), buildMore(t, name), Options{Limits: Limits{MaxBatch: 4096, BatchTimeout: 10 * time.Second}, Instances: 2})
 			got := make([]abi.Result, len(ps))
 			id, err := p.ScoreModel(ctx, prm, vs, ps, got)
 			if err != nil {
@@ -250,6 +250,11 @@ func TestMoreCPAMatchBuiltinOnTraffic(t *testing.T) {
 	}
 }
 
+// benchOptions: one instance, and a batch time limit long enough that a
+// loaded machine (a descheduled thread) cannot fail a benchmark; deadline
+// enforcement is on all the same, and its cost does not depend on the limit.
+var benchOptions = Options{Instances: 1, Limits: Limits{BatchTimeout: 10 * time.Second}}
+
 // BenchmarkScoreSDK reports ns per scored pair for the builtin and the
 // AssemblyScript and Rust CPA examples at batch sizes 64, 1024 and 16384,
 // through the normal call path with deadline enforcement on
@@ -263,10 +268,10 @@ func BenchmarkScoreSDK(b *testing.B) {
 	}{
 		{"builtin", func(*testing.B) abi.Scorer { return builtin.Scorer{} }},
 		{"as-cpa", func(b *testing.B) abi.Scorer {
-			return mustLoad(b, mustRuntime(b), buildMore(b, "as-cpa"), Options{Instances: 1})
+			return mustLoad(b, mustRuntime(b), buildMore(b, "as-cpa"), benchOptions)
 		}},
 		{"rust-cpa", func(b *testing.B) abi.Scorer {
-			return mustLoad(b, mustRuntime(b), buildMore(b, "rust-cpa"), Options{Instances: 1})
+			return mustLoad(b, mustRuntime(b), buildMore(b, "rust-cpa"), benchOptions)
 		}},
 	}
 	for _, m := range models {
