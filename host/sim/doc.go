@@ -68,15 +68,27 @@
 //
 // # Use
 //
+// Run is the feeding loop of `cdp serve --simulate N`: it steps the world on
+// the wall clock and hands each batch to a function that normalises and
+// submits it (a caller with its own clock calls Step instead):
+//
 //	s, err := sim.New(sim.Config{N: 2000, Seed: 1, OriginLat: lat, OriginLon: lon})
 //	...
-//	for now := range ticker.C { // e.g. every compute.processing_interval
-//		recs = s.Step(now, recs[:0])
+//	err = s.Run(ctx, cfg.ProcessingInterval, func(now time.Time, recs []ingest.Record) error {
+//		ups = ups[:0]
 //		for i := range recs {
-//			ingest.Normalize(&recs[i], frame, classes, &ups[i].V) // ups[i].ID = recs[i].ID
+//			var u engine.Update
+//			u.ID = recs[i].ID // Submit copies it
+//			if err := ingest.Normalize(&recs[i], frame, classes, &u.V); err != nil {
+//				return err
+//			}
+//			ups = append(ups, u)
 //		}
-//		eng.Submit(ctx, ups[:len(recs)])
-//	}
+//		return eng.Submit(ctx, ups)
+//	})
+//
+// After a pause (a suspended laptop), SkipTo resumes live instead of
+// replaying every report of the pause.
 //
 // Neither Step nor AppendNDJSON allocates once its buffers have grown.
 package sim

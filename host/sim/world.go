@@ -347,21 +347,21 @@ func (w *world) staged(k Kind, g int, early bool) {
 		}
 		spacing := w.uniform(10, 20)
 		for j, member := range []string{"a", "b", "c"} {
-			v := plain(rt, s0, v)
-			v.oalt = float64(j) * spacing
+			m := plain(rt, s0, v)
+			m.oalt = float64(j) * spacing
 			if j > 0 {
 				// Drifting 0..lagAmp s behind the lowest one and back,
 				// at most 20 % slower or faster than it.
-				v.lagAmp = w.uniform(8, 0.2*2*period/(2*math.Pi))
-				v.lagW, v.lagT0 = 2*math.Pi/period, t0
+				m.lagAmp = w.uniform(8, 0.2*2*period/(2*math.Pi))
+				m.lagW, m.lagT0 = 2*math.Pi/period, t0
 			}
-			w.add(v, k, g, member)
+			w.add(m, k, g, member)
 		}
 	}
 }
 
 // hubDrone adds a drone shuttling from vertiport h out to a destination and
-// back: a long thin racetrack that starts at the vertiport at 30-45 m,
+// back: a long thin racetrack that starts at its pad at 30-60 m,
 // climbs to its cruise altitude outbound and descends inbound. early drones
 // are phased to be back at the vertiport within [earlyMin, earlyMax] s.
 func (w *world) hubDrone(h int, early bool) {
