@@ -1,7 +1,11 @@
 package api
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -96,8 +100,9 @@ func TestIngestAllocsDoNotGrowWithBatch(t *testing.T) {
 	}
 }
 
-// Publish never blocks: a subscriber that does not read loses what does not
-// fit its buffer, counted.
+// Publish never blocks: an idle subscriber takes a whole tick's batch, a
+// subscriber that does not read loses what exceeds its buffer, counted; the
+// batch is shared and keeps its own copy of TIn.
 func TestHubDropsForFullSubscriber(t *testing.T) {
 	s := newTestServer(t, &nopEngine{})
 	s.hub.buf = 3
@@ -109,26 +114,112 @@ func TestHubDropsForFullSubscriber(t *testing.T) {
 		evs[i] = engine.Event{ID: fmt.Sprint(i), VehicleA: "a", VehicleB: "c", TIn: &tin}
 	}
 	evs[7].VehicleB = "b"
-	done := make(chan struct{})
-	go func() { s.hub.Publish(evs); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("Publish blocked")
+	publish := func() {
+		done := make(chan struct{})
+		go func() { s.hub.Publish(evs); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatal("Publish blocked")
+		}
 	}
-	if d := slow.dropped.Load(); d != 7 || len(slow.ch) != 3 {
-		t.Fatalf("slow: dropped %d, queued %d; want 7 and 3", d, len(slow.ch))
+	publish() // idle subscribers take the whole burst
+	if d, p := slow.dropped.Load(), slow.pending.Load(); d != 0 || p != 10 {
+		t.Fatalf("slow after a burst: dropped %d, pending %d; want 0 and 10", d, p)
 	}
-	if d := onlyB.dropped.Load(); d != 0 || len(onlyB.ch) != 1 {
-		t.Fatalf("filtered: dropped %d, queued %d; want 0 and 1", d, len(onlyB.ch))
+	publish() // the slow one is not idle and over its buffer now
+	if d, p := slow.dropped.Load(), slow.pending.Load(); d != 10 || p != 10 || len(slow.ch) != 1 {
+		t.Fatalf("slow after a second tick: dropped %d, pending %d, %d batches; want 10, 10, 1", d, p, len(slow.ch))
+	}
+	if d, p := onlyB.dropped.Load(), onlyB.pending.Load(); d != 0 || p != 2 || len(onlyB.ch) != 2 {
+		t.Fatalf("filtered: dropped %d, pending %d, %d batches; want 0, 2, 2", d, p, len(onlyB.ch))
 	}
 	tin = 99 // the engine's memory changes; the queued copy does not
-	if se := <-slow.ch; !se.hasTIn || se.tin != 5 || se.ev.TIn != nil {
-		t.Fatalf("queued event %+v", se)
+	q := <-slow.ch
+	if se := q.b[0]; !se.hasTIn || se.tin != 5 || se.ev.TIn != nil || q.n != 10 {
+		t.Fatalf("queued batch: n %d, first %+v", q.n, se)
+	}
+	if q2 := <-onlyB.ch; &q2.b[0] != &q.b[0] || q2.n != 1 {
+		t.Fatalf("subscribers do not share the tick's batch (n %d)", q2.n)
 	}
 	s.hub.close()
 	if _, p := s.hub.subscribe("", 10); p == nil {
 		t.Fatal("subscribe after close succeeded")
+	}
+}
+
+// Publishing to subscribers allocates once per tick, not per subscriber or
+// event.
+func TestHubPublishAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	s := newTestServer(t, &nopEngine{})
+	s.hub.buf = 1 << 30
+	var subs []*subscriber
+	for range 5 {
+		sub, _ := s.hub.subscribe("", 10)
+		subs = append(subs, sub)
+	}
+	evs := make([]engine.Event, 50)
+	n := testing.AllocsPerRun(20, func() {
+		s.hub.Publish(evs)
+		for _, sub := range subs {
+			for len(sub.ch) > 0 {
+				q := <-sub.ch
+				sub.pending.Add(-int64(q.n))
+			}
+		}
+	})
+	if n != 1 {
+		t.Fatalf("%v allocations per Publish to 5 subscribers, want 1", n)
+	}
+}
+
+// When events were dropped for a client, its stream says how many with an
+// "event: dropped" after the next events it gets.
+func TestStreamDroppedNotice(t *testing.T) {
+	s := newTestServer(t, &nopEngine{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	defer func() { _ = s.Shutdown(context.Background()) }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/api/v1/risks/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sub *subscriber
+	for sub == nil {
+		s.hub.mu.RLock()
+		for x := range s.hub.subs {
+			sub = x
+		}
+		s.hub.mu.RUnlock()
+	}
+	sub.drop(s.hub, 7)
+	s.hub.Publish([]engine.Event{{ID: "r-1.0", Type: engine.EventOpened, RiskID: "r-1", VehicleA: "a", VehicleB: "b"}})
+	r := bufio.NewReader(resp.Body)
+	var got []string
+	for len(got) < 2 {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended after %q: %v", got, err)
+		}
+		if strings.HasPrefix(line, "event: ") || strings.HasPrefix(line, "data: {\"dropped\"") {
+			got = append(got, strings.TrimSpace(line))
+		}
+	}
+	for len(got) < 3 {
+		line, _ := r.ReadString('\n')
+		if strings.HasPrefix(line, "data: ") {
+			got = append(got, strings.TrimSpace(line))
+		}
+	}
+	if got[0] != "event: opened" || got[1] != "event: dropped" || got[2] != `data: {"dropped":7}` {
+		t.Fatalf("stream lines %q", got)
 	}
 }
 

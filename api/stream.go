@@ -17,10 +17,14 @@ import (
 
 // hub is the one engine.Sink of the API: it fans each tick's events out to
 // the live-stream subscribers. Publish runs on the engine's tick goroutine
-// (under the engine's lock), so it never blocks and never calls the engine:
-// each subscriber has a bounded queue, and an event that does not fit is
-// dropped for that subscriber and counted (the client is told how many on
-// its stream, and can re-read GET /api/v1/risks). See RATIONALE.md.
+// (under the engine's lock), so it never blocks and never calls the engine.
+// It copies a tick's events once into a batch that every subscriber shares
+// (read-only), and queues the batch to each subscriber it concerns. Each
+// subscriber may hold at most buf queued events: a batch that would exceed
+// that is dropped for that subscriber and counted (the client is told how
+// many on its stream, and can re-read GET /api/v1/risks), except that an
+// idle subscriber always takes the next batch, so one busy tick is never
+// lost whole. See RATIONALE.md.
 type hub struct {
 	mu     sync.RWMutex
 	subs   map[*subscriber]struct{}
@@ -32,9 +36,17 @@ type hub struct {
 
 // subscriber is one live-stream client.
 type subscriber struct {
-	ch      chan streamEvent
-	vehicle string // only this vehicle's risks; "" for all
+	ch      chan queued
+	vehicle string       // only this vehicle's risks; "" for all
+	pending atomic.Int64 // events queued and not yet written
 	dropped atomic.Uint64
+}
+
+// queued is one tick's batch for one subscriber, with the number of its
+// events that concern the subscriber.
+type queued struct {
+	b []streamEvent
+	n int
 }
 
 // streamEvent is an event copied by value: the engine owns what TIn points
@@ -45,33 +57,69 @@ type streamEvent struct {
 	hasTIn bool
 }
 
+// maxQueuedBatches bounds a subscriber's channel in ticks; the event bound
+// (hub.buf) is the one that usually applies.
+const maxQueuedBatches = 64
+
 func newHub(buf int, m *metrics) *hub {
 	return &hub{subs: make(map[*subscriber]struct{}), done: make(chan struct{}), buf: buf, m: m}
 }
 
-// Publish implements engine.Sink.
+// wants reports whether the subscriber's vehicle filter passes ev.
+func (s *subscriber) wants(ev *engine.Event) bool {
+	return s.vehicle == "" || ev.VehicleA == s.vehicle || ev.VehicleB == s.vehicle
+}
+
+// Publish implements engine.Sink. It allocates one batch per tick that has
+// events and subscribers, whatever the number of subscribers.
 func (h *hub) Publish(evs []engine.Event) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	if len(h.subs) == 0 || len(evs) == 0 {
+		return
+	}
+	var batch []streamEvent
 	for s := range h.subs {
-		for i := range evs {
-			ev := &evs[i]
-			if s.vehicle != "" && ev.VehicleA != s.vehicle && ev.VehicleB != s.vehicle {
+		n := len(evs)
+		if s.vehicle != "" {
+			n = 0
+			for i := range evs {
+				if s.wants(&evs[i]) {
+					n++
+				}
+			}
+			if n == 0 {
 				continue
 			}
-			se := streamEvent{ev: *ev}
-			if ev.TIn != nil {
-				se.tin, se.hasTIn = *ev.TIn, true
-				se.ev.TIn = nil
-			}
-			select {
-			case s.ch <- se:
-			default:
-				s.dropped.Add(1)
-				h.m.streamDropped.Inc()
+		}
+		if batch == nil {
+			batch = make([]streamEvent, len(evs))
+			for i := range evs {
+				se := &batch[i]
+				se.ev = evs[i]
+				if t := evs[i].TIn; t != nil {
+					se.tin, se.hasTIn = *t, true
+					se.ev.TIn = nil
+				}
 			}
 		}
+		if p := s.pending.Load(); p > 0 && p+int64(n) > int64(h.buf) {
+			s.drop(h, n)
+			continue
+		}
+		s.pending.Add(int64(n))
+		select {
+		case s.ch <- queued{b: batch, n: n}:
+		default:
+			s.pending.Add(-int64(n))
+			s.drop(h, n)
+		}
 	}
+}
+
+func (s *subscriber) drop(h *hub, n int) {
+	s.dropped.Add(uint64(n))
+	h.m.streamDropped.Add(float64(n))
 }
 
 // subscribe adds a subscriber; it fails when the hub is closed or full.
@@ -85,7 +133,7 @@ func (h *hub) subscribe(vehicle string, max int) (*subscriber, *Problem) {
 		return nil, problem(fiber.StatusServiceUnavailable,
 			"too many live-stream clients ("+strconv.Itoa(max)+"); retry later")
 	}
-	s := &subscriber{ch: make(chan streamEvent, h.buf), vehicle: vehicle}
+	s := &subscriber{ch: make(chan queued, maxQueuedBatches), vehicle: vehicle}
 	h.subs[s] = struct{}{}
 	h.m.streams.Inc()
 	return s, nil
@@ -128,9 +176,10 @@ var _ engine.Sink = (*hub)(nil)
 // a risk enters the stream when either vehicle is inside the box at one of
 // its events and then stays on it until it resolves. Comment lines
 // (": ping") keep an idle stream open. When the client reads too slowly its
-// buffer fills and further events are dropped for it; the stream then says
-// so with "event: dropped", data {"dropped": total so far}, and the client
-// should re-read GET /api/v1/risks.
+// queue (Options.StreamBuffer events; a whole tick's events always fit an
+// empty queue) fills and further events are dropped for it; the stream then
+// says so with "event: dropped", data {"dropped": total so far}, and the
+// client should re-read GET /api/v1/risks.
 func (s *Server) getRiskStream(c *fiber.Ctx) error {
 	vehicle := utils.CopyString(c.Query("vehicle"))
 	var box *area
@@ -182,10 +231,13 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 			onStream = map[string]struct{}{} // risks this client has seen (bbox filter)
 		)
 		write := func(se *streamEvent) {
-			ev := &se.ev
+			if !sub.wants(&se.ev) {
+				return
+			}
+			ev := se.ev // the batch is shared: never write to it
 			if box != nil {
 				_, seen := onStream[ev.RiskID]
-				if !seen && !s.riskInArea(ev, box) {
+				if !seen && !s.riskInArea(&ev, box) {
 					return
 				}
 				if ev.Type == engine.EventResolved {
@@ -195,10 +247,11 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 				}
 			}
 			if se.hasTIn {
-				ev.TIn = &se.tin
+				tin := se.tin
+				ev.TIn = &tin
 			}
 			buf.Reset()
-			_ = enc.Encode(ev) // ends with '\n'
+			_ = enc.Encode(&ev) // ends with '\n'
 			_, _ = w.WriteString("id: ")
 			_, _ = w.WriteString(ev.ID)
 			_, _ = w.WriteString("\nevent: ")
@@ -208,17 +261,23 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 			_ = w.WriteByte('\n')
 			s.metrics.streamSent.Inc()
 		}
+		writeBatch := func(q queued) {
+			for i := range q.b {
+				write(&q.b[i])
+			}
+			sub.pending.Add(-int64(q.n))
+		}
 		for {
 			select {
 			case <-s.hub.done:
 				return
-			case se := <-sub.ch:
-				write(&se)
-				// Batch what is already queued into one flush.
+			case q := <-sub.ch:
+				writeBatch(q)
+				// Write what else is queued before one flush.
 				for more := true; more; {
 					select {
-					case se := <-sub.ch:
-						write(&se)
+					case q := <-sub.ch:
+						writeBatch(q)
 					default:
 						more = false
 					}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -57,8 +58,8 @@ func TestStreamOpenedEvent(t *testing.T) {
 	}
 }
 
-// A client that does not read does not block the engine: its events are
-// dropped past its buffer and the stream says so.
+// A client that does not read does not block the engine, and a busy tick
+// reaches an idle client whole (more events than its buffer).
 func TestStreamSlowClientDoesNotBlockEngine(t *testing.T) {
 	h := newHarness(t, func(o *api.Options) { o.StreamBuffer = 2 }, nil)
 	s := h.stream("")
@@ -68,8 +69,7 @@ func TestStreamSlowClientDoesNotBlockEngine(t *testing.T) {
 	var parts []string
 	for i := range 40 {
 		x := float64(i) * 10000
-		parts = append(parts, rec(string(rune('A'+i%26))+strings.Repeat("x", i/26)+"1", t0, x, 0, 100, 10, 0),
-			rec(string(rune('A'+i%26))+strings.Repeat("x", i/26)+"2", t0, x+400, 0, 100, -10, 0))
+		parts = append(parts, rec(fmt.Sprintf("p%d-1", i), t0, x, 0, 100, 10, 0), rec(fmt.Sprintf("p%d-2", i), t0, x+400, 0, 100, -10, 0))
 	}
 	h.ingest("[" + strings.Join(parts, ",") + "]")
 	done := make(chan struct{})
@@ -82,28 +82,12 @@ func TestStreamSlowClientDoesNotBlockEngine(t *testing.T) {
 	if st := h.eng.Stats(); st.Opened != 40 {
 		t.Fatalf("opened %d, want 40", st.Opened)
 	}
-	got, dropped := 0, false
-	for {
-		ev, ok := s.next(t, time.Second)
-		if !ok {
-			break
+	time.Sleep(100 * time.Millisecond) // the client still does not read
+	for i := range 40 {
+		ev, ok := s.next(t, 2*time.Second)
+		if !ok || ev.name != "opened" {
+			t.Fatalf("event %d: %+v, %v", i, ev, ok)
 		}
-		if ev.name == "dropped" {
-			dropped = true
-			var d struct{ Dropped int }
-			if err := json.Unmarshal([]byte(ev.data), &d); err != nil || d.Dropped < 1 || d.Dropped > 40 {
-				t.Fatalf("dropped notice %q", ev.data)
-			}
-			break
-		}
-		got++
-	}
-	if !dropped || got > 40 {
-		t.Fatalf("read %d events, dropped notice %v", got, dropped)
-	}
-	m := h.get("/metrics")
-	if !strings.Contains(string(m.body), "cdp_stream_events_dropped_total") {
-		t.Fatal("no dropped counter in /metrics")
 	}
 }
 
