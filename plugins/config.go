@@ -25,31 +25,32 @@ const (
 )
 
 // Limits bound what one plugin may use. The zero value of every field means
-// its default.
+// its default. The koanf tags are the suggested configuration keys
+// (plugins.scorer.limits.batch_timeout, ...).
 type Limits struct {
 	// MemoryPages caps each instance's linear memory, in 64 KiB pages.
 	// Default 2048 (128 MiB); at most 65536.
-	MemoryPages uint32
+	MemoryPages uint32 `koanf:"memory_pages" json:"memory_pages"`
 	// BatchTimeout bounds one guest batch call (cdp_score, cdp_predict).
 	// Default 200 ms.
-	BatchTimeout time.Duration
+	BatchTimeout time.Duration `koanf:"batch_timeout" json:"batch_timeout"`
 	// InitTimeout bounds creating an instance: instantiation, _initialize,
 	// cdp_abi_version, cdp_manifest and cdp_init together. Default 5 s.
-	InitTimeout time.Duration
+	InitTimeout time.Duration `koanf:"init_timeout" json:"init_timeout"`
 	// MaxModuleBytes refuses larger modules before compiling them. Default
 	// 32 MiB.
-	MaxModuleBytes int
+	MaxModuleBytes int `koanf:"max_module_bytes" json:"max_module_bytes"`
 	// MaxBatch is the most pairs (score) or vehicles (predict) sent in one
 	// guest call; larger batches are split. Default 16384.
-	MaxBatch int
+	MaxBatch int `koanf:"max_batch" json:"max_batch"`
 }
 
 // Breaker takes a plugin out of service after Failures failures within
 // Window, until Plugin.Reset. Zero values mean the defaults (5 in 1 min);
 // Failures < 0 disables the breaker.
 type Breaker struct {
-	Failures int
-	Window   time.Duration
+	Failures int           `koanf:"failures" json:"failures"`
+	Window   time.Duration `koanf:"window" json:"window"`
 }
 
 // Options configure one loaded plugin. The zero value works: default limits,
