@@ -12,6 +12,7 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
 	"github.com/collision-detection-platform/distributed-platform/host/geo"
 	"github.com/collision-detection-platform/distributed-platform/host/ingest"
+	"github.com/collision-detection-platform/distributed-platform/host/models"
 )
 
 // Engine is what the API uses of the detection engine (*engine.Engine
@@ -141,6 +142,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported by /system/version.
 	Version Version
+	// Plugins, when set, serves the plugin management endpoints under
+	// /admin/plugins and the "plugins" section of /system/status. Default
+	// nil: those endpoints answer 501.
+	Plugins *models.Manager
 	// Ready, when set, is consulted by /readyz besides the server's own
 	// state (e.g. plugins loaded, stores reachable); a non-nil error is 503.
 	Ready func() error

@@ -116,6 +116,7 @@ func (s *Server) routes() {
 	a.Get("/readyz", s.getReadyz)
 	a.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{})))
 	a.Get("/openapi.json", s.getOpenAPI)
+	s.adminRoutes()
 }
 
 // App returns the Fiber application, for tests (app.Test) and for mounting

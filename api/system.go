@@ -103,6 +103,9 @@ type status struct {
 		ScorerFallback    []abi.ModelID `json:"scorer_fallback"`
 	} `json:"models"`
 	Streams int `json:"stream_clients"`
+	// Plugins summarises the plugin registry (active models, shadow,
+	// automatic rollbacks) when Options.Plugins is set.
+	Plugins any `json:"plugins,omitempty"`
 }
 
 // getStatus answers the node's state: uptime, vehicles, open risks, ingest
@@ -142,6 +145,9 @@ func (s *Server) getStatus(c *fiber.Ctx) error {
 		out.Models.ScorerFallback = append(out.Models.ScorerFallback, p.Model())
 	}
 	out.Streams = s.hub.count()
+	if s.opts.Plugins != nil {
+		out.Plugins = s.opts.Plugins.ModelStatus()
+	}
 	return c.JSON(&out)
 }
 

@@ -180,10 +180,13 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		if r.Method == "HEAD" || r.Method == "OPTIONS" || r.Path == "/" {
 			continue
 		}
-		p := r.Path
-		if i := strings.Index(p, ":"); i >= 0 {
-			p = p[:i] + "{" + p[i+1:] + "}"
+		segs := strings.Split(r.Path, "/")
+		for i, s := range segs {
+			if strings.HasPrefix(s, ":") {
+				segs[i] = "{" + s[1:] + "}"
+			}
 		}
+		p := strings.Join(segs, "/")
 		key := strings.ToLower(r.Method) + " " + p
 		seen[key] = true
 		if _, ok := doc.Paths[p][strings.ToLower(r.Method)]; !ok {
