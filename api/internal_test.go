@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
@@ -310,5 +312,20 @@ func TestReadyzDuringShutdown(t *testing.T) {
 	}
 	if s.Addr() != nil {
 		t.Fatal("Addr before Serve is not nil")
+	}
+}
+
+// A panicking handler answers 500 with the error body; the server lives on.
+func TestPanicIsA500(t *testing.T) {
+	s := newTestServer(t, &nopEngine{})
+	s.app.Get("/boom", func(*fiber.Ctx) error { panic("boom") })
+	resp, err := s.app.Test(httptest.NewRequest("GET", "/boom", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 500 || !strings.Contains(string(b), `"error":"internal error"`) {
+		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -79,6 +81,11 @@ func New(opts Options) (*Server, error) {
 		// copied per request (Fiber's Immutable would).
 		Immutable: false,
 	})
+	// A panicking handler answers 500 (logged by errorHandler) instead of
+	// taking the process down.
+	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		s.log.Error("api: handler panic", "method", c.Method(), "path", c.Path(), "panic", e, "stack", string(debug.Stack()))
+	}}))
 	if len(o.CORSOrigins) > 0 {
 		s.app.Use(cors.New(cors.Config{
 			AllowOrigins: strings.Join(o.CORSOrigins, ","),
