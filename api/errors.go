@@ -11,8 +11,6 @@ import (
 var (
 	// ErrNoEngine: Options.Engine is nil.
 	ErrNoEngine = errors.New("api: Options.Engine is required")
-	// ErrNotRunning: Shutdown was called on a server that is not serving.
-	ErrNotRunning = errors.New("api: server is not running")
 )
 
 // Problem is the body of every error answer:
