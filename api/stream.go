@@ -61,6 +61,9 @@ type streamEvent struct {
 // (hub.buf) is the one that usually applies.
 const maxQueuedBatches = 64
 
+// maxOnStream bounds the risks an area stream remembers as already on it.
+const maxOnStream = 100_000
+
 func newHub(buf int, m *metrics) *hub {
 	return &hub{subs: make(map[*subscriber]struct{}), done: make(chan struct{}), buf: buf, m: m}
 }
@@ -243,6 +246,11 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 				if ev.Type == engine.EventResolved {
 					delete(onStream, ev.RiskID)
 				} else {
+					if len(onStream) >= maxOnStream {
+						// Resolutions dropped for this client left entries
+						// behind; forget them rather than grow for ever.
+						clear(onStream)
+					}
 					onStream[ev.RiskID] = struct{}{}
 				}
 			}
