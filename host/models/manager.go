@@ -205,6 +205,7 @@ func (m *Manager) restore(ctx context.Context) error {
 			continue
 		}
 		m.loaded[sl.Active].arm(now)
+		m.loadFallback(ctx, kind)
 	}
 	for _, r := range m.reg.Plugins {
 		if r.State != StateShadow {
@@ -309,7 +310,9 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (*Record, error) {
 		return nil, re
 	}
 	man := rep.Manifest
-	if man.ModelKind() != kind {
+	// A predictor+scorer module may be uploaded as either one: it is then
+	// used as that kind only.
+	if man.ModelKind()&kind != kind {
 		return nil, refusedf(RefusedKind, "declared kind %q, but the manifest says %q", kind.String(), man.Kind)
 	}
 	if u.Name != "" && u.Name != man.Name {
@@ -740,6 +743,7 @@ func (m *Manager) rollbackLocked(ctx context.Context, kind string, a Actor, reas
 		break
 	}
 	sl.Active = to
+	m.loadFallback(ctx, kind)
 	if old := m.byID[from]; old != nil && !m.isActive(from) {
 		m.transition(old, fromState, reason, a, now)
 	}
@@ -862,6 +866,28 @@ func (m *Manager) lastGood(kind string) *timed {
 		return m.loaded[id] // nil when not loaded: the base model follows
 	}
 	return nil
+}
+
+// loadFallback loads the newest usable plugin of kind's stack, so that it
+// can take the batches the active plugin fails. m.mu is held.
+func (m *Manager) loadFallback(ctx context.Context, kind string) {
+	sl := m.reg.Slots[kind]
+	if sl == nil {
+		return
+	}
+	for i := len(sl.Previous) - 1; i >= 0; i-- {
+		id := sl.Previous[i]
+		if id == "" {
+			return
+		}
+		if r := m.byID[id]; id == sl.Active || r == nil || r.State == StateBroken {
+			continue
+		}
+		if _, err := m.ensureLoaded(ctx, id); err != nil {
+			m.log.Warn("models: fallback plugin cannot be loaded", "kind", kind, "id", id, "err", err)
+		}
+		return
+	}
 }
 
 // models builds the engine's models from the registry. m.mu is held.

@@ -1,0 +1,376 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/plugins"
+)
+
+// TestUploadRefusals: each bad module is refused with its cause and a
+// message that names what is wrong, and nothing is stored.
+func TestUploadRefusals(t *testing.T) {
+	ccpa := example(t, "c-cpa")
+	m := newManager(t, newEngine(t, nil), t.TempDir(), func(c *Config) {
+		c.Options.Limits = plugins.Limits{MaxModuleBytes: 64 << 10, InitTimeout: 300 * time.Millisecond}
+	})
+	big := hostile{data: []wdata{{8192, make([]byte, 70<<10)}}}.module()
+	cases := []struct {
+		name   string
+		module []byte
+		kind   string
+		cause  string
+		want   string
+	}{
+		{"not wasm", []byte("#!/bin/sh\necho hello\n"), "scorer", RefusedNotWasm, "magic bytes"},
+		{"empty", nil, "scorer", RefusedNotWasm, "empty"},
+		{"truncated", ccpa[:len(ccpa)/2], "scorer", RefusedCompile, "compile"},
+		{"over the size limit", big, "scorer", RefusedTooLarge, "over the limit of 65536 (plugins.limits.max_module_bytes)"},
+		{"wrong ABI major", hostile{version: 2 << 16}.module(), "scorer", RefusedABIVersion, "plugin speaks ABI 2.0, host speaks 1.0"},
+		{"newer ABI minor", hostile{version: 1<<16 | 7}.module(), "scorer", RefusedABIVersion, "plugin needs ABI 1.7"},
+		{"missing export", hostile{noAlloc: true}.module(), "scorer", RefusedExports, "missing export cdp_alloc"},
+		{"scorer without cdp_score", hostile{noScore: true}.module(), "scorer", RefusedExports, "no cdp_score export"},
+		{"failing conformance", hostile{manifest: `{"name":"zero","version":"1","kind":"scorer","matches_builtin":true}`}.module(),
+			"scorer", RefusedConformance, "risk"},
+		{"looping init", hostile{init: code{}.spin().i32(0)}.module(), "scorer", RefusedInit, "init time limit of 300ms"},
+		{"looping _initialize", hostile{initialize: code{}.spin()}.module(), "scorer", RefusedInit, "init time limit"},
+		{"imports a host function", hostile{imports: []wimport{{"env", "launch", nil, nil}}}.module(), "scorer", RefusedImports, "env.launch"},
+		{"kind mismatch", zeroScorer("z", "1"), "predictor", RefusedKind, `declared kind "predictor", but the manifest says "scorer"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := m.Upload(context.Background(), Upload{Module: c.module, Kind: c.kind})
+			re, ok := IsRefused(err)
+			if !ok || !errors.Is(err, ErrRefused) {
+				t.Fatalf("got %v, want a refusal", err)
+			}
+			if re.Cause != c.cause || !strings.Contains(re.Message, c.want) {
+				t.Fatalf("cause %q message %q; want %q containing %q", re.Cause, re.Message, c.cause, c.want)
+			}
+			if c.cause == RefusedConformance {
+				if len(re.Vectors) == 0 || re.Vectors[0].Vector == "" || re.Vectors[0].Detail == "" {
+					t.Fatalf("no failing vector named: %+v", re)
+				}
+			}
+		})
+	}
+	if n := len(m.List()); n != 0 {
+		t.Fatalf("%d plugins stored after refusals", n)
+	}
+	// Bad requests are not refusals of the module.
+	if _, err := m.Upload(context.Background(), Upload{Module: ccpa, Kind: "risk"}); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("unknown kind: %v", err)
+	}
+	if _, err := m.Upload(context.Background(), Upload{Module: ccpa, Kind: "scorer", Config: []byte("{")}); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("bad config: %v", err)
+	}
+	if _, err := m.Upload(context.Background(), Upload{Module: ccpa, Kind: "scorer", Version: "9.9"}); err == nil || !strings.Contains(err.Error(), "declared version") {
+		t.Fatalf("version mismatch: %v", err)
+	}
+}
+
+// TestLifecycle: upload, prefix lookup, shadow, activate, rollback, delete,
+// and the conflicts on the way.
+func TestLifecycle(t *testing.T) {
+	eng := newEngine(t, nil)
+	m := newManager(t, eng, "", nil)
+	ctx := context.Background()
+	a := mustUpload(t, m, zeroScorer("zero-a", "1.0.0"), "scorer")
+	b := mustUpload(t, m, zeroScorer("zero-b", "2.0.0"), "scorer")
+	if a.State != StateStored || a.Name != "zero-a" || a.Kind != "scorer" || a.UploadedBy.RemoteAddr != "test" {
+		t.Fatalf("record %+v", a)
+	}
+	// Same module again: the same record; with another config: conflict.
+	again := mustUpload(t, m, zeroScorer("zero-a", "1.0.0"), "scorer")
+	if again.ID != a.ID || len(m.List()) != 2 {
+		t.Fatalf("re-upload made a new record")
+	}
+	if _, err := m.Get(a.ID[:4]); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("short prefix: %v", err)
+	}
+	if in, err := m.Get(strings.ToUpper(a.ID[:10])); err != nil || in.ID != a.ID {
+		t.Fatalf("prefix lookup: %v", err)
+	}
+	if _, err := m.Get("0123456789abcdef"); !errors.Is(err, ErrNotFound) && !strings.HasPrefix(a.ID, "0123456789abcdef") {
+		t.Fatalf("unknown id: %v", err)
+	}
+	if _, err := m.Rollback(ctx, "scorer", Actor{}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("rollback with nothing active: %v", err)
+	}
+
+	if _, err := m.Shadow(ctx, b.ID, ShadowRequest{Share: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if mm := eng.Models(); mm.Shadow == nil || mm.Shadow.Model().SHA256 != b.ID || mm.ShadowShare != 1 {
+		t.Fatalf("engine shadow %+v", mm)
+	}
+	if _, err := m.Shadow(ctx, b.ID, ShadowRequest{Share: 1.5}); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("share 1.5: %v", err)
+	}
+
+	acts, err := m.Activate(ctx, a.ID, Actor{RemoteAddr: "1.2.3.4:5", RequestID: "r1"})
+	if err != nil || len(acts) != 1 || acts[0].From.Name != "builtin-cpa" || acts[0].To.ID != a.ID || acts[0].RequestID != "r1" {
+		t.Fatalf("activate: %v %+v", err, acts)
+	}
+	mm := eng.Models()
+	if mm.Scorer.Model().SHA256 != a.ID || len(mm.ScorerFallback) != 1 || mm.ScorerFallback[0].Model() != (builtin.Scorer{}).Model() {
+		t.Fatalf("models after activate: scorer %+v fallbacks %d", mm.Scorer.Model(), len(mm.ScorerFallback))
+	}
+	if err := m.Delete(ctx, a.ID, Actor{}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("delete the active plugin: %v", err)
+	}
+	// Promote the shadow: a retires and becomes the first fallback.
+	if _, err := m.Activate(ctx, b.ID, Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	mm = eng.Models()
+	if mm.Scorer.Model().SHA256 != b.ID || mm.Shadow != nil || len(mm.ScorerFallback) != 2 || mm.ScorerFallback[0].Model().SHA256 != a.ID {
+		t.Fatalf("models after promotion: %+v", mm)
+	}
+	if in, _ := m.Get(a.ID); in.State != StateRetired {
+		t.Fatalf("a is %s", in.State)
+	}
+	if in, _ := m.Get(b.ID); in.State != StateActive || in.Shadow == nil {
+		t.Fatalf("b: state %s shadow %+v", in.State, in.Shadow)
+	}
+	act, err := m.Rollback(ctx, "", Actor{})
+	if err != nil || act.From.ID != b.ID || act.To.ID != a.ID || eng.Models().Scorer.Model().SHA256 != a.ID {
+		t.Fatalf("rollback: %v %+v", err, act)
+	}
+	act, err = m.Rollback(ctx, "scorer", Actor{})
+	if err != nil || act.To.ID != "" || eng.Models().Scorer != (builtin.Scorer{}) {
+		t.Fatalf("second rollback: %v %+v", err, act)
+	}
+	if err := m.Delete(ctx, b.ID, Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Get(b.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted plugin: %v", err)
+	}
+	if h := m.History(); len(h) != 4 {
+		t.Fatalf("%d activations, want 4", len(h))
+	}
+	st := m.Status()
+	if st.Active[KindScorer].Name != "builtin-cpa" || st.Activations != 4 {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// TestRestart: a new manager over the same data directory brings back the
+// active plugin, its fallback, the states and the history.
+func TestRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	eng := newEngine(t, nil)
+	m := newManager(t, eng, dir, nil)
+	ccpa := mustUpload(t, m, example(t, "c-cpa"), "scorer")
+	zero := mustUpload(t, m, zeroScorer("zero", "1"), "scorer")
+	if _, err := m.Activate(ctx, zero.ID, Actor{RemoteAddr: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Activate(ctx, ccpa.ID, Actor{RemoteAddr: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	hist := m.History()
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	eng2 := newEngine(t, nil)
+	m2 := newManager(t, eng2, dir, nil)
+	mm := eng2.Models()
+	if mm.Scorer.Model().SHA256 != ccpa.ID {
+		t.Fatalf("after restart the scorer is %+v, want c-cpa", mm.Scorer.Model())
+	}
+	if len(mm.ScorerFallback) < 2 || mm.ScorerFallback[0].Model().SHA256 != zero.ID {
+		t.Fatalf("after restart the fallback chain is lost")
+	}
+	h2 := m2.History()
+	if len(h2) != len(hist) || h2[1].To.ID != ccpa.ID || h2[1].RemoteAddr != "b" {
+		t.Fatalf("history after restart: %+v", h2)
+	}
+	in, err := m2.Get(ccpa.ID)
+	if err != nil || in.State != StateActive || len(in.Transitions) != 2 || in.Name != "cpa-c" {
+		t.Fatalf("record after restart: %v %+v", err, in)
+	}
+	// The restored plugin scores.
+	vs := []abi.Vehicle{{X: 0, Y: 0, Alt: 100, Z: 100, T: 1e9, HSep: 50, VSep: 25}, {X: 30, Y: 0, Alt: 100, Z: 100, T: 1e9, HSep: 50, VSep: 25}}
+	res := make([]abi.Result, 1)
+	id, err := mm.Scorer.(engine.ModelScorer).ScoreModel(ctx, abi.Params{Horizon: 30, MinRisk: 0.3}, vs, []abi.Pair{{A: 0, B: 1}}, res)
+	if err != nil || id.SHA256 != ccpa.ID || res[0].Risk != 1 {
+		t.Fatalf("restored plugin: %v %+v %+v", err, id, res[0])
+	}
+	if _, err := m2.Rollback(ctx, "scorer", Actor{}); err != nil || eng2.Models().Scorer.Model().SHA256 != zero.ID {
+		t.Fatalf("rollback after restart: %v", err)
+	}
+}
+
+// pairsAt returns n pairs of vehicles 30 m apart (in loss of separation) at
+// time t, as engine updates.
+func pairsAt(n int, t float64) []engine.Update {
+	ups := make([]engine.Update, 0, 2*n)
+	for i := 0; i < n; i++ {
+		x := float64(i) * 2000
+		for j := 0; j < 2; j++ {
+			v := abi.Vehicle{X: x + 30*float64(j), Y: 0, Z: 100, Alt: 100, VX: 5, T: t, HSep: 50, VSep: 25, Radius: 1}
+			ups = append(ups, engine.Update{ID: []byte(string(rune('a'+j)) + itoa(i)), V: v})
+		}
+	}
+	return ups
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}
+
+// TestAutomaticRollback: a plugin that passes validation but traps on live
+// traffic trips its breaker; the manager rolls back to the last good plugin,
+// marks it broken and records the event, without a batch going unscored.
+func TestAutomaticRollback(t *testing.T) {
+	eng := newEngine(t, nil)
+	m := newManager(t, eng, t.TempDir(), func(c *Config) {
+		c.Options.Breaker = plugins.Breaker{Failures: 3, Window: time.Minute}
+	})
+	ctx := context.Background()
+	good := mustUpload(t, m, example(t, "c-cpa"), "scorer")
+	bomb := mustUpload(t, m, timeBomb("bomb", 1.75e9), "scorer")
+	if _, err := m.Activate(ctx, good.ID, Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Activate(ctx, bomb.ID, Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	var models []string
+	eng.AddSink(engine.SinkFunc(func(evs []engine.Event) {
+		for _, e := range evs {
+			models = append(models, e.Model.Name)
+		}
+	}))
+	deadline := time.Now().Add(10 * time.Second)
+	t0 := 1.8e9
+	for i := 0; m.Status().AutoRollbacks == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no automatic rollback; bomb stats %+v", m.List())
+		}
+		if err := eng.TrySubmit(pairsAt(5, t0+float64(i))); err != nil {
+			t.Fatal(err)
+		}
+		eng.Tick()
+		time.Sleep(5 * time.Millisecond)
+	}
+	st := m.Status()
+	if st.Active[KindScorer].ID != good.ID || st.LastAuto == nil || !strings.Contains(st.LastAuto.Reason, "breaker open") ||
+		st.LastAuto.From.ID != bomb.ID {
+		t.Fatalf("status %+v", st)
+	}
+	in, _ := m.Get(bomb.ID)
+	if in.State != StateBroken || in.Counters.Failures < 3 || in.Counters.FailuresByReason.Trap < 3 || len(in.Counters.LastFailures) == 0 {
+		t.Fatalf("bomb after rollback: state %s counters %+v", in.State, in.Counters)
+	}
+	if eng.Models().Scorer.Model().SHA256 != good.ID {
+		t.Fatalf("engine scorer %+v", eng.Models().Scorer.Model())
+	}
+	// While the bomb failed, its batches went to the last good plugin: every
+	// event names c-cpa ("cpa"), none the bomb or "none".
+	if len(models) == 0 {
+		t.Fatal("no events")
+	}
+	for _, n := range models {
+		if n != "cpa-c" {
+			t.Fatalf("an event names %q", n)
+		}
+	}
+	h := m.History()
+	if last := h[len(h)-1]; last.By != "system" || !strings.HasPrefix(last.Reason, "automatic rollback") {
+		t.Fatalf("history %+v", last)
+	}
+	// A rollback never lands on a broken plugin.
+	if _, err := m.Rollback(ctx, "scorer", Actor{}); err != nil || eng.Models().Scorer != (builtin.Scorer{}) {
+		t.Fatalf("rollback: %v, scorer %+v", err, eng.Models().Scorer.Model())
+	}
+}
+
+// TestShadowComparison: a zero scorer in shadow beside the builtin disagrees
+// on every conflicting pair by 1 and misses each risk; the comparison says so,
+// and the risk events stay the builtin's.
+func TestShadowComparison(t *testing.T) {
+	eng := newEngine(t, nil)
+	m := newManager(t, eng, "", nil)
+	ctx := context.Background()
+	zero := mustUpload(t, m, zeroScorer("zero", "1"), "scorer")
+	if _, err := m.Shadow(ctx, zero.ID, ShadowRequest{Share: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var events int
+	eng.AddSink(engine.SinkFunc(func(evs []engine.Event) {
+		for _, e := range evs {
+			if e.Model != (builtin.Scorer{}).Model() {
+				t.Errorf("event names %+v", e.Model)
+			}
+			if e.Type == engine.EventOpened {
+				events++
+			}
+		}
+	}))
+	for i := 0; i < 3; i++ {
+		if err := eng.TrySubmit(pairsAt(10, 1e9+float64(i))); err != nil {
+			t.Fatal(err)
+		}
+		eng.Tick()
+	}
+	if events != 10 {
+		t.Fatalf("%d events, want 10 opened", events)
+	}
+	in, _ := m.Get(zero.ID)
+	s := in.Shadow
+	if s == nil || s.Batches == 0 || s.Pairs < 30 || s.ActiveOnly < 30 || s.ShadowOnly != 0 || s.MaxDiff != 1 {
+		t.Fatalf("shadow report %+v", s)
+	}
+	if s.Histogram[len(s.Histogram)-1] < 30 || s.NsPerPairActive <= 0 || s.NsPerPairShadow <= 0 {
+		t.Fatalf("histogram %v, ns/pair %v %v", s.Histogram, s.NsPerPairActive, s.NsPerPairShadow)
+	}
+	if _, err := m.Shadow(ctx, zero.ID, ShadowRequest{Stop: true}); err != nil || eng.Models().Shadow != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if in, _ := m.Get(zero.ID); in.State != StateStored || in.Shadow == nil || in.Shadow.Pairs != s.Pairs {
+		t.Fatalf("after stop: %s %+v", in.State, in.Shadow)
+	}
+}
+
+// TestObserveAllocs: comparing a shadow batch allocates nothing (it runs on
+// the engine's workers for every shadowed batch).
+func TestObserveAllocs(t *testing.T) {
+	o := &shadowObserver{}
+	n := 256
+	b := &engine.ShadowBatch{Params: abi.Params{MinRisk: 0.3}, Pairs: make([]abi.Pair, n),
+		ActiveResults: make([]abi.Result, n), ShadowResults: make([]abi.Result, n)}
+	for i := range n {
+		b.ActiveResults[i].Risk = math.Mod(float64(i)*0.37, 1)
+		b.ShadowResults[i].Risk = math.Mod(float64(i)*0.41, 1)
+	}
+	if a := testing.AllocsPerRun(100, func() { o.Observe(b) }); a != 0 {
+		t.Fatalf("%v allocations per Observe", a)
+	}
+	r := o.report()
+	var sum uint64
+	for _, h := range r.Histogram {
+		sum += h
+	}
+	if sum != r.Pairs || r.Pairs != uint64(n)*101 {
+		t.Fatalf("histogram sums to %d, pairs %d", sum, r.Pairs)
+	}
+}
