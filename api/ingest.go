@@ -91,7 +91,8 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 		s.metrics.malformed.Inc()
 		return syntaxProblem(body, err)
 	}
-	if n := len(recs) + len(errs); n > s.opts.MaxBatch {
+	n := len(recs) + len(errs)
+	if n > s.opts.MaxBatch {
 		s.metrics.oversize.Inc()
 		return problem(fiber.StatusRequestEntityTooLarge,
 			fmt.Sprintf("batch of %d records above the limit of %d (api.max_batch)", n, s.opts.MaxBatch),
@@ -142,7 +143,7 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 		}
 	}
 	s.metrics.accepted.Add(float64(len(ups)))
-	s.metrics.batch.Observe(float64(len(recs) + len(errs)))
+	s.metrics.batch.Observe(float64(n))
 	for i := range errs {
 		s.metrics.reject(errs[i].Reason)
 	}
