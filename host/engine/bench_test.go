@@ -36,13 +36,18 @@ func BenchmarkEngine(b *testing.B) {
 }
 
 func benchEngine(b *testing.B, kind string, n int) {
+	benchEngineModels(b, kind, n, builtinModels())
+}
+
+func benchEngineModels(b *testing.B, kind string, n int, models Models) {
 	w := benchWorld(kind, n)
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	cfg := Default()
 	cfg.MaxPending = n
-	e, err := New(cfg, builtinModels())
+	cfg.BatchSize = 1024
+	e, err := New(cfg, models)
 	if err != nil {
 		b.Fatal(err)
 	}
