@@ -34,6 +34,9 @@ type moreExample struct {
 var moreExamples = []moreExample{
 	{name: "as-cpa", toolchain: haveAssemblyScript, exact: true, kind: abi.KindScorer | abi.KindPredictor},
 	{name: "rust-cpa", toolchain: haveRust, exact: true, kind: abi.KindScorer | abi.KindPredictor},
+	{name: "aviation", toolchain: haveClang, kind: abi.KindScorer},
+	{name: "pc-foster", toolchain: haveGo, kind: abi.KindScorer},
+	{name: "turn-predictor", toolchain: haveGo, kind: abi.KindPredictor},
 }
 
 func moreExampleByName(name string) moreExample {
