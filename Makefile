@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/collision-detection-platform/distributed-platform/host/cli.version=$(VERSION)
 SIMULATE ?= 2000
 
-.PHONY: build run test test-short bench lint plugins fuzz clean
+.PHONY: build run test test-short bench lint fuzz clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./host/cmd/cdp
@@ -14,10 +14,11 @@ build:
 run: build
 	./$(BIN) serve --simulate $(SIMULATE)
 
-## test: every test CI runs
+## test: every test CI runs: vet, all tests, and the concurrent packages again under the race detector
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -race -short -count=1 -timeout 20m ./grid ./host/engine ./host ./api/... ./store/...
 
 test-short:
 	$(GO) test -short -count=1 ./...
@@ -29,6 +30,21 @@ bench:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+
+## plugins: every example plugin built from source to bin/plugins/<example>.wasm
+## (toolchains: .ci/install-toolchains.sh plugins)
+PLUGINS_OUT ?= bin/plugins
+plugins:
+	@mkdir -p $(PLUGINS_OUT)/.build
+	@set -e; for d in examples/*/; do n=$$(basename $$d); [ -f $$d/Makefile ] || continue; \
+	  out=$(CURDIR)/$(PLUGINS_OUT)/$$n.wasm; echo "== $$n -> $(PLUGINS_OUT)/$$n.wasm"; \
+	  if grep -q '^OUT ?=' $$d/Makefile; then \
+	    $(MAKE) -s -C $$d GO=$(GO) OUT=$$out BUILD=$(CURDIR)/$(PLUGINS_OUT)/.build; \
+	  else \
+	    $(MAKE) -s -C $$d GO=$(GO); \
+	    cp $$d/$$(sed -n 's/^\([A-Za-z0-9_.-]*\.wasm\):.*/\1/p' $$d/Makefile | head -n1) $$out; \
+	  fi; \
+	done
 
 ## fuzz: a short run of every fuzz target
 fuzz:
