@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/collision-detection-platform/distributed-platform/host/cli.version=$(VERSION)
 SIMULATE ?= 2000
 
-.PHONY: build run test test-short bench lint fuzz clean
+.PHONY: build run test test-short bench lint plugins fuzz clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./host/cmd/cdp
