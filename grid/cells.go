@@ -181,6 +181,10 @@ func keyCell(k uint64) (x, y, z int32) {
 
 // shardOf maps a cell to its shard through its block, mixed with the level.
 func (g *Grid) shardOf(level int, x, y, z int32) *shard {
+	return &g.shards[g.shardIndex(level, x, y, z)]
+}
+
+func (g *Grid) shardIndex(level int, x, y, z int32) int {
 	bx := uint64(uint32(x+coordLim) >> blockShift)
 	by := uint64(uint32(y+coordLim) >> blockShift)
 	bz := uint64(uint32(z+coordLim) >> blockShift)
@@ -188,7 +192,7 @@ func (g *Grid) shardOf(level int, x, y, z int32) *shard {
 	h *= 0x9E3779B97F4A7C15
 	h ^= h >> 29
 	h *= 0xBF58476D1CE4E5B9
-	return &g.shards[(h>>32*g.nshards)>>32]
+	return int((h >> 32 * g.nshards) >> 32)
 }
 
 // addEntry appends id to a cell, creating the cell when needed.
@@ -196,6 +200,15 @@ func (g *Grid) addEntry(level int, x, y, z int32, id uint32) {
 	s := g.shardOf(level, x, y, z)
 	k := cellKey(x, y, z)
 	s.mu.Lock()
+	if s.add(level, k, id) {
+		g.levelCells[level].Add(1)
+	}
+	s.mu.Unlock()
+}
+
+// add appends id to cell k of a level and reports whether it created the
+// cell. The caller holds s.mu or owns the shard.
+func (s *shard) add(level int, k uint64, id uint32) (created bool) {
 	m := s.cells[level]
 	if m == nil {
 		m = make(map[uint64]cellRef)
@@ -204,7 +217,6 @@ func (g *Grid) addEntry(level int, x, y, z int32, id uint32) {
 	c, ok := m[k]
 	if !ok {
 		c = cellRef{off: s.alloc(minClass), meta: minClass << classShift}
-		g.levelCells[level].Add(1)
 	}
 	n := c.n()
 	if n == 1<<c.class() {
@@ -218,7 +230,7 @@ func (g *Grid) addEntry(level int, x, y, z int32, id uint32) {
 		s.sumN0++
 		s.sumN20 += 2*int64(n) + 1
 	}
-	s.mu.Unlock()
+	return !ok
 }
 
 // removeEntry takes id out of a cell; an emptied cell leaves the map and its

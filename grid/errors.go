@@ -32,3 +32,5 @@ func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
 // IsInvalidConfig reports whether err is (or wraps) a configuration error.
 func IsInvalidConfig(err error) bool { return errors.Is(err, ErrInvalidConfig) }
+
+var _ error = (*ConfigError)(nil)

@@ -458,40 +458,108 @@ func (g *Grid) rebuild(size float64) {
 		g.levelCells[l].Store(0)
 	}
 	g.over = g.over[:0]
-	// Set is safe for distinct ids, so the re-insertion fans out over the
-	// CPUs; Adjust waits for every worker before it returns.
-	n := len(g.lvl)
+	// Inserting box by box would have every worker take every shard's lock
+	// and miss the cache on every map. Instead the entries are first
+	// bucketed by shard (workers over id ranges, each writing its own
+	// segment of each shard's bucket), then each shard is filled and
+	// compacted by one worker, without locks. Adjust waits for every worker
+	// before it returns.
+	n, ns := len(g.lvl), len(g.shards)
 	workers := min(runtime.GOMAXPROCS(0), n/8192+1)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := n*w/workers, n*(w+1)/workers
-		wg.Go(func() {
-			for id := lo; id < hi; id++ {
-				if g.lvl[id] == lvlAbsent {
-					continue
+	counts := make([]int, workers*ns) // entries of worker w for shard s at w*ns+s
+	eachCell := func(id int, f func(l int, x, y, z int32)) {
+		l := int(g.lvl[id])
+		r := rangeOf(&g.boxes[id], g.inv[l])
+		for z := r.z0; z <= r.z1; z++ {
+			for y := r.y0; y <= r.y1; y++ {
+				for x := r.x0; x <= r.x1; x++ {
+					f(l, x, y, z)
 				}
-				l := g.levelFor(&g.boxes[id])
-				g.lvl[id] = l
-				g.insertAll(uint32(id), l)
 			}
-		})
+		}
+	}
+	parallel(workers, func(w int) {
+		cw := counts[w*ns : (w+1)*ns]
+		for id := n * w / workers; id < n*(w+1)/workers; id++ {
+			if g.lvl[id] == lvlAbsent {
+				continue
+			}
+			l := g.levelFor(&g.boxes[id])
+			g.lvl[id] = l
+			if l == lvlOversize {
+				g.overMu.Lock()
+				g.over = append(g.over, uint32(id))
+				g.overMu.Unlock()
+				continue
+			}
+			eachCell(id, func(l int, x, y, z int32) { cw[g.shardIndex(l, x, y, z)]++ })
+		}
+	})
+	starts := make([]int, ns+1) // shard s's bucket is pending[starts[s]:starts[s+1]]
+	offsets := make([]int, workers*ns)
+	total := 0
+	for s := range ns {
+		starts[s] = total
+		for w := range workers {
+			offsets[w*ns+s] = total
+			total += counts[w*ns+s]
+		}
+	}
+	starts[ns] = total
+	type entry struct {
+		key   uint64
+		id    uint32
+		level uint8
+	}
+	pending := make([]entry, total)
+	parallel(workers, func(w int) {
+		ow := offsets[w*ns : (w+1)*ns]
+		for id := n * w / workers; id < n*(w+1)/workers; id++ {
+			if l := g.lvl[id]; l == lvlAbsent || l == lvlOversize {
+				continue
+			}
+			eachCell(id, func(l int, x, y, z int32) {
+				s := g.shardIndex(l, x, y, z)
+				pending[ow[s]] = entry{cellKey(x, y, z), uint32(id), uint8(l)}
+				ow[s]++
+			})
+		}
+	})
+	var next atomic.Int64
+	parallel(min(runtime.GOMAXPROCS(0), ns), func(int) {
+		var created [numLevels]int64
+		for i := int(next.Add(1) - 1); i < ns; i = int(next.Add(1) - 1) {
+			s := &g.shards[i]
+			for _, e := range pending[starts[i]:starts[i+1]] {
+				if s.add(int(e.level), e.key, e.id) {
+					created[e.level]++
+				}
+			}
+			s.compact()
+		}
+		for l, c := range created {
+			g.levelCells[l].Add(c)
+		}
+	})
+}
+
+// parallel runs f(0) … f(workers-1) on their own goroutines and waits.
+func parallel(workers int, f func(w int)) {
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() { f(w) })
 	}
 	wg.Wait()
-	g.compact(func(*shard) bool { return true })
 }
 
 // compact compacts the shards that need it, in parallel.
 func (g *Grid) compact(need func(*shard) bool) {
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(g.shards)) {
-		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(len(g.shards)); i = next.Add(1) - 1 {
-				if s := &g.shards[i]; need(s) {
-					s.compact()
-				}
+	parallel(min(runtime.GOMAXPROCS(0), len(g.shards)), func(int) {
+		for i := next.Add(1) - 1; i < int64(len(g.shards)); i = next.Add(1) - 1 {
+			if s := &g.shards[i]; need(s) {
+				s.compact()
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 }
