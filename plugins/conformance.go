@@ -155,6 +155,9 @@ func (r *Runtime) Conformance(ctx context.Context, module []byte, opts Options) 
 // inspect lists a module's exports and imports, even for a module that
 // Load refuses; nil when it does not compile.
 func inspect(ctx context.Context, module []byte) (exports, imports []string) {
+	if scanModule(module) != nil {
+		return nil, nil
+	}
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer rt.Close(ctx)
 	cm, err := rt.CompileModule(ctx, module)

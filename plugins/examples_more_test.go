@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -304,5 +305,270 @@ func BenchmarkScoreSDK(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// scoreOne scores one pair with a loaded plugin.
+func scoreOne(t *testing.T, s abi.Scorer, prm abi.Params, a, b abi.Vehicle) abi.Result {
+	t.Helper()
+	res := make([]abi.Result, 1)
+	if err := s.Score(ctx, prm, []abi.Vehicle{a, b}, []abi.Pair{{A: 0, B: 1}}, res); err != nil {
+		t.Fatal(err)
+	}
+	return res[0]
+}
+
+// aircraft is a level aircraft at (x, y) and altitude alt (m) flying at
+// (vx, vy) m/s; its class zone is a drone's, which the aviation scorer must
+// ignore.
+func aircraft(x, y, alt, vx, vy float64) abi.Vehicle {
+	return abi.Vehicle{X: x, Y: y, Z: alt, VX: vx, VY: vy, Alt: alt, T: 1.7e9, HSep: 50, VSep: 25, Radius: 20}
+}
+
+// TestAviationSeparationMinima: loss of separation is inside 5 NM
+// horizontally and 1000 ft vertically, whatever the vehicles' class zones.
+func TestAviationSeparationMinima(t *testing.T) {
+	p := mustLoad(t, mustRuntime(t), buildMore(t, "aviation"), Options{Instances: 1})
+	prm := abi.Params{Horizon: 120, MinRisk: 0.3}
+	const nm, ft = 1852.0, 0.3048
+	cases := []struct {
+		name   string
+		a, b   abi.Vehicle
+		flags  uint32
+		check  func(r abi.Result) string
+		reason string
+	}{
+		{name: "4 NM abeam, same level", a: aircraft(0, 0, 10000, 230, 0), b: aircraft(0, 4*nm, 10000, 230, 0),
+			flags: abi.ResultConflict | abi.ResultLoS,
+			check: func(r abi.Result) string {
+				if r.Risk != 1 || r.TIn != 0 || r.TOut != 120 {
+					return "want risk 1 over the whole window"
+				}
+				return ""
+			}},
+		{name: "6 NM abeam, same level", a: aircraft(0, 0, 10000, 230, 0), b: aircraft(0, 6*nm, 10000, 230, 0),
+			check: func(r abi.Result) string {
+				// normalised separation n = 6/5: risk 0.5*m/n^2
+				if math.Abs(r.Risk-0.5*0.3/(1.2*1.2)) > 1e-9 || r.TIn != -1 || r.TOut != -1 {
+					return "want risk 0.5*m/1.44 and no window"
+				}
+				return ""
+			}},
+		{name: "2 NM abeam, 1500 ft apart", a: aircraft(0, 0, 10000, 230, 0), b: aircraft(0, 2*nm, 10000+1500*ft, 230, 0),
+			check: func(r abi.Result) string {
+				if !(r.Risk < 0.3) {
+					return "want risk below min_risk"
+				}
+				return ""
+			}},
+		{name: "2 NM abeam, 900 ft apart", a: aircraft(0, 0, 10000, 230, 0), b: aircraft(0, 2*nm, 10000+900*ft, 230, 0),
+			flags: abi.ResultConflict | abi.ResultLoS},
+		{name: "head-on, 30 km apart", a: aircraft(0, 0, 10000, 230, 0), b: aircraft(30000, 0, 10000, -230, 0),
+			flags: abi.ResultConflict,
+			check: func(r abi.Result) string {
+				tin := (30000 - 5*nm) / 460
+				want := 1 - 0.5*(tin/120)*(1-0.5*1)
+				if math.Abs(r.TIn-tin) > 1e-6 || math.Abs(r.Risk-want) > 1e-9 || math.Abs(r.TCA-30000.0/460) > 1e-6 || r.DMin > 1e-6 {
+					return fmt.Sprintf("want t_in %.4f, risk %.6f, tca %.4f, dmin 0", tin, want, 30000.0/460)
+				}
+				return ""
+			}},
+		{name: "head-on, 90 km apart", a: aircraft(0, 0, 10000, 230, 0), b: aircraft(90000, 0, 10000, -230, 0),
+			check: func(r abi.Result) string {
+				if !(r.Risk < 0.3) || r.TCA != 120 {
+					return "loss of separation after the horizon: want risk below min_risk, tca at the horizon"
+				}
+				return ""
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := scoreOne(t, p, prm, c.a, c.b)
+			if r.Flags != c.flags {
+				t.Fatalf("flags %#x, want %#x: %+v", r.Flags, c.flags, r)
+			}
+			if c.check != nil {
+				if msg := c.check(r); msg != "" {
+					t.Fatalf("%s: got %+v", msg, r)
+				}
+			}
+		})
+	}
+	// The builtin, with the drones' zones, sees no conflict at 4 NM: the
+	// aviation model's minima are its own.
+	if r := builtin.ScorePair(&cases[0].a, &cases[0].b, prm); r.Flags != 0 {
+		t.Fatalf("builtin flags %#x at 4 NM", r.Flags)
+	}
+}
+
+// diskProbability integrates the 2D Gaussian centred miss metres from the
+// origin, standard deviation s on both axes, over the disc of radius r
+// (midpoint rule in polar coordinates): the exact probability that Foster's
+// method approximates.
+func diskProbability(miss, s, r float64) float64 {
+	const nr, na = 400, 720
+	sum := 0.0
+	for i := 0; i < nr; i++ {
+		rho := (float64(i) + 0.5) * r / nr
+		for j := 0; j < na; j++ {
+			phi := (float64(j) + 0.5) * 2 * math.Pi / na
+			x, y := rho*math.Cos(phi)-miss, rho*math.Sin(phi)
+			sum += math.Exp(-(x*x+y*y)/(2*s*s)) * rho
+		}
+	}
+	return sum * (r / nr) * (2 * math.Pi / na) / (2 * math.Pi * s * s)
+}
+
+// TestPcFoster checks the probability of collision against the exact disc
+// integral, its response to the configuration, and refused configurations.
+func TestPcFoster(t *testing.T) {
+	mod := buildMore(t, "pc-foster")
+	prm := abi.Params{Horizon: 30, MinRisk: 0.1}
+	// A crossing: B passes A's path with a miss distance of `miss` metres at
+	// tca = 10 s; each has sigma 20 m and a hard-body radius of 10 m, so
+	// s = sqrt(20^2 + 20^2) and R = 20.
+	crossing := func(miss float64, sigma float32) (abi.Vehicle, abi.Vehicle) {
+		a := abi.Vehicle{X: 0, Y: 0, Z: 100, VX: 20, Alt: 100, T: 1.7e9, Radius: 10, HSep: 50, VSep: 25, Sigma: sigma}
+		b := abi.Vehicle{X: 200, Y: -300, Z: 100 + miss, VY: 30, Alt: 100 + miss, T: 1.7e9, Radius: 10, HSep: 50, VSep: 25, Sigma: sigma}
+		return a, b
+	}
+	p := mustLoad(t, mustRuntime(t), mod, Options{Instances: 1})
+	s := math.Sqrt(20*20 + 20*20)
+	prev := 2.0
+	for _, miss := range []float64{0, 10, 20, 40, 80} {
+		a, b := crossing(miss, 20)
+		r := scoreOne(t, p, prm, a, b)
+		exact := diskProbability(miss, s, 20)
+		t.Logf("miss %3.0f m: Pc %.5f, exact %.5f, flags %#x, window [%.3f, %.3f]", miss, r.Risk, exact, r.Flags, r.TIn, r.TOut)
+		if math.Abs(r.TCA-10) > 1e-9 || math.Abs(r.DMin-miss) > 1e-6 {
+			t.Fatalf("miss %v: tca %v dmin %v, want 10 and %v", miss, r.TCA, r.DMin, miss)
+		}
+		if math.Abs(r.Risk-exact) > 0.05*exact+1e-4 {
+			t.Fatalf("miss %v: Pc %v, exact %v", miss, r.Risk, exact)
+		}
+		if !(r.Risk < prev) {
+			t.Fatalf("miss %v: Pc %v does not fall with the miss distance (previous %v)", miss, r.Risk, prev)
+		}
+		prev = r.Risk
+		conflict := r.Flags&abi.ResultConflict != 0
+		if conflict != (r.Risk >= prm.MinRisk) {
+			t.Fatalf("miss %v: flags %#x for Pc %v and min_risk %v", miss, r.Flags, r.Risk, prm.MinRisk)
+		}
+		if miss < 20 && conflict && !(r.TIn > 0 && r.TIn < 10 && r.TOut > 10) {
+			t.Fatalf("miss %v: window [%v, %v] should bracket tca 10", miss, r.TIn, r.TOut)
+		}
+	}
+	// Sigma 0 is unknown: the configured default applies.
+	a, b := crossing(40, 0)
+	tight := scoreOne(t, mustLoad(t, mustRuntime(t), mod, Options{Instances: 1, Config: []byte(`{"default_sigma_m": 5}`)}), prm, a, b)
+	loose := scoreOne(t, mustLoad(t, mustRuntime(t), mod, Options{Instances: 1, Config: []byte(`{"default_sigma_m": 60}`)}), prm, a, b)
+	for _, c := range []struct {
+		sigma float64
+		r     abi.Result
+	}{{5, tight}, {60, loose}} {
+		if want := diskProbability(40, math.Sqrt(2*c.sigma*c.sigma), 20); math.Abs(c.r.Risk-want) > 0.05*want+1e-6 {
+			t.Fatalf("default sigma %v m: Pc %v, exact %v", c.sigma, c.r.Risk, want)
+		}
+	}
+	if !(tight.Risk < loose.Risk/10) {
+		t.Fatalf("Pc %v with sigma 5 m, %v with sigma 60 m", tight.Risk, loose.Risk)
+	}
+	// The protected zone as the collision radius: R = 50 + 10 + 10.
+	prot := scoreOne(t, mustLoad(t, mustRuntime(t), mod, Options{Instances: 1, Config: []byte(`{"radius": "protected"}`)}), prm, a, b)
+	if want := diskProbability(40, math.Sqrt(2*10*10), 70); math.Abs(prot.Risk-want) > 0.05*want {
+		t.Fatalf("protected radius: Pc %v, exact %v", prot.Risk, want)
+	}
+	for _, bad := range []string{`{"radius": "big"}`, `{"default_sigma_m": 0}`, `{"sigma_growth_mps": -1}`, `{"sigma": 3}`, `[1]`} {
+		if _, err := mustRuntime(t).Load(ctx, mod, Options{Instances: 1, Config: []byte(bad)}); err == nil || !strings.Contains(err.Error(), "pc-foster: config") {
+			t.Errorf("config %s: err = %v, want the plugin's refusal", bad, err)
+		}
+	}
+}
+
+// TestTurnPredictor checks the arc against the closed form, with the turn
+// rate from the configuration and from the acceleration, the box against a
+// dense walk along the arc, and refused configurations.
+func TestTurnPredictor(t *testing.T) {
+	mod := buildMore(t, "turn-predictor")
+	const h, ns = 60.0, 12
+	prm := abi.Params{Horizon: h, MinRisk: 0.3, Samples: ns}
+	predict := func(cfg string, v abi.Vehicle) (abi.Box, []abi.Point) {
+		t.Helper()
+		p := mustLoad(t, mustRuntime(t), mod, Options{Instances: 1, Config: []byte(cfg)})
+		boxes, pts := make([]abi.Box, 1), make([]abi.Point, ns)
+		if err := p.Predict(ctx, prm, []abi.Vehicle{v}, boxes, pts); err != nil {
+			t.Fatal(err)
+		}
+		return boxes[0], pts
+	}
+	// check compares the samples with want(t) and the box with a dense walk
+	// along want: it must hold every point and be no larger than the walk's
+	// box joined with the straight path's end, give or take rounding.
+	check := func(name string, v abi.Vehicle, box abi.Box, pts []abi.Point, want func(t float64) abi.Point) {
+		t.Helper()
+		for k, pt := range pts {
+			w := want(float64(k+1) * h / ns)
+			if d := math.Sqrt((pt.X-w.X)*(pt.X-w.X) + (pt.Y-w.Y)*(pt.Y-w.Y) + (pt.Z-w.Z)*(pt.Z-w.Z)); d > 1e-6 {
+				t.Fatalf("%s: sample %d = %+v, want %+v (%g m off)", name, k+1, pt, w, d)
+			}
+		}
+		end := abi.Point{X: v.X + v.VX*h, Y: v.Y + v.VY*h, Z: v.Z + v.VZ*h}
+		walk := abi.Box{MinX: math.Min(v.X, end.X), MinY: math.Min(v.Y, end.Y), MinZ: math.Min(v.Z, end.Z),
+			MaxX: math.Max(v.X, end.X), MaxY: math.Max(v.Y, end.Y), MaxZ: math.Max(v.Z, end.Z)}
+		for i := 0; i <= 6000; i++ {
+			w := want(h * float64(i) / 6000)
+			if !box.Grow(1e-6).Contains(w.X, w.Y, w.Z) {
+				t.Fatalf("%s: box %+v misses the position %+v at t = %v", name, box, w, h*float64(i)/6000)
+			}
+			walk = abi.Box{MinX: math.Min(walk.MinX, w.X), MinY: math.Min(walk.MinY, w.Y), MinZ: math.Min(walk.MinZ, w.Z),
+				MaxX: math.Max(walk.MaxX, w.X), MaxY: math.Max(walk.MaxY, w.Y), MaxZ: math.Max(walk.MaxZ, w.Z)}
+		}
+		if g := walk.Grow(0.01); !g.Contains(box.MinX, box.MinY, box.MinZ) || !g.Contains(box.MaxX, box.MaxY, box.MaxZ) {
+			t.Fatalf("%s: box %+v is looser than the path's %+v", name, box, walk)
+		}
+	}
+
+	// A configured left turn of 3 deg/s while climbing at 2 m/s: a helix.
+	w := 3 * math.Pi / 180
+	v := abi.Vehicle{X: 1000, Y: -500, Z: 300, VX: 100, VZ: 2, Alt: 300, VRate: 2, T: 1.7e9}
+	box, pts := predict(`{"turn_rate_dps": 3}`, v)
+	check("configured turn", v, box, pts, func(t float64) abi.Point {
+		return abi.Point{X: 1000 + 100/w*math.Sin(w*t), Y: -500 + 100/w*(1-math.Cos(w*t)), Z: 300 + 2*t}
+	})
+	// A right turn: negative rate.
+	box, pts = predict(`{"turn_rate_dps": -3}`, v)
+	check("configured right turn", v, box, pts, func(t float64) abi.Point {
+		return abi.Point{X: 1000 + 100/w*math.Sin(w*t), Y: -500 - 100/w*(1-math.Cos(w*t)), Z: 300 + 2*t}
+	})
+
+	// From the acceleration: heading +y at 50 m/s with 5 m/s^2 towards -x
+	// turns left at a_perp/|v| = 0.1 rad/s on a circle of radius 500 m; the
+	// along-track part of the acceleration (here 1 m/s^2) is ignored.
+	va := abi.Vehicle{VY: 50, AX: -5, AY: 1, T: 1.7e9, Flags: abi.FlagHasAccel}
+	circle := func(t float64) abi.Point {
+		return abi.Point{X: -500 * (1 - math.Cos(0.1*t)), Y: 500 * math.Sin(0.1*t)}
+	}
+	box, pts = predict(`{}`, va)
+	check("turn from acceleration", va, box, pts, circle)
+	// Over 60 s the turn sweeps 6 rad, nearly a revolution: the box spans
+	// the circle, x from -1000 to 0 and y from -500 to 500 (and the straight
+	// path's end at y = 3000).
+	if box.MinX > -999.999 || box.MaxX < -1e-6 || box.MinY > -499.999 || box.MaxY != 3000 {
+		t.Fatalf("a full circle's box: %+v", box)
+	}
+	// "source": "config" ignores the acceleration: straight at rate 0.
+	box, pts = predict(`{"source": "config"}`, va)
+	check("acceleration ignored", va, box, pts, func(t float64) abi.Point { return abi.Point{Y: 50 * t} })
+	// The cap: 0.1 rad/s is 5.7 deg/s; capped at 2 deg/s.
+	wc := 2 * math.Pi / 180
+	box, pts = predict(`{"max_turn_rate_dps": 2}`, va)
+	check("capped rate", va, box, pts, func(t float64) abi.Point {
+		return abi.Point{X: -50 / wc * (1 - math.Cos(wc*t)), Y: 50 / wc * math.Sin(wc*t)}
+	})
+
+	for _, bad := range []string{`{"source": "radar"}`, `{"turn_rate_dps": "left"}`, `{"max_turn_rate_dps": 0}`, `{"rate": 1}`} {
+		if _, err := mustRuntime(t).Load(ctx, mod, Options{Instances: 1, Config: []byte(bad)}); err == nil || !strings.Contains(err.Error(), "turn-predictor: config") {
+			t.Errorf("config %s: err = %v, want the plugin's refusal", bad, err)
+		}
 	}
 }

@@ -81,6 +81,9 @@ func (r *Runtime) Load(ctx context.Context, module []byte, opts Options) (*Plugi
 	if len(module) > o.Limits.MaxModuleBytes {
 		return nil, refused("module is %d bytes, over the limit of %d (Limits.MaxModuleBytes)", len(module), o.Limits.MaxModuleBytes)
 	}
+	if err := scanModule(module); err != nil {
+		return nil, refused("%v", err)
+	}
 	sum := sha256.Sum256(module)
 	p := &Plugin{opts: o}
 	p.id.SHA256 = hex.EncodeToString(sum[:])

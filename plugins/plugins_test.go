@@ -212,7 +212,27 @@ func hostileCases() []hostileCase {
 		{name: "stateful manifest", module: func() []byte {
 			return hostile{manifest: `{"name":"s","version":"1","kind":"scorer","stateful":true}`}.module()
 		}, refused: "stateful"},
-		{name: "not a module", module: func() []byte { return []byte("\x00asm\x01\x00\x00\x00garbage") }, refused: "compile"},
+		{name: "not a module", module: func() []byte { return []byte("\x00asm\x01\x00\x00\x00garbage") }, refused: "malformed module"},
+		// Modules of a few bytes whose declared counts would make wazero
+		// allocate gigabytes (and the Go runtime end the process).
+		{name: "import count bomb", module: func() []byte {
+			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 2, 5, 0xff, 0xff, 0xff, 0xff, 0x0f}
+		}, refused: "imports declared"},
+		{name: "parameter count bomb", module: func() []byte {
+			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 1, 7, 1, 0x60, 0x80, 0x80, 0x80, 0x80, 0x02}
+		}, refused: "parameters or results declared"},
+		{name: "locals bomb", module: func() []byte {
+			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
+				1, 4, 1, 0x60, 0, 0, // type () -> ()
+				3, 2, 1, 0, // one function of type 0
+				10, 10, 1, 8, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, 0x0b} // 1 body: 1 group of 2^32-1 i32
+		}, refused: "locals"},
+		{name: "table bomb", module: func() []byte {
+			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 4, 7, 1, 0x70, 0, 0x80, 0x80, 0x80, 0x40}
+		}, refused: "table minimum"},
+		{name: "name section bomb", module: func() []byte {
+			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 0, 13, 4, 'n', 'a', 'm', 'e', 1, 6, 0xff, 0xff, 0xff, 0xff, 0x0f, 0}
+		}, refused: "names declared"},
 	}
 }
 
