@@ -267,3 +267,33 @@ func TestStatsCountsQueries(t *testing.T) {
 		t.Fatalf("Adjust did not start a new query interval: %+v", st)
 	}
 }
+
+// TestTouchingLattice stores a 6×6×6 lattice of boxes whose faces coincide
+// with each other and with cell faces (at every level size), then checks that
+// each box finds exactly its face, edge and corner neighbours.
+func TestTouchingLattice(t *testing.T) {
+	for _, edge := range []float64{25, 50, 100, 200, 400, 100.0 / 3} {
+		for _, cell := range []float64{25, 50, 100, 400, 1000} {
+			g := mustNew(t, Config{MinSize: 1, InitialSize: cell})
+			const k = 6
+			g.Grow(k * k * k)
+			o := newOracle(k * k * k)
+			for i := range uint32(k * k * k) {
+				x, y, z := float64(i%k)*edge, float64(i/k%k)*edge, float64(i/(k*k))*edge-edge*2
+				b := Box{x, y, z, x + edge, y + edge, z + edge}
+				g.Set(i, b)
+				o.set(i, b)
+			}
+			var buf []uint32
+			for i := range uint32(k * k * k) {
+				buf = checkQuery(t, g, o, o.boxes[i], i, buf)
+				inner := i%k > 0 && i%k < k-1 && i/k%k > 0 && i/k%k < k-1 && i/(k*k) > 0 && i/(k*k) < k-1
+				// x·edge + edge is (x+1)·edge exactly for these edges but
+				// not for 100/3, whose boxes need not touch in float64.
+				if inner && edge == math.Trunc(edge) && len(buf) != 26 {
+					t.Fatalf("edge %g cell %g: inner box %d touches %d boxes, want 26", edge, cell, i, len(buf))
+				}
+			}
+		}
+	}
+}
