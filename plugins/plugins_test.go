@@ -152,6 +152,13 @@ func hostileCases() []hostileCase {
 			refused: "init time limit"},
 		{name: "infinite loop in _initialize", module: func() []byte { return hostile{initialize: code{}.spin()}.module() },
 			refused: "init time limit"},
+		{name: "infinite loop in the start function", module: func() []byte { return hostile{startLoop: true}.module() },
+			refused: "init time limit"},
+		{name: "unbounded recursion", module: func() []byte {
+			// cdp_score calls itself (function index 4: after the three
+			// constant exports and cdp_alloc)
+			return hostile{score: code{}.get(0).call(4).drop().i32(0)}.module()
+		}, reason: ReasonTrap, detail: "stack overflow"},
 		{name: "memory bomb", module: func() []byte {
 			// grow 64 pages (4 MiB) at a time until refused, then trap (a runtime out of memory)
 			return hostile{score: code{}.block().loop().i32(64).memGrow().i32(-1).i32Eq().brIf(1).br(0).end().end().unreachable().i32(0)}.module()

@@ -34,6 +34,7 @@ type wmod struct {
 	memMax   int64 // -1: none
 	noMemory bool
 	data     []wdata
+	start    int // function index + 1 of the start function; 0: none
 }
 
 type wdata struct {
@@ -145,6 +146,9 @@ func (m *wmod) bytes() []byte {
 		}
 	}
 	out = section(out, 7, eb)
+	if m.start > 0 {
+		out = section(out, 8, uleb(nil, uint64(m.start-1)))
+	}
 	var cb []byte
 	cb = vec(cb, len(m.funcs))
 	for _, f := range m.funcs {
@@ -238,6 +242,7 @@ type hostile struct {
 	extra      []wfunc
 	data       []wdata
 	errorMsg   string
+	startLoop  bool // a wasm start function that never returns
 }
 
 func (h hostile) module() []byte {
@@ -309,5 +314,9 @@ func (h hostile) module() []byte {
 			locals: []byte{tI32, tI32}, body: body})
 	}
 	m.funcs = append(m.funcs, h.extra...)
+	if h.startLoop {
+		m.funcs = append(m.funcs, wfunc{body: code{}.spin()})
+		m.start = len(m.imports) + len(m.funcs)
+	}
 	return m.bytes()
 }
