@@ -74,6 +74,7 @@ type Risk struct {
 	// an open risk every tick; withTIn materialises it for a view or event.
 	tin    float64
 	hasTIn bool
+	los    bool // in loss of separation at Time
 }
 
 // withTIn returns r with TIn pointing at a copy of its entry time.

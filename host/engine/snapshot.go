@@ -126,6 +126,7 @@ func (e *Engine) Restore(s Snapshot) error {
 		}
 		if r.TIn != nil {
 			r.tin, r.hasTIn = *r.TIn, true
+			r.los = *r.TIn <= r.Time // entered at or before the assessment
 		}
 		o := &openRisk{a: a, b: b, view: r, cur: r}
 		e.tr.open[key] = o

@@ -75,6 +75,7 @@ func (t *tracker) assess(e *Engine, m *Models, s *scored) Risk {
 		r.tin = ref + s.res.TIn
 		r.hasTIn = true
 	}
+	r.los = s.res.Flags&abi.ResultLoS != 0
 	return r
 }
 
@@ -98,6 +99,14 @@ func (t *tracker) observe(e *Engine, m *Models, s *scored, evs []Event) []Event 
 		e.nOpen[r.b]++
 		return append(evs, r.event(EventOpened, ""))
 	}
+	// A pair whose states are further apart in time than the horizon cannot
+	// be assessed (the older prediction ends before the newer state begins):
+	// the scorer answers 0, which means "unknown", not "separated". Keep the
+	// last assessment until the stale vehicle reports again or expires; AIS
+	// ships moored side by side report minutes apart.
+	if ta, tb := e.veh[s.pair.A].T, e.veh[s.pair.B].T; math.Abs(ta-tb) > cfg.Horizon {
+		return evs
+	}
 	cur := t.assess(e, m, s)
 	cur.ID, cur.OpenedAt, cur.Seq = r.view.ID, r.view.OpenedAt, r.view.Seq
 	cur.VehicleA, cur.VehicleB = r.view.VehicleA, r.view.VehicleB
@@ -106,9 +115,12 @@ func (t *tracker) observe(e *Engine, m *Models, s *scored, evs []Event) []Event 
 		evs = t.resolve(e, r, ReasonSeparated, evs)
 		return evs
 	}
-	if math.Abs(cur.Risk-r.view.Risk) >= cfg.UpdateRiskDelta ||
-		math.Abs(cur.TCA-r.view.TCA) >= cfg.UpdateTCADelta ||
-		cur.Model != r.view.Model {
+	// The time of closest approach of a pair already in loss of separation
+	// says little (two moored ships a few metres apart with noisy speeds
+	// have a TCA that jumps across the window at every report): for such a
+	// pair only the risk and the model count as material.
+	tcaMoved := math.Abs(cur.TCA-r.view.TCA) >= cfg.UpdateTCADelta && !(cur.los && r.view.los)
+	if math.Abs(cur.Risk-r.view.Risk) >= cfg.UpdateRiskDelta || tcaMoved || cur.Model != r.view.Model {
 		cur.Seq++
 		r.cur = cur
 		r.view = r.cur.withTIn()

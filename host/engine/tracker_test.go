@@ -224,3 +224,29 @@ func TestWaitApplied(t *testing.T) {
 		t.Fatal("the update is not in the state table")
 	}
 }
+
+// TestStalePairKeepsRisk: when one vehicle's state is older than the horizon
+// relative to the other's, the pair cannot be assessed; an open risk stays
+// open (no flapping) until the stale vehicle reports again.
+func TestStalePairKeepsRisk(t *testing.T) {
+	cfg := Default()
+	cfg.VehicleTTL = 120
+	e, log := newTestEngine(t, cfg, builtinModels())
+	t0 := 1_700_000_000.0
+	submit(t, e, Update{ID: []byte("a"), V: drone(0, 0, t0)}, Update{ID: []byte("b"), V: drone(30, 0, t0)})
+	submit(t, e, Update{ID: []byte("a"), V: drone(0, 0, t0+29)})
+	for k := 31; k < 40; k += 2 { // b silent for longer than the 30 s horizon
+		submit(t, e, Update{ID: []byte("a"), V: drone(0, 0, t0+float64(k))})
+	}
+	if n := log.count(EventResolved); n != 0 {
+		t.Fatalf("risk resolved while b was merely stale: %+v", log.evs)
+	}
+	submit(t, e, Update{ID: []byte("b"), V: drone(30, 0, t0+40)})
+	if o, r := log.count(EventOpened), log.count(EventResolved); o != 1 || r != 0 {
+		t.Fatalf("opened %d resolved %d after b reported again, want 1 and 0", o, r)
+	}
+	submit(t, e, Update{ID: []byte("b"), V: drone(5000, 0, t0+41)})
+	if r := log.count(EventResolved); r != 1 {
+		t.Fatalf("b moved 5 km away and the risk did not resolve: %+v", log.evs)
+	}
+}
