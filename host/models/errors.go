@@ -81,6 +81,8 @@ func refusedf(cause, format string, args ...any) *RefusedError {
 // classifyLoadError turns a plugins load error message into a refusal cause.
 func classifyLoadError(msg string) string {
 	switch {
+	case strings.HasPrefix(msg, "compile") || strings.Contains(msg, "malformed module"):
+		return RefusedCompile
 	case strings.Contains(msg, "over the limit"):
 		return RefusedTooLarge
 	case strings.Contains(msg, "speaks ABI") || strings.Contains(msg, "needs ABI"):

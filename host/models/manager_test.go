@@ -31,7 +31,7 @@ func TestUploadRefusals(t *testing.T) {
 	}{
 		{"not wasm", []byte("#!/bin/sh\necho hello\n"), "scorer", RefusedNotWasm, "magic bytes"},
 		{"empty", nil, "scorer", RefusedNotWasm, "empty"},
-		{"truncated", ccpa[:len(ccpa)/2], "scorer", RefusedCompile, "compile"},
+		{"truncated", ccpa[:len(ccpa)/2], "scorer", RefusedCompile, "section"},
 		{"over the size limit", big, "scorer", RefusedTooLarge, "over the limit of 65536 (plugins.limits.max_module_bytes)"},
 		{"wrong ABI major", hostile{version: 2 << 16}.module(), "scorer", RefusedABIVersion, "plugin speaks ABI 2.0, host speaks 1.0"},
 		{"newer ABI minor", hostile{version: 1<<16 | 7}.module(), "scorer", RefusedABIVersion, "plugin needs ABI 1.7"},
@@ -53,6 +53,9 @@ func TestUploadRefusals(t *testing.T) {
 			}
 			if re.Cause != c.cause || !strings.Contains(re.Message, c.want) {
 				t.Fatalf("cause %q message %q; want %q containing %q", re.Cause, re.Message, c.cause, c.want)
+			}
+			if testing.Verbose() {
+				t.Logf("%s: %s", re.Cause, re.Message)
 			}
 			if c.cause == RefusedConformance {
 				if len(re.Vectors) == 0 || re.Vectors[0].Vector == "" || re.Vectors[0].Detail == "" {
