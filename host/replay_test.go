@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/collision-detection-platform/distributed-platform/host/cli"
 	"github.com/collision-detection-platform/distributed-platform/host/config"
@@ -39,6 +40,10 @@ func replayFileWith(t *testing.T, rel, class string, spec config.Class, maxDist 
 	t.Helper()
 	cfg := config.Default()
 	cfg.Plugins.Scorer.Path = scorer
+	if class == "ship" {
+		// AIS reports come minutes apart for slow and moored ships.
+		cfg.CollisionDetection.VehicleTTL = 10 * time.Minute
+	}
 	cfg.CollisionDetection.Classes[class] = spec
 	cfg.CollisionDetection.MaxDistance = maxDist
 	path := dataFile(t, rel)
