@@ -8,3 +8,25 @@ var (
 	ZeroScorer    = zeroScorer
 	TimeBomb      = timeBomb
 )
+
+// BadUpload is a module the registry must refuse, and what the refusal says.
+type BadUpload struct {
+	Name, Cause, Want string
+	Module            []byte
+}
+
+// BadUploads returns one module per refusal cause; good is a valid module
+// (truncated for the compile case). The limits they assume: 64 KiB modules,
+// 300 ms init.
+func BadUploads(good []byte) []BadUpload {
+	return []BadUpload{
+		{"not wasm", RefusedNotWasm, "magic bytes", []byte("#!/bin/sh\necho hello\n")},
+		{"truncated", RefusedCompile, "section", good[:len(good)/2]},
+		{"over the size limit", RefusedTooLarge, "over the limit of 65536", hostile{data: []wdata{{8192, make([]byte, 70<<10)}}}.module()},
+		{"wrong ABI version", RefusedABIVersion, "plugin speaks ABI 2.0, host speaks 1.0", hostile{version: 2 << 16}.module()},
+		{"missing export", RefusedExports, "missing export cdp_alloc", hostile{noAlloc: true}.module()},
+		{"failing conformance", RefusedConformance, "score-edge",
+			hostile{manifest: `{"name":"zero","version":"1","kind":"scorer","matches_builtin":true}`}.module()},
+		{"looping init", RefusedInit, "init time limit of 300ms", hostile{init: code{}.spin().i32(0)}.module()},
+	}
+}

@@ -291,7 +291,7 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (*Record, error) {
 	opts := m.loadOptions(cfgJSON)
 	rep := m.cfg.Runtime.Conformance(ctx, u.Module, opts)
 	if rep.LoadError != "" {
-		msg := strings.TrimPrefix(rep.LoadError, plugins.ErrRefused.Error()+": ")
+		msg := strings.TrimPrefix(strings.TrimPrefix(rep.LoadError, plugins.ErrRefused.Error()+": "), "plugins: ")
 		return nil, &RefusedError{Cause: classifyLoadError(msg), Message: msg}
 	}
 	if !rep.Pass {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -325,4 +326,68 @@ func TestHotSwapOverREST(t *testing.T) {
 		t.Fatalf("%d activations recorded, want %d", len(hist.Activations), len(steps))
 	}
 	t.Logf("%d updates over %d ticks; events by model: %v", st.Accepted, st.Ticks, perModel)
+}
+
+// TestBadUploadsOverREST: each bad module gets a 4xx whose message and
+// details say exactly why, and nothing is stored.
+func TestBadUploadsOverREST(t *testing.T) {
+	ctx := context.Background()
+	eng, err := engine.New(engine.Default(), engine.Models{Predictor: builtin.Predictor{}, Scorer: builtin.Scorer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _ := plugins.NewRuntime(plugins.RuntimeConfig{})
+	defer rt.Close(ctx)
+	mgr, err := models.New(ctx, models.Config{Engine: eng, Runtime: rt,
+		Options: plugins.Options{Instances: 1, Limits: plugins.Limits{MaxModuleBytes: 64 << 10, InitTimeout: 300 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close(ctx)
+	srv, err := api.New(api.Options{Engine: eng, AdminEnabled: true, Plugins: mgr, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() { srv.Shutdown(ctx); <-served }()
+	c := &client{t: t, base: "http://" + ln.Addr().String(), http: &http.Client{Timeout: time.Minute}}
+
+	for _, b := range models.BadUploads(models.ExampleModule(t, "c-cpa")) {
+		t.Run(b.Name, func(t *testing.T) {
+			c.t = t
+			var p struct {
+				Error   string           `json:"error"`
+				Details []map[string]any `json:"details"`
+			}
+			code := c.do("POST", "/admin/plugins?kind=scorer", "application/wasm", b.Module, &p)
+			wantCode := http.StatusUnprocessableEntity
+			if b.Cause == models.RefusedTooLarge {
+				wantCode = http.StatusRequestEntityTooLarge
+			}
+			if code != wantCode || !strings.Contains(p.Error, b.Want) || len(p.Details) == 0 || p.Details[0]["cause"] != b.Cause {
+				t.Fatalf("got %d %+v; want %d, cause %s, message containing %q", code, p, wantCode, b.Cause, b.Want)
+			}
+			if b.Cause == models.RefusedConformance {
+				// Every failed vector is a detail naming the field that differs.
+				if len(p.Details) < 2 || p.Details[1]["vector"] == "" || !strings.Contains(fmt.Sprint(p.Details[1]["detail"]), "risk") {
+					t.Fatalf("details %+v", p.Details)
+				}
+			}
+		})
+	}
+	c.t = t
+	var p struct {
+		Error string `json:"error"`
+	}
+	if code := c.do("POST", "/admin/plugins", "application/wasm", []byte("\x00asm"), &p); code != http.StatusBadRequest || !strings.Contains(p.Error, "kind") {
+		t.Fatalf("no kind: %d %q", code, p.Error)
+	}
+	var list struct {
+		Plugins []models.Info `json:"plugins"`
+	}
+	if c.do("GET", "/admin/plugins", "", nil, &list); len(list.Plugins) != 0 {
+		t.Fatalf("%d plugins stored", len(list.Plugins))
+	}
 }

@@ -1,0 +1,154 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/collision-detection-platform/distributed-platform/api"
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/host/models"
+	"github.com/collision-detection-platform/distributed-platform/plugins"
+)
+
+// cCPA builds examples/c-cpa with clang (skipped without it, except under CI).
+func cCPA(t *testing.T) []byte {
+	t.Helper()
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("clang is required under CI (.ci/install-toolchains.sh)")
+		}
+		t.Skip("clang not installed")
+	}
+	root, _ := filepath.Abs("..")
+	out := filepath.Join(t.TempDir(), "cpa.wasm")
+	cmd := exec.Command(clang, "--target=wasm32", "-nostdlib", "-O3", "-ffp-contract=off",
+		"-I"+filepath.Join(root, "sdk", "c"), "-Wl,--no-entry", "-Wl,--export-dynamic", "-Wl,--strip-all",
+		"-o", out, filepath.Join(root, "examples", "c-cpa", "cpa.c"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build c-cpa: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// withPlugins enables the admin API with a plugin manager over the engine.
+func withPlugins(t *testing.T) func(*api.Options) {
+	return func(o *api.Options) {
+		rt, err := plugins.NewRuntime(plugins.RuntimeConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg := prometheus.NewRegistry()
+		m, err := models.New(context.Background(), models.Config{Engine: o.Engine.(*engine.Engine), Runtime: rt,
+			Options: plugins.Options{Instances: 1}, Registerer: reg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close(context.Background()); rt.Close(context.Background()) })
+		o.AdminEnabled, o.Plugins, o.Registerer = true, m, reg
+	}
+}
+
+// The plugin endpoints are admin endpoints: 403 while api.admin.enabled is
+// off or the client is not in api.admin.allow, 501 with no plugin manager.
+func TestAdminPluginsGated(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	for _, r := range [][2]string{{"GET", "/admin/plugins"}, {"POST", "/admin/plugins"}, {"GET", "/admin/plugins/0123456789"},
+		{"POST", "/admin/plugins/0123456789/activate"}, {"POST", "/admin/plugins/0123456789/shadow"},
+		{"POST", "/admin/plugins/rollback"}, {"DELETE", "/admin/plugins/0123456789"}, {"GET", "/admin/plugins/history"}} {
+		a := h.do(r[0], r[1], "", nil)
+		if msg, _ := a.problem(t); a.status != http.StatusForbidden || !strings.Contains(msg, "api.admin.enabled") {
+			t.Fatalf("%s %s with admin disabled: %d %s", r[0], r[1], a.status, msg)
+		}
+	}
+	h2 := newHarness(t, func(o *api.Options) { o.AdminEnabled, o.AdminAllow = true, []string{"10.0.0.0/8"} }, nil)
+	a := h2.get("/admin/plugins")
+	if msg, _ := a.problem(t); a.status != http.StatusForbidden || !strings.Contains(msg, "api.admin.allow") {
+		t.Fatalf("client not allowed: %d %s", a.status, msg)
+	}
+	h3 := newHarness(t, func(o *api.Options) { o.AdminEnabled = true }, nil)
+	if a := h3.get("/admin/plugins"); a.status != http.StatusNotImplemented {
+		t.Fatalf("no manager: %d %s", a.status, a.body)
+	}
+}
+
+// TestAdminPluginsFlow walks one plugin through the endpoints and checks the
+// status codes a client branches on.
+func TestAdminPluginsFlow(t *testing.T) {
+	module := cCPA(t)
+	h := newHarness(t, withPlugins(t), nil)
+	a := h.do("POST", "/admin/plugins?kind=scorer&config=%7B%7D", "application/wasm", bytes.NewReader(module), "X-Request-ID", "req-1")
+	var rec models.Info
+	if a.status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", a.status, a.body)
+	}
+	a.json(t, &rec)
+	if rec.Name != "cpa-c" || rec.State != models.StateStored || rec.UploadedBy.RequestID != "req-1" ||
+		a.header.Get("Location") != "/admin/plugins/"+rec.ID || a.header.Get("X-Request-ID") != "req-1" {
+		t.Fatalf("record %+v, headers %v", rec, a.header)
+	}
+	if a := h.do("POST", "/admin/plugins?kind=scorer", "application/wasm", bytes.NewReader(module)); a.status != http.StatusOK {
+		t.Fatalf("re-upload: %d", a.status)
+	}
+	if a := h.do("POST", "/admin/plugins?kind=scorer&config=%7B%22gain%22%3A2%7D", "application/wasm", bytes.NewReader(module)); a.status != http.StatusConflict {
+		t.Fatalf("re-upload with another config: %d %s", a.status, a.body)
+	}
+	short := rec.ID[:10]
+	for _, c := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"GET", "/admin/plugins/" + short, "", 200},
+		{"GET", "/admin/plugins/abc", "", 400},
+		{"GET", "/admin/plugins/ffffffffffff", "", 404},
+		{"POST", "/admin/plugins/" + short + "/shadow", `{"share": 2}`, 400},
+		{"POST", "/admin/plugins/" + short + "/shadow", `{"share": 0.5}`, 200},
+		{"POST", "/admin/plugins/" + short + "/shadow", `{"share":`, 400},
+		{"POST", "/admin/plugins/" + short + "/activate", "", 200},
+		{"DELETE", "/admin/plugins/" + short, "", 409},
+		{"POST", "/admin/plugins/rollback", `{"kind":"hoverboard"}`, 400},
+		{"POST", "/admin/plugins/rollback", `{"kind":"predictor"}`, 409},
+		{"POST", "/admin/plugins/rollback", ``, 200},
+		{"POST", "/admin/plugins/rollback", ``, 409},
+		{"DELETE", "/admin/plugins/" + short, "", 204},
+		{"GET", "/admin/plugins/" + short, "", 404},
+	} {
+		a := h.do(c.method, c.path, "application/json", strings.NewReader(c.body))
+		if a.status != c.want {
+			t.Fatalf("%s %s %s: %d %s, want %d", c.method, c.path, c.body, a.status, a.body, c.want)
+		}
+		if a.status >= 400 {
+			a.problem(t)
+		}
+	}
+	var hist struct {
+		Activations []models.Activation `json:"activations"`
+	}
+	h.get("/admin/plugins/history").json(t, &hist)
+	if len(hist.Activations) != 2 || hist.Activations[0].To.ID != rec.ID || hist.Activations[1].Reason != "rollback" {
+		t.Fatalf("history %+v", hist.Activations)
+	}
+	var st struct {
+		Plugins models.Status `json:"plugins"`
+	}
+	h.get("/system/status").json(t, &st)
+	if st.Plugins.Active["scorer"].Name != "builtin-cpa" || st.Plugins.Activations != 2 {
+		t.Fatalf("status plugins %+v", st.Plugins)
+	}
+	if m := h.get("/metrics"); !bytes.Contains(m.body, []byte("cdp_plugin_activations_total 2")) ||
+		!bytes.Contains(m.body, []byte("cdp_plugin_auto_rollbacks_total 0")) {
+		t.Fatalf("metrics lack the plugin counters")
+	}
+}
