@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -24,6 +25,8 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
 	"github.com/collision-detection-platform/distributed-platform/host/geo"
 	"github.com/collision-detection-platform/distributed-platform/host/ingest"
+	"github.com/collision-detection-platform/distributed-platform/host/models"
+	"github.com/collision-detection-platform/distributed-platform/plugins"
 	"github.com/collision-detection-platform/distributed-platform/store/memory"
 )
 
@@ -77,6 +80,49 @@ type Node struct {
 	History   *memory.Store
 	Registry  *prometheus.Registry
 	Logger    *slog.Logger
+	// Plugins manages uploaded models (the admin API's /admin/plugins); nil
+	// until StartPlugins.
+	Plugins *models.Manager
+	runtime *plugins.Runtime
+}
+
+// StartPlugins opens the plugin registry under <system.data_dir>/plugins (in
+// memory without a data directory), re-activates the plugins that were
+// active and starts watching them. The models the configuration loaded are
+// the base that a rollback returns to. Run closes it.
+func (n *Node) StartPlugins(ctx context.Context) error {
+	rt, err := NewPluginRuntime(n.Config)
+	if err != nil {
+		return fmt.Errorf("host: plugins: %w", err)
+	}
+	opts, err := PluginOptions(n.Config, config.Plugin{}, n.Logger)
+	if err != nil {
+		rt.Close(ctx)
+		return fmt.Errorf("host: plugins: %w", err)
+	}
+	dir := ""
+	if n.Config.System.DataDir != "" {
+		dir = filepath.Join(n.Config.System.DataDir, "plugins")
+	}
+	m, err := models.New(ctx, models.Config{Engine: n.Engine, Runtime: rt, Dir: dir, Options: opts,
+		Registerer: n.Registry, Logger: n.Logger})
+	if err != nil {
+		rt.Close(ctx)
+		return fmt.Errorf("host: system.data_dir: %w", err)
+	}
+	n.Plugins, n.runtime = m, rt
+	return nil
+}
+
+// closePlugins stops the plugin manager after the engine stopped.
+func (n *Node) closePlugins(ctx context.Context) error {
+	if n.Plugins == nil {
+		return nil
+	}
+	err := n.Plugins.Close(ctx)
+	n.runtime.Close(ctx)
+	n.Plugins, n.runtime = nil, nil
+	return err
 }
 
 // NewNode provisions a node from a valid configuration: frame, classes,
@@ -154,6 +200,7 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 		Gatherer:            n.Registry,
 		Logger:              n.Logger,
 		Version:             version,
+		Plugins:             n.Plugins,
 	})
 }
 
@@ -197,5 +244,8 @@ func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed f
 	}
 	stopEngine() // Run drains the queue with a last tick
 	wg.Wait()
+	if e := n.closePlugins(context.Background()); e != nil && err == nil {
+		err = e
+	}
 	return err
 }
