@@ -574,3 +574,184 @@ func TestTurnPredictor(t *testing.T) {
 		}
 	}
 }
+
+// SDK fixtures: small plugins that use the parts of the AssemblyScript and
+// Rust SDKs the CPA examples do not (cdp_init with the configuration kept in
+// the model, errors reported through cdp_last_error, a predictor-only kind,
+// JSON escaping in the manifest). Each scales the constant-velocity box by
+// the configured "scale" (default 1) and refuses a configuration containing
+// "refuse".
+const fixtureDescription = `quote " backslash \ tab` + "\t" + `end`
+
+const rustFixture = `
+static mut SCALE: f64 = 1.0;
+
+fn init(cfg: &[u8]) -> core::result::Result<(), &'static str> {
+    let s = core::str::from_utf8(cfg).map_err(|_| "fixture: config is not UTF-8")?;
+    if s.contains("refuse") {
+        return Err("fixture: refused on request");
+    }
+    if let Some(i) = s.find("\"scale\":") {
+        let rest = s[i + 8..].trim_start();
+        let end = rest.find(|c: char| c != '.' && !c.is_ascii_digit()).unwrap_or(rest.len());
+        let v: f64 = rest[..end].parse().map_err(|_| "fixture: scale is not a number")?;
+        unsafe { SCALE = v };
+    }
+    Ok(())
+}
+
+fn predict(v: &cdp::Vehicle, p: &cdp::Params, b: &mut cdp::Box3, s: &mut cdp::Samples) {
+    let k = unsafe { SCALE };
+    let h = p.horizon * k;
+    let (ex, ey, ez) = (v.x + v.vx * h, v.y + v.vy * h, v.z + v.vz * h);
+    *b = cdp::Box3 { min_x: v.x.min(ex), min_y: v.y.min(ey), min_z: v.z.min(ez),
+                     max_x: v.x.max(ex), max_y: v.y.max(ey), max_z: v.z.max(ez) };
+    for i in 0..s.len() {
+        let t = h * (i + 1) as f64 / s.len() as f64;
+        s.set(i, cdp::Point { x: v.x + v.vx * t, y: v.y + v.vy * t, z: v.z + v.vz * t });
+    }
+}
+
+cdp::plugin! {
+    manifest: cdp::Manifest {
+        name: "fixture-rust", version: "0.1.0",
+        description: "quote \" backslash \\ tab\tend", matches_builtin: false,
+    },
+    predict: predict,
+    init: init,
+}
+`
+
+const asFixture = `
+import * as cdp from "SDK";
+export { cdp_abi_version, cdp_alloc, cdp_last_error } from "SDK";
+
+class Model {
+  scale: f64 = 1;
+  predict(v: cdp.Vehicle, p: cdp.Params, b: cdp.Box, s: cdp.Samples): void {
+    const h = p.horizon * this.scale;
+    const ex = v.x + v.vx * h, ey = v.y + v.vy * h, ez = v.z + v.vz * h;
+    b.min_x = Math.min(v.x, ex); b.min_y = Math.min(v.y, ey); b.min_z = Math.min(v.z, ez);
+    b.max_x = Math.max(v.x, ex); b.max_y = Math.max(v.y, ey); b.max_z = Math.max(v.z, ez);
+    for (let i: u32 = 0; i < s.count; i++) {
+      const t = h * <f64>(i + 1) / <f64>s.count;
+      const q = s.at(i);
+      q.x = v.x + v.vx * t; q.y = v.y + v.vy * t; q.z = v.z + v.vz * t;
+    }
+  }
+}
+const model = new Model();
+
+export function cdp_init(ptr: usize, len: i32): i32 {
+  const cfg = cdp.config(ptr, len);
+  if (cfg.includes("refuse")) {
+    cdp.setError("fixture: refused on request");
+    return cdp.ERR_CONFIG;
+  }
+  const i = cfg.indexOf("\"scale\":");
+  if (i >= 0) model.scale = parseFloat(cfg.substring(i + 8).trimStart());
+  return cdp.OK;
+}
+
+export function cdp_manifest(): i64 {
+  return cdp.manifest("fixture-as", "0.1.0", cdp.PREDICTOR, "quote \" backslash \\ tab\tend", false);
+}
+
+export function cdp_predict(batch: usize): i32 {
+  return cdp.predictBatch(batch, model);
+}
+`
+
+// buildFixture compiles one SDK fixture with the flags of the examples'
+// Makefiles.
+func buildFixture(t *testing.T, lang string) []byte {
+	t.Helper()
+	example := map[string]string{"rust": "rust-cpa", "as": "as-cpa"}[lang]
+	buildMore(t, example) // the toolchain is there (or the test fails under CI)
+	dir := t.TempDir()
+	sdk, _ := filepath.Abs(filepath.Join("..", "sdk"))
+	out := filepath.Join(dir, "fixture.wasm")
+	var cmds [][]string
+	switch lang {
+	case "rust":
+		src := filepath.Join(dir, "fixture.rs")
+		if err := os.WriteFile(src, []byte(rustFixture), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rf := []string{"--target", "wasm32-unknown-unknown", "--edition", "2021", "-C", "opt-level=3"}
+		cmds = [][]string{
+			append(append([]string{"/usr/bin/rustc"}, rf...), "--crate-type", "rlib", "--crate-name", "cdp",
+				"-o", filepath.Join(dir, "libcdp.rlib"), filepath.Join(sdk, "rust", "src", "lib.rs")),
+			append(append([]string{"/usr/bin/rustc"}, rf...), "--crate-type", "cdylib", "-C", "panic=abort", "-C", "lto",
+				"-C", "strip=symbols", "--extern", "cdp="+filepath.Join(dir, "libcdp.rlib"), "-o", out, src),
+		}
+	case "as":
+		src := filepath.Join(dir, "fixture.ts")
+		sdkPath, _ := filepath.Rel(dir, filepath.Join(sdk, "assemblyscript", "cdp"))
+		if err := os.WriteFile(src, []byte(strings.ReplaceAll(asFixture, "SDK", sdkPath)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmds = [][]string{{filepath.Join(sdk, "assemblyscript", "node_modules", ".bin", "asc"), src, "-O3", "--runtime", "stub",
+			"--use", "abort=", "--noAssert", "--exportStart", "_initialize", "-o", out}}
+	}
+	for _, c := range cmds {
+		cmd := exec.Command(c[0], c[1:]...)
+		cmd.Dir = dir
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, b)
+		}
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSDKFixtures: configuration reaches the model, a refusal carries the
+// plugin's message, the manifest is escaped JSON with the derived kind, and
+// a predictor-only plugin predicts (and conforms) but does not score.
+func TestSDKFixtures(t *testing.T) {
+	for _, lang := range []string{"as", "rust"} {
+		t.Run(lang, func(t *testing.T) {
+			mod := buildFixture(t, lang)
+			r := mustRuntime(t)
+			p := mustLoad(t, r, mod, Options{Instances: 1})
+			m := p.Manifest()
+			if m.Name != "fixture-"+lang || m.Kind != "predictor" || m.Description != fixtureDescription || m.MatchesBuiltin {
+				t.Fatalf("manifest %+v", m)
+			}
+			v := []abi.Vehicle{{X: 10, Y: 20, Z: 30, VX: 1, VY: -2, VZ: 0.5, T: 1.7e9}}
+			prm := abi.Params{Horizon: 30, MinRisk: 0.3, Samples: 3}
+			for _, c := range []struct {
+				cfg   string
+				scale float64
+			}{{"", 1}, {`{"scale": 2}`, 2}} {
+				p := mustLoad(t, r, mod, Options{Instances: 1, Config: []byte(c.cfg)})
+				boxes, pts := make([]abi.Box, 1), make([]abi.Point, 3)
+				if err := p.Predict(ctx, prm, v, boxes, pts); err != nil {
+					t.Fatal(err)
+				}
+				h := 30 * c.scale
+				if want := (abi.Box{MinX: 10, MinY: 20 - 2*h, MinZ: 30, MaxX: 10 + h, MaxY: 20, MaxZ: 30 + 0.5*h}); boxes[0] != want {
+					t.Fatalf("config %q: box %+v, want %+v", c.cfg, boxes[0], want)
+				}
+				if want := (abi.Point{X: 10 + h, Y: 20 - 2*h, Z: 30 + 0.5*h}); pts[2] != want {
+					t.Fatalf("config %q: last sample %+v, want %+v", c.cfg, pts[2], want)
+				}
+			}
+			if _, err := r.Load(ctx, mod, Options{Instances: 1, Config: []byte(`{"refuse": true}`)}); err == nil ||
+				!strings.Contains(err.Error(), "fixture: refused on request") {
+				t.Fatalf("refused config: err = %v, want the plugin's message", err)
+			}
+			if err := p.Score(ctx, prm, append(v, v[0]), []abi.Pair{{A: 0, B: 1}}, make([]abi.Result, 1)); err == nil {
+				t.Fatal("a predictor-only plugin scored")
+			}
+			if rep := Conformance(ctx, mod); !rep.Pass || rep.Mode != "well-formed" {
+				var sb strings.Builder
+				rep.WriteText(&sb)
+				t.Fatalf("conformance:\n%s", sb.String())
+			}
+		})
+	}
+}
