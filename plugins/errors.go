@@ -120,3 +120,20 @@ func IsFailure(err error) (*FailureError, bool) {
 func refused(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrRefused}, args...)...)
 }
+
+// refusal is Load's error when the first instance could not be created: it
+// is ErrRefused and the *FailureError that says why.
+type refusal struct{ f *FailureError }
+
+func (r *refusal) Error() string {
+	msg := fmt.Sprintf("plugins: module refused: %s %s", r.f.Plugin, r.f.Op)
+	if r.f.Detail != "" {
+		msg += ": " + r.f.Detail
+	}
+	if r.f.Cause != nil && r.f.Detail == "" {
+		msg += ": " + r.f.Cause.Error()
+	}
+	return msg
+}
+
+func (r *refusal) Unwrap() []error { return []error{ErrRefused, r.f} }

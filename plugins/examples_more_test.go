@@ -432,7 +432,8 @@ func TestPcFoster(t *testing.T) {
 		b := abi.Vehicle{X: 200, Y: -300, Z: 100 + miss, VY: 30, Alt: 100 + miss, T: 1.7e9, Radius: 10, HSep: 50, VSep: 25, Sigma: sigma}
 		return a, b
 	}
-	p := mustLoad(t, mustRuntime(t), mod, Options{Instances: 1})
+	r := mustRuntime(t) // one runtime: its compilation cache compiles the module once
+	p := mustLoad(t, r, mod, Options{Instances: 1})
 	s := math.Sqrt(20*20 + 20*20)
 	prev := 2.0
 	for _, miss := range []float64{0, 10, 20, 40, 80} {
@@ -460,8 +461,8 @@ func TestPcFoster(t *testing.T) {
 	}
 	// Sigma 0 is unknown: the configured default applies.
 	a, b := crossing(40, 0)
-	tight := scoreOne(t, mustLoad(t, mustRuntime(t), mod, Options{Instances: 1, Config: []byte(`{"default_sigma_m": 5}`)}), prm, a, b)
-	loose := scoreOne(t, mustLoad(t, mustRuntime(t), mod, Options{Instances: 1, Config: []byte(`{"default_sigma_m": 60}`)}), prm, a, b)
+	tight := scoreOne(t, mustLoad(t, r, mod, Options{Instances: 1, Config: []byte(`{"default_sigma_m": 5}`)}), prm, a, b)
+	loose := scoreOne(t, mustLoad(t, r, mod, Options{Instances: 1, Config: []byte(`{"default_sigma_m": 60}`)}), prm, a, b)
 	for _, c := range []struct {
 		sigma float64
 		r     abi.Result
@@ -476,12 +477,12 @@ func TestPcFoster(t *testing.T) {
 		t.Fatalf("Pc %v with sigma 5 m, %v with sigma 60 m", tight.Risk, loose.Risk)
 	}
 	// The protected zone as the collision radius: R = 50 + 10 + 10.
-	prot := scoreOne(t, mustLoad(t, mustRuntime(t), mod, Options{Instances: 1, Config: []byte(`{"radius": "protected"}`)}), prm, a, b)
+	prot := scoreOne(t, mustLoad(t, r, mod, Options{Instances: 1, Config: []byte(`{"radius": "protected"}`)}), prm, a, b)
 	if want := diskProbability(40, math.Sqrt(2*10*10), 70); math.Abs(prot.Risk-want) > 0.05*want {
 		t.Fatalf("protected radius: Pc %v, exact %v", prot.Risk, want)
 	}
 	for _, bad := range []string{`{"radius": "big"}`, `{"default_sigma_m": 0}`, `{"sigma_growth_mps": -1}`, `{"sigma": 3}`, `[1]`} {
-		if _, err := mustRuntime(t).Load(ctx, mod, Options{Instances: 1, Config: []byte(bad)}); err == nil || !strings.Contains(err.Error(), "pc-foster: config") {
+		if _, err := r.Load(ctx, mod, Options{Instances: 1, Config: []byte(bad)}); err == nil || !strings.Contains(err.Error(), "pc-foster: config") {
 			t.Errorf("config %s: err = %v, want the plugin's refusal", bad, err)
 		}
 	}
@@ -494,9 +495,10 @@ func TestTurnPredictor(t *testing.T) {
 	mod := buildMore(t, "turn-predictor")
 	const h, ns = 60.0, 12
 	prm := abi.Params{Horizon: h, MinRisk: 0.3, Samples: ns}
+	r := mustRuntime(t) // one runtime: its compilation cache compiles the module once
 	predict := func(cfg string, v abi.Vehicle) (abi.Box, []abi.Point) {
 		t.Helper()
-		p := mustLoad(t, mustRuntime(t), mod, Options{Instances: 1, Config: []byte(cfg)})
+		p := mustLoad(t, r, mod, Options{Instances: 1, Config: []byte(cfg)})
 		boxes, pts := make([]abi.Box, 1), make([]abi.Point, ns)
 		if err := p.Predict(ctx, prm, []abi.Vehicle{v}, boxes, pts); err != nil {
 			t.Fatal(err)
@@ -569,7 +571,7 @@ func TestTurnPredictor(t *testing.T) {
 	})
 
 	for _, bad := range []string{`{"source": "radar"}`, `{"turn_rate_dps": "left"}`, `{"max_turn_rate_dps": 0}`, `{"rate": 1}`} {
-		if _, err := mustRuntime(t).Load(ctx, mod, Options{Instances: 1, Config: []byte(bad)}); err == nil || !strings.Contains(err.Error(), "turn-predictor: config") {
+		if _, err := r.Load(ctx, mod, Options{Instances: 1, Config: []byte(bad)}); err == nil || !strings.Contains(err.Error(), "turn-predictor: config") {
 			t.Errorf("config %s: err = %v, want the plugin's refusal", bad, err)
 		}
 	}

@@ -126,7 +126,10 @@ func (r *Runtime) Load(ctx context.Context, module []byte, opts Options) (*Plugi
 
 	first, err := p.newInstance(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+		if f, ok := err.(*FailureError); ok {
+			return nil, &refusal{f}
+		}
+		return nil, err
 	}
 	p.pool = make(chan *instance, o.Instances)
 	p.pool <- first

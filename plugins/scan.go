@@ -331,7 +331,7 @@ func (s *scanner) section_(id byte) {
 			for g := 0; g < groups && body.err == nil; g++ {
 				total += int(body.u32())
 				if total > maxLocals {
-					body.fail("function body %d declares more than %d locals", i, maxLocals)
+					body.fail("more than %d locals", maxLocals)
 				}
 				body.valType()
 			}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var updateHostile = flag.Bool("update-hostile", false, "rewrite plugins/testdata/hostile/*.wasm from the hostile-module table")
@@ -43,4 +44,42 @@ func TestHostileTestdata(t *testing.T) {
 			t.Errorf("%s is out of date (go test ./plugins -run TestHostileTestdata -update-hostile)", path)
 		}
 	}
+}
+
+// TestConformanceOnHostileModules: the conformance runner (what `cdp plugin
+// test` prints) fails every hostile module with a reason, and returns.
+func TestConformanceOnHostileModules(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "hostile", "*.wasm"))
+	if err != nil || len(files) < 20 {
+		t.Fatalf("%d hostile modules found (%v)", len(files), err)
+	}
+	r := mustRuntime(t)
+	for _, f := range files {
+		mod, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := r.Conformance(ctx, mod, Options{Limits: Limits{InitTimeout: 500 * time.Millisecond}, Logger: discardLogger()})
+		if rep.Pass {
+			t.Errorf("%s passed conformance", f)
+			continue
+		}
+		reason := rep.LoadError
+		for _, v := range rep.Vectors {
+			if !v.Pass && !v.Skipped && reason == "" {
+				reason = v.Name + ": " + v.Detail
+			}
+		}
+		if reason == "" {
+			t.Errorf("%s failed without a reason", f)
+		}
+		t.Logf("%-45s %s", filepath.Base(f), firstLine(reason))
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
