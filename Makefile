@@ -46,9 +46,13 @@ plugins:
 	  fi; \
 	done
 
-## fuzz: a short run of every fuzz target
+## fuzz: a short run (FUZZTIME each, default 20s) of every fuzz target
+FUZZTIME ?= 20s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzGridOracle -fuzztime 30s ./grid
+	@set -e; grep -rl --include='*_test.go' '^func Fuzz' . | while read f; do \
+	  d=$$(dirname $$f); for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "== $$d $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$d; \
+	  done; done
 
 clean:
 	rm -rf bin
