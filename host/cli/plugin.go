@@ -1,9 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,11 +31,19 @@ version it declares, its manifest, and its answers on the conformance vectors
 different from the builtin is checked for well-formed output instead:
 ranges, counts, finiteness and determinism.`,
 		Example: `  cdp plugin test examples/c-cpa/cpa.wasm
-  cdp plugin test --json my-scorer.wasm`,
+  cdp plugin test --json my-scorer.wasm
+  cdp plugin upload --kind scorer my-scorer.wasm
+  cdp plugin shadow --share 0.2 3f2a9c1d
+  cdp plugin activate 3f2a9c1d
+  cdp plugin rollback`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newPluginTestCmd(a))
+	ac := &adminClient{}
+	cmd.PersistentFlags().StringVar(&ac.server, "server", "http://localhost:8080",
+		"base URL of the cdp server whose plugins to manage (its admin API must be enabled: api.admin.enabled)")
+	cmd.AddCommand(newPluginTestCmd(a), newPluginUploadCmd(ac), newPluginListCmd(ac), newPluginShowCmd(ac),
+		newPluginShadowCmd(ac), newPluginActivateCmd(ac), newPluginRollbackCmd(ac), newPluginDeleteCmd(ac))
 	return cmd
 }
 
@@ -67,3 +82,340 @@ differing field, and the time per scored pair. Exits 1 when the module fails.`,
 	boolSwitch(cmd.Flags(), &asJSON, "json", "", "print the report as JSON")
 	return cmd
 }
+
+// adminClient talks to a server's /admin/plugins endpoints.
+type adminClient struct {
+	server string
+}
+
+// problemError is an error answer of the server.
+type problemError struct {
+	Status  int
+	Message string            `json:"error"`
+	Details []json.RawMessage `json:"details"`
+}
+
+func (e *problemError) Error() string {
+	s := fmt.Sprintf("server answered %d: %s", e.Status, e.Message)
+	for _, d := range e.Details {
+		s += "\n  " + string(d)
+	}
+	return s
+}
+
+// call sends one request and decodes a 2xx JSON answer into out.
+func (c *adminClient) call(cmd *cobra.Command, method, path, ctype string, body []byte, out any) error {
+	base := strings.TrimRight(c.server, "/")
+	if _, err := url.ParseRequestURI(base); err != nil || !strings.HasPrefix(base, "http") {
+		return usagef(cmd, "--server %q: want a URL such as http://localhost:8080", c.server)
+	}
+	req, err := http.NewRequestWithContext(cmd.Context(), method, base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	// Uploads run the conformance vectors before the server answers.
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+	if err != nil {
+		return fmt.Errorf("plugin: %w (is the server running? --server %s)", err, c.server)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		p := &problemError{Status: resp.StatusCode}
+		if json.Unmarshal(b, p) != nil || p.Message == "" {
+			p.Message = strings.TrimSpace(string(b))
+		}
+		return p
+	}
+	if out != nil && len(b) > 0 {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// pluginView is the part of the server's plugin record the commands print.
+type pluginView struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Version  string    `json:"version"`
+	Kind     string    `json:"kind"`
+	State    string    `json:"state"`
+	Uploaded time.Time `json:"uploaded_at"`
+	Metrics  struct {
+		NsPerPair float64 `json:"ns_per_pair"`
+	} `json:"metrics"`
+	Counters struct {
+		Pairs    uint64 `json:"pairs"`
+		Failures uint64 `json:"failures"`
+	} `json:"counters"`
+}
+
+type refView struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+func (r refView) String() string {
+	if r.ID == "" {
+		return r.Name + " " + r.Version + " (base model)"
+	}
+	return fmt.Sprintf("%s %s (%s)", r.Name, r.Version, short(r.ID))
+}
+
+type activationView struct {
+	Kind   string  `json:"kind"`
+	From   refView `json:"from"`
+	To     refView `json:"to"`
+	Reason string  `json:"reason"`
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// printJSON writes v indented.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newPluginUploadCmd(c *adminClient) *cobra.Command {
+	var kind, name, version, desc, cfg string
+	cmd := &cobra.Command{
+		Use:   "upload FILE.wasm",
+		Short: "Upload a Wasm model to a running server",
+		Long: `Send the module to the server's registry. The server validates it as
+'cdp plugin test' does and as a load with its limits does (size, compile,
+exports, ABI version, init within its time budget, conformance vectors) and
+stores it by sha256; a refusal says exactly why. The plugin is stored, not
+active: try it with 'cdp plugin shadow', then 'cdp plugin activate'.`,
+		Example: `  cdp plugin upload --kind scorer my-scorer.wasm
+  cdp plugin upload --kind scorer --config '{"gain": 2}' my-scorer.wasm
+  cdp plugin upload --kind scorer --config @scorer.json --server http://cdp:8080 my-scorer.wasm`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			module, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			if strings.HasPrefix(cfg, "@") {
+				b, err := os.ReadFile(cfg[1:])
+				if err != nil {
+					return fmt.Errorf("--config: %w", err)
+				}
+				cfg = string(b)
+			}
+			if cfg != "" && !json.Valid([]byte(cfg)) {
+				return usagef(cmd, "--config: not valid JSON")
+			}
+			q := url.Values{"kind": {kind}}
+			for k, v := range map[string]string{"name": name, "version": version, "description": desc, "config": cfg} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			var p pluginView
+			if err := c.call(cmd, "POST", "/admin/plugins?"+q.Encode(), "application/wasm", module, &p); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "uploaded %s %s (%s) as %s, state %s\nid %s\n", p.Name, p.Version, p.Kind, short(p.ID), p.State, p.ID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kind, "kind", "scorer", "what the module is: scorer, predictor or predictor+scorer (must be its manifest's)")
+	f.StringVar(&name, "name", "", "expected manifest name (the upload is refused when it differs)")
+	f.StringVar(&version, "version", "", "expected manifest version (the upload is refused when it differs)")
+	f.StringVar(&desc, "description", "", "description to record instead of the manifest's")
+	f.StringVar(&cfg, "config", "", "JSON configuration passed to the plugin's cdp_init, or @FILE (default {})")
+	return cmd
+}
+
+func newPluginListCmd(c *adminClient) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the plugins of a running server",
+		Long: `List the server's plugins, newest upload first: id (sha256 prefix), name,
+version, kind, state (stored, shadow, active, retired, broken), pairs scored,
+time per pair and failures; then the active models and the one in shadow.`,
+		Example: `  cdp plugin list --server http://cdp:8080`,
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var raw json.RawMessage
+			if err := c.call(cmd, "GET", "/admin/plugins", "", nil, &raw); err != nil {
+				return err
+			}
+			if asJSON {
+				var v any
+				_ = json.Unmarshal(raw, &v)
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			var list struct {
+				Plugins []pluginView `json:"plugins"`
+				Status  struct {
+					Active map[string]refView `json:"active"`
+					Shadow *refView           `json:"shadow"`
+				} `json:"status"`
+			}
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tVERSION\tKIND\tSTATE\tPAIRS\tNS/PAIR\tFAILURES\tUPLOADED")
+			for _, p := range list.Plugins {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%.0f\t%d\t%s\n", short(p.ID), p.Name, p.Version, p.Kind, p.State,
+					p.Counters.Pairs, p.Metrics.NsPerPair, p.Counters.Failures, p.Uploaded.Local().Format(time.DateTime))
+			}
+			w.Flush()
+			out := cmd.OutOrStdout()
+			for _, k := range []string{"scorer", "predictor"} {
+				if r, ok := list.Status.Active[k]; ok {
+					fmt.Fprintf(out, "active %-9s %s\n", k, r)
+				}
+			}
+			if s := list.Status.Shadow; s != nil {
+				fmt.Fprintf(out, "shadow           %s\n", *s)
+			}
+			return nil
+		},
+	}
+	boolSwitch(cmd.Flags(), &asJSON, "json", "", "print the server's answer as JSON")
+	return cmd
+}
+
+func newPluginShowCmd(c *adminClient) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one plugin: state history, failures, metrics, shadow comparison (JSON)",
+		Long: `Print the server's record of one plugin as JSON. ID is the module's sha256 or a
+unique prefix of at least 8 hex characters.`,
+		Example: `  cdp plugin show 3f2a9c1d`,
+		Args:    usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var v any
+			if err := c.call(cmd, "GET", "/admin/plugins/"+url.PathEscape(args[0]), "", nil, &v); err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), v)
+		},
+	}
+}
+
+func newPluginShadowCmd(c *adminClient) *cobra.Command {
+	var share float64
+	var stop bool
+	cmd := &cobra.Command{
+		Use:   "shadow ID",
+		Short: "Run a scorer in shadow beside the active one",
+		Long: `The plugin scores a share of the live batches beside the active scorer; its
+answers never reach the risk events. 'cdp plugin show ID' reports how often
+and by how much the two disagree and their time per pair.`,
+		Example: `  cdp plugin shadow --share 0.25 3f2a9c1d
+  cdp plugin shadow --stop 3f2a9c1d`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if share < 0 || share > 1 {
+				return usagef(cmd, "--share %v: want a fraction in (0, 1]", share)
+			}
+			body, _ := json.Marshal(map[string]any{"share": share, "stop": stop})
+			var p pluginView
+			if err := c.call(cmd, "POST", "/admin/plugins/"+url.PathEscape(args[0])+"/shadow", "application/json", body, &p); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%s): %s\n", p.Name, p.Version, short(p.ID), p.State)
+			return nil
+		},
+	}
+	cmd.Flags().Float64Var(&share, "share", 0, "fraction of batches scored in shadow, in (0, 1] (default: the server's, 0.1)")
+	boolSwitch(cmd.Flags(), &stop, "stop", "", "stop shadowing")
+	return cmd
+}
+
+func newPluginActivateCmd(c *adminClient) *cobra.Command {
+	return &cobra.Command{
+		Use:   "activate ID",
+		Short: "Make a plugin the active model of its kind",
+		Long: `Switch atomically between two ticks: batches in flight finish on the old
+model, open risks stay tracked and are re-scored by the new one. The previous
+model becomes the first fallback and 'cdp plugin rollback' returns to it.`,
+		Example: `  cdp plugin activate 3f2a9c1d`,
+		Args:    usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var res struct {
+				Activations []activationView `json:"activations"`
+				Plugin      pluginView       `json:"plugin"`
+			}
+			if err := c.call(cmd, "POST", "/admin/plugins/"+url.PathEscape(args[0])+"/activate", "", nil, &res); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if len(res.Activations) == 0 {
+				fmt.Fprintf(out, "%s %s (%s) is active already\n", res.Plugin.Name, res.Plugin.Version, short(res.Plugin.ID))
+			}
+			for _, a := range res.Activations {
+				fmt.Fprintf(out, "active %s: %s (was %s)\n", a.Kind, a.To, a.From)
+			}
+			return nil
+		},
+	}
+}
+
+func newPluginRollbackCmd(c *adminClient) *cobra.Command {
+	var kind string
+	cmd := &cobra.Command{
+		Use:   "rollback",
+		Short: "Return to the previously active model of a kind, in one call",
+		Long: `Make the model that was active before the current one active again (a plugin,
+or the base model the server started with); the current plugin is retired.
+Rolling back again goes one step further back.`,
+		Example: `  cdp plugin rollback
+  cdp plugin rollback --kind predictor`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body, _ := json.Marshal(map[string]string{"kind": kind})
+			var res struct {
+				Activation activationView `json:"activation"`
+			}
+			if err := c.call(cmd, "POST", "/admin/plugins/rollback", "application/json", body, &res); err != nil {
+				return err
+			}
+			a := res.Activation
+			fmt.Fprintf(cmd.OutOrStdout(), "active %s: %s (rolled back from %s)\n", a.Kind, a.To, a.From)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&kind, "kind", "scorer", "which model to roll back: scorer or predictor")
+	return cmd
+}
+
+func newPluginDeleteCmd(c *adminClient) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a plugin that is not active",
+		Long: `Remove the plugin and its module from the server's registry. The active plugin
+cannot be deleted: activate another model or roll back first.`,
+		Example: `  cdp plugin delete 3f2a9c1d`,
+		Args:    usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.call(cmd, "DELETE", "/admin/plugins/"+url.PathEscape(args[0]), "", nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])
+			return nil
+		},
+	}
+}
+
+var _ error = (*problemError)(nil)

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +26,7 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/api"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/collision-detection-platform/distributed-platform/host/cli"
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
 	"github.com/collision-detection-platform/distributed-platform/host/geo"
 	"github.com/collision-detection-platform/distributed-platform/host/models"
@@ -389,5 +392,79 @@ func TestBadUploadsOverREST(t *testing.T) {
 	}
 	if c.do("GET", "/admin/plugins", "", nil, &list); len(list.Plugins) != 0 {
 		t.Fatalf("%d plugins stored", len(list.Plugins))
+	}
+}
+
+// TestCLI drives a server's plugins with `cdp plugin ...`: the same
+// operations from the command line, with the server's reasons on failure.
+func TestCLI(t *testing.T) {
+	ctx := context.Background()
+	eng, err := engine.New(engine.Default(), engine.Models{Predictor: builtin.Predictor{}, Scorer: builtin.Scorer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _ := plugins.NewRuntime(plugins.RuntimeConfig{})
+	defer rt.Close(ctx)
+	mgr, err := models.New(ctx, models.Config{Engine: eng, Runtime: rt, Options: plugins.Options{Instances: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close(ctx)
+	srv, err := api.New(api.Options{Engine: eng, AdminEnabled: true, Plugins: mgr, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() { srv.Shutdown(ctx); <-served }()
+	server := "http://" + ln.Addr().String()
+
+	dir := t.TempDir()
+	good := filepath.Join(dir, "cpa.wasm")
+	bad := filepath.Join(dir, "bad.wasm")
+	os.WriteFile(good, models.ExampleModule(t, "c-cpa"), 0o644)
+	os.WriteFile(bad, []byte("not a module"), 0o644)
+	cdp := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := cli.Execute(ctx, append(append([]string{"plugin"}, args...), "--server", server),
+			cli.Options{Stdout: &out, Stderr: &errb, LookupEnv: func(string) (string, bool) { return "", false }})
+		return code, out.String(), errb.String()
+	}
+	code, out, _ := cdp("upload", "--kind", "scorer", "--config", "{}", good)
+	if code != 0 || !strings.Contains(out, "uploaded cpa-c 1.0.0") {
+		t.Fatalf("upload: %d %q", code, out)
+	}
+	id := strings.TrimSpace(out[strings.LastIndex(out, "id ")+3:])
+	if code, _, errs := cdp("upload", bad); code != 1 || !strings.Contains(errs, "422") || !strings.Contains(errs, "magic bytes") {
+		t.Fatalf("bad upload: %d %q", code, errs)
+	}
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"list"}, "stored"},
+		{[]string{"shadow", "--share", "0.5", id[:8]}, "shadow"},
+		{[]string{"list"}, "shadow           cpa-c"},
+		{[]string{"activate", id[:8]}, "active scorer: cpa-c 1.0.0 (" + id[:12] + ") (was builtin-cpa"},
+		{[]string{"show", id}, `"state": "active"`},
+		{[]string{"rollback"}, "active scorer: builtin-cpa 1.0.0 (base model) (rolled back from cpa-c"},
+		{[]string{"delete", id[:8]}, "deleted"},
+	}
+	for _, s := range steps {
+		code, out, errs := cdp(s.args...)
+		if code != 0 || !strings.Contains(out, s.want) {
+			t.Fatalf("cdp plugin %v: %d\n%s%s\nwant %q", s.args, code, out, errs, s.want)
+		}
+	}
+	if code, _, errs := cdp("rollback"); code != 1 || !strings.Contains(errs, "409") {
+		t.Fatalf("rollback with nothing active: %d %q", code, errs)
+	}
+	if code, _, errs := cdp("show", "abc"); code != 1 || !strings.Contains(errs, "400") || !strings.Contains(errs, "prefix of at least 8") {
+		t.Fatalf("short id: %d %q", code, errs)
+	}
+	var errb bytes.Buffer
+	if code := cli.Execute(ctx, []string{"plugin", "list", "--server", "localhost:1"}, cli.Options{Stdout: io.Discard, Stderr: &errb}); code != cli.ExitUsage {
+		t.Fatalf("bad --server: exit %d %s", code, errb.String())
 	}
 }
