@@ -239,3 +239,7 @@ func (d *DataTicker) WaitApplied(ctx context.Context) error {
 }
 
 var _ Ingester = (*DataTicker)(nil)
+
+// Abandon makes c stop like a crashed process at its next poll: no drain,
+// no final commit.
+func Abandon(c *Consumer) { c.abandon.Store(true) }

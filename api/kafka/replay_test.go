@@ -239,3 +239,62 @@ func TestRecordingThroughKafkaMatchesReplay(t *testing.T) {
 	sameEvents(t, eventsOf(t, recs), want)
 	t.Logf("%d records -> %d risk events, identical to the replay", len(values), len(want))
 }
+
+// A node that crashes before committing and restarts with an empty state
+// reads the stream again and publishes its risk events again: the copies
+// carry the same ids (and are the same events), so a consumer of
+// collision-risks that drops repeated ids sees exactly the replay's events.
+func TestDuplicatesAfterCrashCarryTheSameIDs(t *testing.T) {
+	path := kafka.DataFile(t, opensky)
+	cfg := aviationConfig(t, path)
+	want := replayEvents(t, cfg, path, "aviation")
+
+	c := kafka.NewCluster(t, 1)
+	k := kafka.ClusterConfig(c, "crash")
+	k.Consumer.CommitInterval = time.Hour // the crash comes before any commit
+	k.Consumer.MaxPollRecords = 1000
+	keys, values := recordingMessages(t, path, "aviation")
+	kafka.ProduceAll(t, c.ListenAddrs(), k.Topics.VehicleLocations, keys, values)
+
+	n1 := startKafkaNode(t, cfg, k)
+	n1.waitConsumed(t, uint64(len(values))*2/3, 60*time.Second)
+	kafka.Abandon(n1.consumer)
+	n1.cancel()
+	<-n1.done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n1.producer.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := n1.producer.Stats().EventsProduced
+
+	n2 := startKafkaNode(t, cfg, k) // a new process: empty state, same group
+	n2.waitConsumed(t, uint64(len(values)), 60*time.Second)
+	n2.stop(t)
+	second := n2.producer.Stats().EventsProduced
+
+	recs := kafka.ReadTopic(t, c.ListenAddrs(), k.Topics.CollisionRisks, int(first+second), 20*time.Second)
+	all := eventsOf(t, recs)
+	seen := map[string]engine.Event{}
+	var dedup []engine.Event
+	dups := 0
+	for _, ev := range all {
+		if prev, ok := seen[ev.ID]; ok {
+			dups++
+			prev.Emitted, ev.Emitted = 0, 0
+			pj, _ := json.Marshal(prev)
+			ej, _ := json.Marshal(ev)
+			if !bytes.Equal(pj, ej) {
+				t.Fatalf("id %s names two different events:\n%s\n%s", ev.ID, pj, ej)
+			}
+			continue
+		}
+		seen[ev.ID] = ev
+		dedup = append(dedup, ev)
+	}
+	t.Logf("%d events before the crash, %d after the restart, %d duplicates dropped by id", first, second, dups)
+	if dups == 0 {
+		t.Fatal("no duplicate after the restart: the crash came too early to test anything")
+	}
+	sameEvents(t, dedup, want)
+}

@@ -176,7 +176,8 @@ type KafkaConsumer struct {
 	// engine at once. Default 10000.
 	MaxPollRecords int `koanf:"max_poll_records"`
 	// CommitInterval is how often the offsets of records already applied to
-	// the engine's state are committed; written in seconds. Default 1.
+	// the engine's state are committed; written in seconds, at least 0.1.
+	// Default 1.
 	CommitInterval time.Duration `koanf:"commit_interval"`
 	// FetchMaxBytes bounds one fetch response (and so, with the engine's
 	// queue, what is buffered while the engine is saturated). Default

@@ -18,6 +18,7 @@ func TestKafkaValidation(t *testing.T) {
 		{"dead letter is the input", "messaging:\n  kafka:\n    topics:\n      dead_letter: vehicle-locations\n", "messaging.kafka.topics.dead_letter", ErrConflict, "must differ"},
 		{"bad dead letter name", "messaging:\n  kafka:\n    topics:\n      dead_letter: \"a b\"\n", "messaging.kafka.topics.dead_letter", ErrOutOfRange, "topic name"},
 		{"zero poll", "messaging:\n  kafka:\n    consumer:\n      max_poll_records: 0\n", "messaging.kafka.consumer.max_poll_records", ErrOutOfRange, "> 0"},
+		{"commit interval below the floor", "messaging:\n  kafka:\n    consumer:\n      commit_interval: 0.05\n", "messaging.kafka.consumer.commit_interval", ErrOutOfRange, ">= 0.1s"},
 		{"buffer bound", "messaging:\n  kafka:\n    producer:\n      max_buffered_records: -1\n", "messaging.kafka.producer.max_buffered_records", ErrOutOfRange, "> 0"},
 		{"sasl mechanism", "messaging:\n  kafka:\n    sasl:\n      mechanism: kerberos\n", "messaging.kafka.sasl.mechanism", ErrOutOfRange, "scram-sha-256"},
 		{"sasl without user", "messaging:\n  kafka:\n    sasl:\n      mechanism: plain\n      password_file: " + examplePath + "\n", "messaging.kafka.sasl.username", ErrConflict, "must be set"},

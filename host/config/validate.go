@@ -366,7 +366,9 @@ func validateKafka(ch *checker, k Kafka) {
 	}
 	c := k.Consumer
 	ch.positiveInt("messaging.kafka.consumer.max_poll_records", c.MaxPollRecords)
-	ch.positiveDuration("messaging.kafka.consumer.commit_interval", c.CommitInterval)
+	if c.CommitInterval < 100*time.Millisecond {
+		ch.fail(ErrOutOfRange, "messaging.kafka.consumer.commit_interval", nil, "must be >= 0.1s (franz-go's floor), got %s", seconds2(c.CommitInterval))
+	}
 	ch.positiveInt("messaging.kafka.consumer.fetch_max_bytes", c.FetchMaxBytes)
 	ch.positiveDuration("messaging.kafka.consumer.session_timeout", c.SessionTimeout)
 	p := k.Producer
