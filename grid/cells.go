@@ -195,7 +195,38 @@ func (g *Grid) shardIndex(level int, x, y, z int32) int {
 	return int((h >> 32 * g.nshards) >> 32)
 }
 
-// addEntry appends id to a cell, creating the cell when needed.
+// An entry is an id (below 2^29) tagged with three bits saying whether the
+// cell is the first of the box's cells on x, y and z. The query's
+// reference-point check needs only those bits, so a box that cannot be
+// reported from a cell is skipped without loading it (a cache miss at scale).
+// The bits change only when the box's cell range changes, never on the
+// lock-free move within the same cells.
+const (
+	idBits  = 29
+	idMask  = 1<<idBits - 1
+	firstX  = 1 << idBits
+	firstY  = 2 << idBits
+	firstZ  = 4 << idBits
+	maxIDs  = idMask + 1
+	tagMask = firstX | firstY | firstZ
+)
+
+// tag returns id's entry for cell (x, y, z) of range r.
+func tag(id uint32, r *cellRange, x, y, z int32) uint32 {
+	e := id
+	if x == r.x0 {
+		e |= firstX
+	}
+	if y == r.y0 {
+		e |= firstY
+	}
+	if z == r.z0 {
+		e |= firstZ
+	}
+	return e
+}
+
+// addEntry appends an entry to a cell, creating the cell when needed.
 func (g *Grid) addEntry(level int, x, y, z int32, id uint32) {
 	s := g.shardOf(level, x, y, z)
 	k := cellKey(x, y, z)
@@ -233,6 +264,22 @@ func (s *shard) add(level int, k uint64, id uint32) (created bool) {
 	return !ok
 }
 
+// retagEntry replaces id's entry in a cell by e (same id, new tag bits).
+func (g *Grid) retagEntry(level int, x, y, z int32, id, e uint32) {
+	s := g.shardOf(level, x, y, z)
+	k := cellKey(x, y, z)
+	s.mu.Lock()
+	if c, ok := s.cells[level][k]; ok {
+		for i, v := range s.arena[c.off : c.off+c.n()] {
+			if v&idMask == id {
+				s.arena[c.off+uint32(i)] = e
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+}
+
 // removeEntry takes id out of a cell; an emptied cell leaves the map and its
 // chunk goes back to the free list.
 func (g *Grid) removeEntry(level int, x, y, z int32, id uint32) {
@@ -247,7 +294,7 @@ func (g *Grid) removeEntry(level int, x, y, z int32, id uint32) {
 	n := c.n()
 	ids := s.arena[c.off : c.off+n]
 	i := 0
-	for i < len(ids) && ids[i] != id {
+	for i < len(ids) && ids[i]&idMask != id {
 		i++
 	}
 	if i == len(ids) {

@@ -20,7 +20,9 @@
 //
 // A query visits every level that holds cells. Within a level it reports a
 // box only from the cell containing the minimum corner of the intersection of
-// the two boxes (the reference-point rule), so no per-query set is needed.
+// the two boxes (the reference-point rule), so no per-query set is needed;
+// each entry records whether its cell is the box's first on each axis, so the
+// rule is checked before the box is read. Ids are below 2^29.
 //
 // # Phases
 //

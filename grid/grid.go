@@ -120,9 +120,10 @@ func (g *Grid) levelFor(b *Box) uint8 {
 	return lvlOversize
 }
 
-// Grow makes ids 0..n-1 valid; it never shrinks. Call it only while no other
-// method runs.
+// Grow makes ids 0..n-1 valid; it never shrinks, and ids stop at 2^29
+// (536,870,912 boxes). Call it only while no other method runs.
 func (g *Grid) Grow(n int) {
+	n = min(n, maxIDs)
 	if n <= len(g.lvl) {
 		return
 	}
@@ -203,7 +204,7 @@ func (g *Grid) insertAll(id uint32, level uint8) {
 	for z := r.z0; z <= r.z1; z++ {
 		for y := r.y0; y <= r.y1; y++ {
 			for x := r.x0; x <= r.x1; x++ {
-				g.addEntry(l, x, y, z, id)
+				g.addEntry(l, x, y, z, tag(id, &r, x, y, z))
 			}
 		}
 	}
@@ -248,8 +249,12 @@ func (g *Grid) moveCells(l int, or, nr *cellRange, id uint32) {
 	for z := nr.z0; z <= nr.z1; z++ {
 		for y := nr.y0; y <= nr.y1; y++ {
 			for x := nr.x0; x <= nr.x1; x++ {
-				if !or.contains(x, y, z) {
-					g.addEntry(l, x, y, z, id)
+				e := tag(id, nr, x, y, z)
+				switch {
+				case !or.contains(x, y, z):
+					g.addEntry(l, x, y, z, e)
+				case e != tag(id, or, x, y, z):
+					g.retagEntry(l, x, y, z, id, e)
 				}
 			}
 		}
@@ -290,8 +295,9 @@ func (g *Grid) QueryAppend(dst []uint32, q Box, exclude uint32) []uint32 {
 				for k, c := range s.cells[l] {
 					x, y, z := keyCell(k)
 					if r.contains(x, y, z) {
-						dst = g.scanCell(dst, s.arena[c.off:c.off+c.n()], &q, l, x, y, z, &r, exclude)
-						tests += int(c.n())
+						var n int
+						dst, n = g.scanCell(dst, s.arena[c.off:c.off+c.n()], &q, x, y, z, &r, exclude)
+						tests += n
 					}
 				}
 			}
@@ -305,8 +311,9 @@ func (g *Grid) QueryAppend(dst []uint32, q Box, exclude uint32) []uint32 {
 					if !ok {
 						continue
 					}
-					dst = g.scanCell(dst, s.arena[c.off:c.off+c.n()], &q, l, x, y, z, &r, exclude)
-					tests += int(c.n())
+					var n int
+					dst, n = g.scanCell(dst, s.arena[c.off:c.off+c.n()], &q, x, y, z, &r, exclude)
+					tests += n
 				}
 			}
 		}
@@ -328,24 +335,36 @@ func (g *Grid) QueryAppend(dst []uint32, q Box, exclude uint32) []uint32 {
 // point (the minimum corner of the intersection) lies in this cell. The
 // reference cell on an axis is max(cell(b.Min), cell(q.Min)) because floor is
 // monotonic; it equals x exactly when x is the query's first cell on that
-// axis or the box starts in x.
-func (g *Grid) scanCell(dst, ids []uint32, q *Box, l int, x, y, z int32, r *cellRange, exclude uint32) []uint32 {
-	inv := g.inv[l]
-	for _, id := range ids {
-		if id == exclude {
+// axis or the box's first cell, which the entry's tag bits record. So the
+// entries whose bits fail are skipped before their box is read, and the
+// tests count the boxes read.
+func (g *Grid) scanCell(dst, ids []uint32, q *Box, x, y, z int32, r *cellRange, exclude uint32) ([]uint32, int) {
+	// need holds the bits an entry must carry to be reported from here.
+	var need uint32
+	if x != r.x0 {
+		need |= firstX
+	}
+	if y != r.y0 {
+		need |= firstY
+	}
+	if z != r.z0 {
+		need |= firstZ
+	}
+	tests := 0
+	for _, e := range ids {
+		id := e & idMask
+		if e&need != need || id == exclude {
 			continue
 		}
+		tests++
 		b := &g.boxes[id]
 		if b.MinX <= q.MaxX && q.MinX <= b.MaxX &&
 			b.MinY <= q.MaxY && q.MinY <= b.MaxY &&
-			b.MinZ <= q.MaxZ && q.MinZ <= b.MaxZ &&
-			(x == r.x0 || cellIndex(b.MinX*inv) == x) &&
-			(y == r.y0 || cellIndex(b.MinY*inv) == y) &&
-			(z == r.z0 || cellIndex(b.MinZ*inv) == z) {
+			b.MinZ <= q.MaxZ && q.MinZ <= b.MaxZ {
 			dst = append(dst, id)
 		}
 	}
-	return dst
+	return dst, tests
 }
 
 // CellSize returns the current base (level-0) cell edge in metres; level l
@@ -467,13 +486,13 @@ func (g *Grid) rebuild(size float64) {
 	n, ns := len(g.lvl), len(g.shards)
 	workers := min(runtime.GOMAXPROCS(0), n/8192+1)
 	counts := make([]int, workers*ns) // entries of worker w for shard s at w*ns+s
-	eachCell := func(id int, f func(l int, x, y, z int32)) {
+	eachCell := func(id int, f func(l int, r *cellRange, x, y, z int32)) {
 		l := int(g.lvl[id])
 		r := rangeOf(&g.boxes[id], g.inv[l])
 		for z := r.z0; z <= r.z1; z++ {
 			for y := r.y0; y <= r.y1; y++ {
 				for x := r.x0; x <= r.x1; x++ {
-					f(l, x, y, z)
+					f(l, &r, x, y, z)
 				}
 			}
 		}
@@ -492,7 +511,7 @@ func (g *Grid) rebuild(size float64) {
 				g.overMu.Unlock()
 				continue
 			}
-			eachCell(id, func(l int, x, y, z int32) { cw[g.shardIndex(l, x, y, z)]++ })
+			eachCell(id, func(l int, _ *cellRange, x, y, z int32) { cw[g.shardIndex(l, x, y, z)]++ })
 		}
 	})
 	starts := make([]int, ns+1) // shard s's bucket is pending[starts[s]:starts[s+1]]
@@ -508,7 +527,7 @@ func (g *Grid) rebuild(size float64) {
 	starts[ns] = total
 	type entry struct {
 		key   uint64
-		id    uint32
+		entry uint32 // tagged id
 		level uint8
 	}
 	pending := make([]entry, total)
@@ -518,9 +537,9 @@ func (g *Grid) rebuild(size float64) {
 			if l := g.lvl[id]; l == lvlAbsent || l == lvlOversize {
 				continue
 			}
-			eachCell(id, func(l int, x, y, z int32) {
+			eachCell(id, func(l int, r *cellRange, x, y, z int32) {
 				s := g.shardIndex(l, x, y, z)
-				pending[ow[s]] = entry{cellKey(x, y, z), uint32(id), uint8(l)}
+				pending[ow[s]] = entry{cellKey(x, y, z), tag(uint32(id), r, x, y, z), uint8(l)}
 				ow[s]++
 			})
 		}
@@ -531,7 +550,7 @@ func (g *Grid) rebuild(size float64) {
 		for i := int(next.Add(1) - 1); i < ns; i = int(next.Add(1) - 1) {
 			s := &g.shards[i]
 			for _, e := range pending[starts[i]:starts[i+1]] {
-				if s.add(int(e.level), e.key, e.id) {
+				if s.add(int(e.level), e.key, e.entry) {
 					created[e.level]++
 				}
 			}

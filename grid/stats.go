@@ -33,8 +33,10 @@ type Stats struct {
 	Invalid uint64
 	// Queries counts QueryAppend calls since the last Adjust.
 	Queries uint64
-	// PairTests counts the box-overlap tests (candidates examined) by those
-	// queries; PairTests/Queries is the mean candidates per query.
+	// PairTests counts the candidate boxes those queries read and tested
+	// for overlap (entries that the reference-point rule excludes from a
+	// cell are skipped unread); PairTests/Queries is the mean candidates per
+	// query.
 	PairTests uint64
 	// PairHits counts the ids those queries returned.
 	PairHits uint64
