@@ -30,7 +30,9 @@ type Report struct {
 	// finiteness and determinism only).
 	Mode string `json:"mode"`
 	// LoadError is set when the module was refused; no vector ran then.
-	LoadError string         `json:"load_error,omitempty"`
+	LoadError string `json:"load_error,omitempty"`
+	// LoadCause is the refusal's cause (RefusedTooLarge, RefusedCompile, ...).
+	LoadCause string         `json:"load_cause,omitempty"`
 	Vectors   []VectorReport `json:"vectors"`
 	// NsPerPair is the time per scored pair through Plugin.ScoreModel in
 	// batches of 1,024 pairs with deadline enforcement on (0: not a scorer).
@@ -119,7 +121,7 @@ func (r *Runtime) Conformance(ctx context.Context, module []byte, opts Options) 
 	opts.Breaker.Failures = -1
 	p, err := r.Load(ctx, module, opts)
 	if err != nil {
-		rep.LoadError = err.Error()
+		rep.LoadError, rep.LoadCause = err.Error(), RefusalCause(err)
 		return rep
 	}
 	defer p.Close(context.WithoutCancel(ctx))

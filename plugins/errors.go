@@ -3,6 +3,9 @@ package plugins
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
 )
 
 // Sentinel errors. Load failures wrap ErrRefused; batch failures are
@@ -117,23 +120,68 @@ func IsFailure(err error) (*FailureError, bool) {
 	return f, ok
 }
 
-func refused(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrRefused}, args...)...)
+// Refusal causes (RefusedError.Cause), stable strings for metrics and the
+// admin API.
+const (
+	RefusedTooLarge   = "too_large"   // over Limits.MaxModuleBytes
+	RefusedNotWasm    = "not_wasm"    // not a WebAssembly binary
+	RefusedCompile    = "compile"     // malformed, does not validate or compile, over the memory limit
+	RefusedImports    = "imports"     // imports something the sandbox does not offer
+	RefusedExports    = "exports"     // a required export is missing or has the wrong signature
+	RefusedABIVersion = "abi_version" // another ABI major, or a newer minor
+	RefusedManifest   = "manifest"    // the manifest is malformed, or its kind lacks the exports
+	RefusedInit       = "init"        // instantiation, _initialize or cdp_init failed or ran past Limits.InitTimeout
+)
+
+// RefusedError is Load's error for a module it will not run. It wraps
+// ErrRefused and, when the first instance failed, that *FailureError.
+type RefusedError struct {
+	Cause   string        // one of the Refused* constants
+	Message string        // what is wrong, for people
+	Failure *FailureError // set when creating the first instance failed
 }
 
-// refusal is Load's error when the first instance could not be created: it
-// is ErrRefused and the *FailureError that says why.
-type refusal struct{ f *FailureError }
+// Error implements error: "plugins: module refused: <message>".
+func (e *RefusedError) Error() string { return ErrRefused.Error() + ": " + e.Message }
 
-func (r *refusal) Error() string {
-	msg := fmt.Sprintf("plugins: module refused: %s %s", r.f.Plugin, r.f.Op)
-	if r.f.Detail != "" {
-		msg += ": " + r.f.Detail
+// Unwrap returns ErrRefused and the instance failure, if any.
+func (e *RefusedError) Unwrap() []error {
+	if e.Failure != nil {
+		return []error{ErrRefused, e.Failure}
 	}
-	if r.f.Cause != nil && r.f.Detail == "" {
-		msg += ": " + r.f.Cause.Error()
-	}
-	return msg
+	return []error{ErrRefused}
 }
 
-func (r *refusal) Unwrap() []error { return []error{ErrRefused, r.f} }
+// RefusalCause returns the Refused* cause of a Load error, or "" when err is
+// not a refusal.
+func RefusalCause(err error) string {
+	var r *RefusedError
+	if errors.As(err, &r) {
+		return r.Cause
+	}
+	return ""
+}
+
+func refused(cause, format string, args ...any) *RefusedError {
+	return &RefusedError{Cause: cause, Message: fmt.Sprintf(format, args...)}
+}
+
+// refusedInstance turns the failure of the first instance into a refusal.
+func refusedInstance(f *FailureError) *RefusedError {
+	msg := f.Plugin + " " + f.Op
+	if f.Detail != "" {
+		msg += ": " + f.Detail
+	} else if f.Cause != nil {
+		msg += ": " + f.Cause.Error()
+	}
+	cause := RefusedInit
+	switch {
+	case errors.Is(f.Cause, abi.ErrVersion):
+		cause = RefusedABIVersion
+	case f.Op == "cdp_manifest" && strings.Contains(f.Detail, " export"):
+		cause = RefusedExports
+	case f.Op == "cdp_manifest":
+		cause = RefusedManifest
+	}
+	return &RefusedError{Cause: cause, Message: msg, Failure: f}
+}

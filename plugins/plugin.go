@@ -79,10 +79,14 @@ func (r *Runtime) Load(ctx context.Context, module []byte, opts Options) (*Plugi
 		return nil, err
 	}
 	if len(module) > o.Limits.MaxModuleBytes {
-		return nil, refused("module is %d bytes, over the limit of %d (Limits.MaxModuleBytes)", len(module), o.Limits.MaxModuleBytes)
+		return nil, refused(RefusedTooLarge, "module is %d bytes, over the limit of %d (Limits.MaxModuleBytes)", len(module), o.Limits.MaxModuleBytes)
 	}
 	if err := scanModule(module); err != nil {
-		return nil, refused("%v", err)
+		cause := RefusedCompile
+		if errors.Is(err, errNotWasm) {
+			cause = RefusedNotWasm
+		}
+		return nil, refused(cause, "%v", err)
 	}
 	sum := sha256.Sum256(module)
 	p := &Plugin{opts: o}
@@ -102,11 +106,11 @@ func (r *Runtime) Load(ctx context.Context, module []byte, opts Options) (*Plugi
 		if errors.Is(err, ErrClosed) {
 			return nil, err
 		}
-		return nil, refused("compile: %v", err)
+		return nil, refused(RefusedCompile, "compile: %v", err)
 	}
 	p.compiled, err = p.rt.CompileModule(ctx, module)
 	if err != nil {
-		return nil, refused("compile: %v", err)
+		return nil, refused(RefusedCompile, "compile: %v", err)
 	}
 	p.compileTime = time.Since(t0)
 	if err := p.checkModule(); err != nil {
@@ -127,7 +131,7 @@ func (r *Runtime) Load(ctx context.Context, module []byte, opts Options) (*Plugi
 	first, err := p.newInstance(ctx)
 	if err != nil {
 		if f, ok := err.(*FailureError); ok {
-			return nil, &refusal{f}
+			return nil, refusedInstance(f)
 		}
 		return nil, err
 	}
@@ -181,15 +185,15 @@ func (p *Plugin) checkModule() error {
 		mod, name, _ := d.Import()
 		p.imports = append(p.imports, mod+"."+name)
 		if mod != wasiModule {
-			return refused("imports function %s.%s: only %s is offered", mod, name, wasiModule)
+			return refused(RefusedImports, "imports function %s.%s: only %s is offered", mod, name, wasiModule)
 		}
 	}
 	for _, d := range cm.ImportedMemories() {
 		mod, name, _ := d.Import()
-		return refused("imports memory %s.%s: a plugin must define and export its own memory", mod, name)
+		return refused(RefusedImports, "imports memory %s.%s: a plugin must define and export its own memory", mod, name)
 	}
 	if _, ok := cm.ExportedMemories()["memory"]; !ok {
-		return refused("does not export its memory as \"memory\"")
+		return refused(RefusedExports, "does not export its memory as \"memory\"")
 	}
 	fns := cm.ExportedFunctions()
 	for name := range fns {
@@ -200,12 +204,12 @@ func (p *Plugin) checkModule() error {
 		d, ok := fns[name]
 		if !ok {
 			if sig.required {
-				return refused("missing export %s", name)
+				return refused(RefusedExports, "missing export %s", name)
 			}
 			continue
 		}
 		if !sameTypes(d.ParamTypes(), sig.params) || !sameTypes(d.ResultTypes(), sig.results) {
-			return refused("export %s has signature %v -> %v, want %v -> %v", name,
+			return refused(RefusedExports, "export %s has signature %v -> %v, want %v -> %v", name,
 				typeNames(d.ParamTypes()), typeNames(d.ResultTypes()), typeNames(sig.params), typeNames(sig.results))
 		}
 	}
@@ -213,7 +217,7 @@ func (p *Plugin) checkModule() error {
 	_, p.hasLastError = fns["cdp_last_error"]
 	_, p.hasInitialize = fns["_initialize"]
 	if _, start := fns["_start"]; start && !p.hasInitialize {
-		return refused("exports _start but not _initialize: build the plugin as a WASI reactor (Go: -buildmode=c-shared; C: -Wl,--no-entry)")
+		return refused(RefusedExports, "exports _start but not _initialize: build the plugin as a WASI reactor (Go: -buildmode=c-shared; C: -Wl,--no-entry)")
 	}
 	return nil
 }
@@ -228,7 +232,7 @@ func (p *Plugin) checkImportsOffered() error {
 	for _, d := range p.compiled.ImportedFunctions() {
 		_, name, _ := d.Import()
 		if _, ok := offered[name]; !ok {
-			return refused("imports function %s.%s, which is not offered", wasiModule, name)
+			return refused(RefusedImports, "imports function %s.%s, which is not offered", wasiModule, name)
 		}
 	}
 	return nil

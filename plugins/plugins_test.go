@@ -139,6 +139,7 @@ type hostileCase struct {
 	// refused: Load must fail with ErrRefused and this text; otherwise every
 	// batch must fail with reason and be scored by the fallback.
 	refused string
+	cause   string // RefusalCause of the refusal
 	reason  Reason
 	detail  string
 }
@@ -149,11 +150,11 @@ func hostileCases() []hostileCase {
 		{name: "infinite loop in score", module: func() []byte { return hostile{score: code{}.spin().i32(0)}.module() },
 			reason: ReasonTimeout, detail: "BatchTimeout"},
 		{name: "infinite loop in cdp_init", module: func() []byte { return hostile{init: code{}.spin().i32(0)}.module() },
-			refused: "init time limit"},
+			refused: "init time limit", cause: "init"},
 		{name: "infinite loop in _initialize", module: func() []byte { return hostile{initialize: code{}.spin()}.module() },
-			refused: "init time limit"},
+			refused: "init time limit", cause: "init"},
 		{name: "infinite loop in the start function", module: func() []byte { return hostile{startLoop: true}.module() },
-			refused: "init time limit"},
+			refused: "init time limit", cause: "init"},
 		{name: "unbounded recursion", module: func() []byte {
 			// cdp_score calls itself (function index 4: after the three
 			// constant exports and cdp_alloc)
@@ -167,7 +168,7 @@ func hostileCases() []hostileCase {
 			return hostile{score: code{}.loop().i32(1).memGrow().drop().br(0).end().i32(0)}.module()
 		}, reason: ReasonTimeout},
 		{name: "declared memory over the limit", module: func() []byte { return hostile{memMin: 4096}.module() },
-			limits: Limits{MemoryPages: 1024}, refused: "compile"},
+			limits: Limits{MemoryPages: 1024}, refused: "compile", cause: "compile"},
 		{name: "trap on every call", module: func() []byte { return hostile{score: code{}.unreachable().i32(0)}.module() },
 			reason: ReasonTrap, detail: "unreachable"},
 		{name: "NaN risk", module: func() []byte { return hostile{after: code{}.get(2).f64(nan).storeF64(0)}.module() },
@@ -193,53 +194,53 @@ func hostileCases() []hostileCase {
 				score: code{}.i32(3).call(0).i32(0)}.module()
 		}, reason: ReasonExit, detail: "exit code 3"},
 		{name: "wrong ABI major", module: func() []byte { return hostile{version: 2 << 16}.module() },
-			refused: "plugin speaks ABI 2.0, host speaks 1.0"},
+			refused: "plugin speaks ABI 2.0, host speaks 1.0", cause: "abi_version"},
 		{name: "newer ABI minor", module: func() []byte { return hostile{version: 1<<16 | 9}.module() },
-			refused: "plugin needs ABI 1.9"},
+			refused: "plugin needs ABI 1.9", cause: "abi_version"},
 		{name: "missing cdp_alloc", module: func() []byte { return hostile{noAlloc: true}.module() },
-			refused: "missing export cdp_alloc"},
+			refused: "missing export cdp_alloc", cause: "exports"},
 		{name: "scorer without cdp_score", module: func() []byte { return hostile{noScore: true}.module() },
-			refused: "no cdp_score export"},
+			refused: "no cdp_score export", cause: "exports"},
 		{name: "wrong export signature", module: func() []byte {
 			return hostile{noScore: true, extra: []wfunc{{export: "cdp_score", params: []byte{tI32, tI32}, result: []byte{tI32}, body: code{}.i32(0)}}}.module()
-		}, refused: "export cdp_score has signature"},
+		}, refused: "export cdp_score has signature", cause: "exports"},
 		{name: "WASI command", module: func() []byte { return hostile{startOnly: true}.module() },
-			refused: "reactor"},
+			refused: "reactor", cause: "exports"},
 		{name: "over the size limit", module: func() []byte {
 			return hostile{data: []wdata{{8192, make([]byte, 40000)}}}.module()
-		}, limits: Limits{MaxModuleBytes: 32 << 10}, refused: "over the limit of 32768"},
+		}, limits: Limits{MaxModuleBytes: 32 << 10}, refused: "over the limit of 32768", cause: "too_large"},
 		{name: "imports a host function not offered", module: func() []byte {
 			return hostile{imports: []wimport{{"env", "launch_missiles", nil, nil}}}.module()
-		}, refused: "imports function env.launch_missiles"},
+		}, refused: "imports function env.launch_missiles", cause: "imports"},
 		{name: "imports an unknown WASI function", module: func() []byte {
 			return hostile{imports: []wimport{{"wasi_snapshot_preview1", "sock_open_everything", nil, nil}}}.module()
-		}, refused: "not offered"},
+		}, refused: "not offered", cause: "imports"},
 		{name: "bad manifest", module: func() []byte { return hostile{manifest: `{"name":"bad name!","version":"1","kind":"scorer"}`}.module() },
-			refused: "manifest name"},
+			refused: "manifest name", cause: "manifest"},
 		{name: "stateful manifest", module: func() []byte {
 			return hostile{manifest: `{"name":"s","version":"1","kind":"scorer","stateful":true}`}.module()
-		}, refused: "stateful"},
-		{name: "not a module", module: func() []byte { return []byte("\x00asm\x01\x00\x00\x00garbage") }, refused: "malformed module"},
+		}, refused: "stateful", cause: "manifest"},
+		{name: "not a module", module: func() []byte { return []byte("\x00asm\x01\x00\x00\x00garbage") }, refused: "malformed module", cause: "compile"},
 		// Modules of a few bytes whose declared counts would make wazero
 		// allocate gigabytes (and the Go runtime end the process).
 		{name: "import count bomb", module: func() []byte {
 			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 2, 5, 0xff, 0xff, 0xff, 0xff, 0x0f}
-		}, refused: "imports declared"},
+		}, refused: "imports declared", cause: "compile"},
 		{name: "parameter count bomb", module: func() []byte {
 			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 1, 7, 1, 0x60, 0x80, 0x80, 0x80, 0x80, 0x02}
-		}, refused: "parameters or results declared"},
+		}, refused: "parameters or results declared", cause: "compile"},
 		{name: "locals bomb", module: func() []byte {
 			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
 				1, 4, 1, 0x60, 0, 0, // type () -> ()
 				3, 2, 1, 0, // one function of type 0
 				10, 10, 1, 8, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, 0x0b} // 1 body: 1 group of 2^32-1 i32
-		}, refused: "locals"},
+		}, refused: "locals", cause: "compile"},
 		{name: "table bomb", module: func() []byte {
 			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 4, 7, 1, 0x70, 0, 0x80, 0x80, 0x80, 0x40}
-		}, refused: "table minimum"},
+		}, refused: "table minimum", cause: "compile"},
 		{name: "name section bomb", module: func() []byte {
 			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 0, 13, 4, 'n', 'a', 'm', 'e', 1, 6, 0xff, 0xff, 0xff, 0xff, 0x0f, 0}
-		}, refused: "names declared"},
+		}, refused: "names declared", cause: "compile"},
 	}
 }
 
@@ -279,6 +280,9 @@ func TestHostileModules(t *testing.T) {
 			if c.refused != "" {
 				if !IsRefused(err) || !strings.Contains(err.Error(), c.refused) {
 					t.Fatalf("Load: got %v, want refusal containing %q", err, c.refused)
+				}
+				if got := RefusalCause(err); got != c.cause {
+					t.Fatalf("refusal cause %q, want %q (%v)", got, c.cause, err)
 				}
 				if d := time.Since(start); d > 3*time.Second {
 					t.Fatalf("refusal took %v", d)

@@ -24,8 +24,12 @@ const (
 	maxNames        = 1_000_000
 )
 
-// errScan prefixes every structural refusal.
-var errScan = errors.New("malformed module")
+// errScan prefixes every structural refusal; errNotWasm marks input that is
+// not a WebAssembly binary at all.
+var (
+	errScan    = errors.New("malformed module")
+	errNotWasm = errors.New("not a WebAssembly binary")
+)
 
 // scanModule walks the module's sections and checks every declared count
 // and length against the bytes that follow it and the limits above, without
@@ -39,7 +43,7 @@ var errScan = errors.New("malformed module")
 func scanModule(b []byte) error {
 	s := scanner{b: b}
 	if len(b) < 8 || string(b[:4]) != "\x00asm" {
-		return fmt.Errorf("%w: not a WebAssembly binary", errScan)
+		return fmt.Errorf("%w: %w", errScan, errNotWasm)
 	}
 	if b[4] != 1 || b[5] != 0 || b[6] != 0 || b[7] != 0 {
 		return fmt.Errorf("%w: binary version %v, want 1", errScan, b[4:8])
