@@ -560,6 +560,45 @@ func TestTurnPredictor(t *testing.T) {
 	if box.MinX > -999.999 || box.MaxX < -1e-6 || box.MinY > -499.999 || box.MaxY != 3000 {
 		t.Fatalf("a full circle's box: %+v", box)
 	}
+	// A turn out of the horizontal plane (climbing while turning): the
+	// velocity turns about v x a at a_perp/|v|, checked against a numerical
+	// integration of dv/dt = w x v (RK4, 1 ms steps).
+	vt := abi.Vehicle{X: 5, Y: 6, Z: 700, VX: 50, VZ: 10, AY: 3, Alt: 700, VRate: 10, T: 1.7e9, Flags: abi.FlagHasAccel}
+	vel := [3]float64{vt.VX, vt.VY, vt.VZ}
+	acc := [3]float64{vt.AX, vt.AY, vt.AZ}
+	vv := vel[0]*vel[0] + vel[1]*vel[1] + vel[2]*vel[2]
+	om := [3]float64{(vel[1]*acc[2] - vel[2]*acc[1]) / vv, (vel[2]*acc[0] - vel[0]*acc[2]) / vv, (vel[0]*acc[1] - vel[1]*acc[0]) / vv}
+	crossOm := func(u [3]float64) [3]float64 {
+		return [3]float64{om[1]*u[2] - om[2]*u[1], om[2]*u[0] - om[0]*u[2], om[0]*u[1] - om[1]*u[0]}
+	}
+	const dt = 1e-3
+	path := make([]abi.Point, 0, 60001)
+	pos, v3 := [3]float64{vt.X, vt.Y, vt.Z}, vel
+	for i := 0; i <= 60000; i++ {
+		path = append(path, abi.Point{X: pos[0], Y: pos[1], Z: pos[2]})
+		// RK4 on (pos, v): pos' = v, v' = om x v.
+		k1v, k1p := crossOm(v3), v3
+		var mid [3]float64
+		for j := range mid {
+			mid[j] = v3[j] + dt/2*k1v[j]
+		}
+		k2v, k2p := crossOm(mid), mid
+		for j := range mid {
+			mid[j] = v3[j] + dt/2*k2v[j]
+		}
+		k3v, k3p := crossOm(mid), mid
+		for j := range mid {
+			mid[j] = v3[j] + dt*k3v[j]
+		}
+		k4v, k4p := crossOm(mid), mid
+		for j := range pos {
+			pos[j] += dt / 6 * (k1p[j] + 2*k2p[j] + 2*k3p[j] + k4p[j])
+			v3[j] += dt / 6 * (k1v[j] + 2*k2v[j] + 2*k3v[j] + k4v[j])
+		}
+	}
+	box, pts = predict(`{}`, vt)
+	check("tilted turn", vt, box, pts, func(t float64) abi.Point { return path[int(math.Round(t/dt))] })
+
 	// "source": "config" ignores the acceleration: straight at rate 0.
 	box, pts = predict(`{"source": "config"}`, va)
 	check("acceleration ignored", va, box, pts, func(t float64) abi.Point { return abi.Point{Y: 50 * t} })
