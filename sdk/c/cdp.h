@@ -20,7 +20,7 @@
  * JSON configuration (int fn(const char *json, uint32_t len), 0 = accepted).
  * Your function is called once per record with typed pointers; the loop
  * honours the strides in the header (ABI minor versions append fields), and
- * is unrolled CDP_UNROLL times (default 16) because the host checks its
+ * is unrolled CDP_UNROLL times (default 8) because the host checks its
  * deadline at every loop back-edge. See abi/SPEC.md for the full contract.
  */
 #ifndef CDP_H
@@ -49,7 +49,7 @@
 #define CDP_RESULT_LOS 2u
 
 #ifndef CDP_UNROLL
-#define CDP_UNROLL 16
+#define CDP_UNROLL 8
 #endif
 
 typedef struct {
