@@ -82,12 +82,17 @@ func (lb *loadBatch) stamp(t float64, scratch []byte) {
 // accepts but does not tick).
 func BenchmarkRESTIngestLoopback(b *testing.B) {
 	const perBatch, conns, world = 1000, 4, 100
-	h := newHarness(b, nil, nil)
+	noTick := os.Getenv("CDP_BENCH_NO_TICK") != ""
+	h := newHarness(b, nil, func(c *engine.Config) {
+		if noTick { // nothing drains the queue: let it hold the whole run
+			c.MaxPending = b.N*perBatch + 1000
+		}
+	})
 	eng := h.eng
 	addr := strings.TrimPrefix(h.base, "http://")
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan struct{})
-	if os.Getenv("CDP_BENCH_NO_TICK") == "" {
+	if !noTick {
 		go func() { _ = eng.Run(ctx); close(runDone) }()
 	} else {
 		close(runDone)
