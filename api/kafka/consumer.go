@@ -101,6 +101,10 @@ type Consumer struct {
 	throttled     bool
 	lastThrottled time.Time
 
+	logMu      sync.Mutex
+	lastLog    time.Time
+	suppressed int
+
 	st consumerCounters
 
 	// abandon makes Run and the revoke callback stop without settling or
@@ -468,13 +472,20 @@ func (c *Consumer) fetchError(topic string, partition int32, err error) {
 	c.problem(fmt.Sprintf("fetch %s[%d]", topic, partition), err)
 }
 
-// problem records and logs an error (at most one line per 10 s per kind
-// would be finer; one per error is rare enough here: fetch errors are
-// retried by the client with backoff).
+// problem records an error and logs it, at most once every 5 s (fetch
+// errors repeat at every poll while the cluster is away; the client retries
+// them with backoff), saying how many were not logged.
 func (c *Consumer) problem(what string, err error) {
 	s := what + ": " + err.Error()
 	c.st.lastErr.Store(&s)
-	c.log.Warn("kafka: "+what, "err", err)
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	if time.Since(c.lastLog) < 5*time.Second {
+		c.suppressed++
+		return
+	}
+	c.log.Warn("kafka: "+what, "err", err, "not_logged_since_last", c.suppressed)
+	c.lastLog, c.suppressed = time.Now(), 0
 }
 
 // watchConnection probes the brokers until they answer once, saying clearly
