@@ -114,6 +114,9 @@ func BenchmarkRESTIngestLoopback(b *testing.B) {
 	probeWG.Add(1)
 	go func() {
 		defer probeWG.Done()
+		if noTick {
+			return // no tick, no event
+		}
 		c := &fasthttp.HostClient{Addr: addr, MaxConns: 1}
 		for i := 0; ; i++ {
 			select {
