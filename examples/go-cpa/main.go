@@ -76,7 +76,7 @@ func fclamp(x, lo, hi float64) float64 { return fmin(fmax(x, lo), hi) }
 // at every loop iteration. So the common path has no taken jump: values are
 // computed speculatively (a division by zero or the square root of a
 // negative number yields an Inf or NaN that is never selected), each choice
-// is a select of float bit patterns (sel) or of 0/1 integers (b2u), and the
+// is a branch-free pick between two floats (sel) or of 0/1 integers (b2u), and the
 // rare cases (a stale pair, a conflict) return early, which jumps only when
 // taken. Measured against a fully branch-free version, which also computes
 // the conflict risk for every pair, this is about 10% faster. The arithmetic
