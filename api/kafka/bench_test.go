@@ -126,9 +126,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 	// 40 m/s, so that conflicts open all along the run; pairs 10 km apart.
 	t0 := float64(time.Now().Unix() - 3600)
 	type veh struct {
-		id     string
-		x, y   float64
-		vx     float64
+		id   string
+		x, y float64
+		vx   float64
 	}
 	vs := make([]veh, 0, 2*pairs)
 	for i := range pairs {
