@@ -127,12 +127,11 @@ func (s *Server) postPlugin(c *fiber.Ctx) error {
 	}
 	u.Name, u.Version, u.Description = field("name"), field("version"), field("description")
 	u.Config = json.RawMessage(field("config"))
-	before := len(mgr.List())
-	rec, err := mgr.Upload(c.UserContext(), u)
+	rec, created, err := mgr.Upload(c.UserContext(), u)
 	if err != nil {
 		return modelsProblem(err)
 	}
-	if len(mgr.List()) > before {
+	if created {
 		c.Status(fiber.StatusCreated)
 	}
 	c.Location("/admin/plugins/" + rec.ID)

@@ -115,7 +115,7 @@ func newManager(tb testing.TB, eng Engine, dir string, mod func(*Config)) *Manag
 
 func mustUpload(tb testing.TB, m *Manager, module []byte, kind string) *Record {
 	tb.Helper()
-	r, err := m.Upload(context.Background(), Upload{Module: module, Kind: kind, Actor: Actor{RemoteAddr: "test"}})
+	r, _, err := m.Upload(context.Background(), Upload{Module: module, Kind: kind, Actor: Actor{RemoteAddr: "test"}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -245,17 +245,18 @@ type Upload struct {
 // Upload validates the module as `cdp plugin test` does and as a load with
 // the configured limits does (size, compile, imports and exports, ABI
 // version, manifest, init within plugins.limits.init_timeout, conformance
-// vectors), then stores it by sha256. A refusal is a *RefusedError naming
-// the cause. Uploading a stored module again with the same configuration
-// returns its record; with another configuration it is ErrConflict.
-func (m *Manager) Upload(ctx context.Context, u Upload) (*Record, error) {
+// vectors), then stores it by sha256 and returns its record with created
+// set. A refusal is a *RefusedError naming the cause. Uploading a stored
+// module again with the same configuration returns its record (created
+// false); with another configuration it is ErrConflict.
+func (m *Manager) Upload(ctx context.Context, u Upload) (rec *Record, created bool, err error) {
 	kind, err := parseKind(u.Kind)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	cfgJSON, err := normConfig(u.Config)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	limit := m.cfg.Options.Limits.MaxModuleBytes
 	if limit <= 0 {
@@ -263,11 +264,11 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (*Record, error) {
 	}
 	switch {
 	case len(u.Module) == 0:
-		return nil, refusedf(RefusedNotWasm, "the module is empty")
+		return nil, false, refusedf(RefusedNotWasm, "the module is empty")
 	case len(u.Module) > limit:
-		return nil, refusedf(RefusedTooLarge, "the module is %d bytes, over the limit of %d (plugins.limits.max_module_bytes)", len(u.Module), limit)
+		return nil, false, refusedf(RefusedTooLarge, "the module is %d bytes, over the limit of %d (plugins.limits.max_module_bytes)", len(u.Module), limit)
 	case len(u.Module) < 8 || !bytes.Equal(u.Module[:4], []byte("\x00asm")):
-		return nil, refusedf(RefusedNotWasm, "not a WebAssembly module: it does not start with the magic bytes \\0asm")
+		return nil, false, refusedf(RefusedNotWasm, "not a WebAssembly module: it does not start with the magic bytes \\0asm")
 	}
 	sum := sha256.Sum256(u.Module)
 	id := hex.EncodeToString(sum[:])
@@ -275,15 +276,15 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (*Record, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
 	if r := m.byID[id]; r != nil {
 		defer m.mu.Unlock()
 		if !bytes.Equal(r.Config, cfgJSON) {
-			return nil, conflict("module %s is stored already with another configuration; delete it first", id[:12])
+			return nil, false, conflict("module %s is stored already with another configuration; delete it first", id[:12])
 		}
 		cp := m.snapshot(r)
-		return &cp, nil
+		return &cp, false, nil
 	}
 	m.mu.Unlock()
 
@@ -292,7 +293,7 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (*Record, error) {
 	rep := m.cfg.Runtime.Conformance(ctx, u.Module, opts)
 	if rep.LoadError != "" {
 		msg := strings.TrimPrefix(strings.TrimPrefix(rep.LoadError, plugins.ErrRefused.Error()+": "), "plugins: ")
-		return nil, &RefusedError{Cause: classifyLoadError(msg), Message: msg}
+		return nil, false, &RefusedError{Cause: classifyLoadError(msg), Message: msg}
 	}
 	if !rep.Pass {
 		re := &RefusedError{Cause: RefusedConformance}
@@ -307,29 +308,29 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (*Record, error) {
 			names = append(names, "no vector applies to the plugin's kind")
 		}
 		re.Message = fmt.Sprintf("failed %d conformance vector(s) (%s check): %s", len(re.Vectors), rep.Mode, strings.Join(names, "; "))
-		return nil, re
+		return nil, false, re
 	}
 	man := rep.Manifest
 	// A predictor+scorer module may be uploaded as either one: it is then
 	// used as that kind only.
 	if man.ModelKind()&kind != kind {
-		return nil, refusedf(RefusedKind, "declared kind %q, but the manifest says %q", kind.String(), man.Kind)
+		return nil, false, refusedf(RefusedKind, "declared kind %q, but the manifest says %q", kind.String(), man.Kind)
 	}
 	if u.Name != "" && u.Name != man.Name {
-		return nil, refusedf(RefusedManifest, "declared name %q, but the manifest says %q", u.Name, man.Name)
+		return nil, false, refusedf(RefusedManifest, "declared name %q, but the manifest says %q", u.Name, man.Name)
 	}
 	if u.Version != "" && u.Version != man.Version {
-		return nil, refusedf(RefusedManifest, "declared version %q, but the manifest says %q", u.Version, man.Version)
+		return nil, false, refusedf(RefusedManifest, "declared version %q, but the manifest says %q", u.Version, man.Version)
 	}
 	p, err := m.cfg.Runtime.Load(ctx, u.Module, opts)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), plugins.ErrRefused.Error()+": ")
-		return nil, &RefusedError{Cause: classifyLoadError(msg), Message: msg}
+		return nil, false, &RefusedError{Cause: classifyLoadError(msg), Message: msg}
 	}
 	if m.cfg.Dir != "" {
 		if err := writeFileAtomic(m.modulePath(id), u.Module); err != nil {
 			p.Close(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("models: store module: %w", err)
+			return nil, false, fmt.Errorf("models: store module: %w", err)
 		}
 	}
 	now := m.cfg.Now()
@@ -345,23 +346,23 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (*Record, error) {
 	defer m.mu.Unlock()
 	if m.closed {
 		p.Close(context.WithoutCancel(ctx))
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
 	if old := m.byID[id]; old != nil { // a concurrent upload of the same module won
 		p.Close(context.WithoutCancel(ctx))
 		cp := m.snapshot(old)
-		return &cp, nil
+		return &cp, false, nil
 	}
 	m.transition(r, StateStored, "uploaded", u.Actor, now)
 	m.byID[id] = r
 	m.reg.Plugins = append(m.reg.Plugins, r)
 	m.loaded[id] = &timed{p: p}
 	if err := m.persist(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	m.log.Info("models: plugin uploaded", "id", id, "name", r.Name, "version", r.Version, "kind", r.Kind, "remote", u.RemoteAddr)
 	cp := m.snapshot(r)
-	return &cp, nil
+	return &cp, true, nil
 }
 
 // kindOf returns a record's kind as an abi.Kind.

@@ -46,7 +46,7 @@ func TestUploadRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := m.Upload(context.Background(), Upload{Module: c.module, Kind: c.kind})
+			_, _, err := m.Upload(context.Background(), Upload{Module: c.module, Kind: c.kind})
 			re, ok := IsRefused(err)
 			if !ok || !errors.Is(err, ErrRefused) {
 				t.Fatalf("got %v, want a refusal", err)
@@ -68,13 +68,13 @@ func TestUploadRefusals(t *testing.T) {
 		t.Fatalf("%d plugins stored after refusals", n)
 	}
 	// Bad requests are not refusals of the module.
-	if _, err := m.Upload(context.Background(), Upload{Module: ccpa, Kind: "risk"}); !errors.Is(err, ErrBadRequest) {
+	if _, _, err := m.Upload(context.Background(), Upload{Module: ccpa, Kind: "risk"}); !errors.Is(err, ErrBadRequest) {
 		t.Fatalf("unknown kind: %v", err)
 	}
-	if _, err := m.Upload(context.Background(), Upload{Module: ccpa, Kind: "scorer", Config: []byte("{")}); !errors.Is(err, ErrBadRequest) {
+	if _, _, err := m.Upload(context.Background(), Upload{Module: ccpa, Kind: "scorer", Config: []byte("{")}); !errors.Is(err, ErrBadRequest) {
 		t.Fatalf("bad config: %v", err)
 	}
-	if _, err := m.Upload(context.Background(), Upload{Module: ccpa, Kind: "scorer", Version: "9.9"}); err == nil || !strings.Contains(err.Error(), "declared version") {
+	if _, _, err := m.Upload(context.Background(), Upload{Module: ccpa, Kind: "scorer", Version: "9.9"}); err == nil || !strings.Contains(err.Error(), "declared version") {
 		t.Fatalf("version mismatch: %v", err)
 	}
 }
