@@ -627,15 +627,15 @@ const fixtureDescription = `quote " backslash \ tab` + "\t" + `end`
 const rustFixture = `
 static mut SCALE: f64 = 1.0;
 
-fn init(cfg: &[u8]) -> core::result::Result<(), &'static str> {
-    let s = core::str::from_utf8(cfg).map_err(|_| "fixture: config is not UTF-8")?;
+fn init(cfg: &[u8]) -> core::result::Result<(), String> {
+    let s = core::str::from_utf8(cfg).map_err(|e| format!("fixture: config: {}", e))?;
     if s.contains("refuse") {
-        return Err("fixture: refused on request");
+        return Err(format!("fixture: refused on request ({} bytes)", s.len()));
     }
     if let Some(i) = s.find("\"scale\":") {
         let rest = s[i + 8..].trim_start();
         let end = rest.find(|c: char| c != '.' && !c.is_ascii_digit()).unwrap_or(rest.len());
-        let v: f64 = rest[..end].parse().map_err(|_| "fixture: scale is not a number")?;
+        let v: f64 = rest[..end].parse().map_err(|_| String::from("fixture: scale is not a number"))?;
         unsafe { SCALE = v };
     }
     Ok(())

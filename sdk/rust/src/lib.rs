@@ -369,13 +369,13 @@ pub fn __alloc(size: i32) -> i32 {
 
 /// Implementation of `cdp_init`; used by [`plugin!`].
 #[doc(hidden)]
-pub fn __init(ptr_: i32, len: i32, f: fn(&[u8]) -> core::result::Result<(), &'static str>) -> i32 {
+pub fn __init<E: AsRef<str>>(ptr_: i32, len: i32, f: fn(&[u8]) -> core::result::Result<(), E>) -> i32 {
     // SAFETY: the host wrote len bytes at ptr_ (a block from cdp_alloc).
     let cfg = unsafe { core::slice::from_raw_parts(ptr_ as usize as *const u8, len.max(0) as usize) };
     match f(cfg) {
         Ok(()) => OK,
         Err(msg) => {
-            set_error(msg);
+            set_error(msg.as_ref());
             ERR_CONFIG
         }
     }
@@ -504,10 +504,12 @@ use unroll32;
 
 /// Defines the plugin's exports. `manifest` is a [`Manifest`]; `score` is a
 /// `fn(&Pair) -> Result`, `predict` a `fn(&Vehicle, &Params, &mut Box3,
-/// &mut Samples)`, `init` a `fn(&[u8]) -> core::result::Result<(), &'static
-/// str>` that receives the JSON configuration once per instance (an `Err`
-/// refuses it). Give `score`, `predict` or both, in this order; `init` last
-/// and optional. Without `init` the host refuses any non-empty configuration.
+/// &mut Samples)`, `init` a `fn(&[u8]) -> core::result::Result<(), E>` with
+/// `E: AsRef<str>` (`&'static str` or `String`) that receives the JSON
+/// configuration once per instance (an `Err` refuses it, and its message is
+/// what `cdp_last_error` returns). Give `score`, `predict` or both, in this
+/// order; `init` last and optional. Without `init` the host refuses any
+/// non-empty configuration.
 #[macro_export]
 macro_rules! plugin {
     (manifest: $m:expr
