@@ -120,6 +120,7 @@ deploy/cdp.example.yaml for every key and its default, and check a file with
 		newConfigCmd(a),
 		newVersionCmd(a),
 		newPluginCmd(a),
+		newKafkaCmd(a),
 	)
 	return root
 }
