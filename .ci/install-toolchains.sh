@@ -36,6 +36,11 @@ plugins() {
   if [ "${#pkgs[@]}" -gt 0 ]; then
     apt_install "${pkgs[@]}"
   fi
+  local node_major
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$node_major" -lt 20 ]; then
+    echo "install-toolchains: Node.js $node_major found; assemblyscript 0.28 asks for Node.js 20 or later" >&2
+  fi
   local asdir=sdk/assemblyscript
   if [ ! -x "$asdir/node_modules/.bin/asc" ] ||
      ! grep -q '"version": "0\.28\.' "$asdir/node_modules/assemblyscript/package.json" 2>/dev/null; then
