@@ -377,3 +377,45 @@ func TestObserveAllocs(t *testing.T) {
 		t.Fatalf("histogram sums to %d, pairs %d", sum, r.Pairs)
 	}
 }
+
+// TestPredictorAndScorer: a predictor+scorer plugin becomes the active model
+// of both kinds; rolling back one kind leaves the other.
+func TestPredictorAndScorer(t *testing.T) {
+	eng := newEngine(t, nil)
+	m := newManager(t, eng, "", nil)
+	ctx := context.Background()
+	rec := mustUpload(t, m, example(t, "c-cpa"), "predictor+scorer")
+	acts, err := m.Activate(ctx, rec.ID, Actor{})
+	if err != nil || len(acts) != 2 {
+		t.Fatalf("activate: %v %+v", err, acts)
+	}
+	mm := eng.Models()
+	if mm.Predictor.Model().SHA256 != rec.ID || mm.Scorer.Model().SHA256 != rec.ID {
+		t.Fatalf("models %+v %+v", mm.Predictor.Model(), mm.Scorer.Model())
+	}
+	for i := 0; i < 3; i++ {
+		if err := eng.TrySubmit(pairsAt(5, 1e9+float64(i))); err != nil {
+			t.Fatal(err)
+		}
+		if ts := eng.Tick(); ts.PredictErrors != 0 {
+			t.Fatalf("predict errors %d", ts.PredictErrors)
+		}
+	}
+	in, _ := m.Get(rec.ID)
+	if in.Counters.Vehicles != 30 || in.Counters.Pairs == 0 || len(in.ActiveAs) != 2 {
+		t.Fatalf("counters %+v active as %v", in.Counters, in.ActiveAs)
+	}
+	if _, err := m.Rollback(ctx, KindPredictor, Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	mm = eng.Models()
+	if mm.Predictor != (builtin.Predictor{}) || mm.Scorer.Model().SHA256 != rec.ID {
+		t.Fatalf("after predictor rollback: %+v %+v", mm.Predictor.Model(), mm.Scorer.Model())
+	}
+	if in, _ := m.Get(rec.ID); in.State != StateActive || len(in.ActiveAs) != 1 {
+		t.Fatalf("state %s active as %v", in.State, in.ActiveAs)
+	}
+	if _, err := m.Shadow(ctx, rec.ID, ShadowRequest{}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("shadow of the active scorer: %v", err)
+	}
+}
