@@ -49,6 +49,9 @@ func actor(c *fiber.Ctx) models.Actor {
 		_, _ = rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
+	// Fiber's strings alias the request buffer (Immutable is off for
+	// ingest): copy what the registry keeps.
+	id = strings.Clone(id)
 	c.Set(fiber.HeaderXRequestID, id)
 	return models.Actor{RequestID: id, RemoteAddr: c.Context().RemoteAddr().String()}
 }
@@ -97,7 +100,7 @@ func (s *Server) postPlugin(c *fiber.Ctx) error {
 		return err
 	}
 	u := models.Upload{Actor: actor(c)}
-	field := c.Query
+	field := func(k string) string { return strings.Clone(c.Query(k)) }
 	if strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEMultipartForm) {
 		fh, err := c.FormFile("module")
 		if err != nil {
@@ -112,11 +115,11 @@ func (s *Server) postPlugin(c *fiber.Ctx) error {
 		if err != nil {
 			return problem(fiber.StatusBadRequest, "read module: "+err.Error())
 		}
-		field = func(k string, def ...string) string {
+		field = func(k string) string {
 			if v := c.FormValue(k); v != "" {
-				return v
+				return strings.Clone(v)
 			}
-			return c.Query(k, def...)
+			return strings.Clone(c.Query(k))
 		}
 	} else {
 		u.Module = append([]byte(nil), c.Body()...)
@@ -160,7 +163,7 @@ func (s *Server) getPlugin(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	in, err := mgr.Get(c.Params("id"))
+	in, err := mgr.Get(param(c))
 	if err != nil {
 		return modelsProblem(err)
 	}
@@ -194,7 +197,7 @@ func (s *Server) postPluginShadow(c *fiber.Ctx) error {
 		}
 	}
 	req.Actor = actor(c)
-	in, err := mgr.Shadow(c.UserContext(), c.Params("id"), req)
+	in, err := mgr.Shadow(c.UserContext(), param(c), req)
 	if err != nil {
 		return modelsProblem(err)
 	}
@@ -211,11 +214,11 @@ func (s *Server) postPluginActivate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	acts, err := mgr.Activate(c.UserContext(), c.Params("id"), actor(c))
+	acts, err := mgr.Activate(c.UserContext(), param(c), actor(c))
 	if err != nil {
 		return modelsProblem(err)
 	}
-	in, err := mgr.Get(c.Params("id"))
+	in, err := mgr.Get(param(c))
 	if err != nil {
 		return modelsProblem(err)
 	}
@@ -243,7 +246,7 @@ func (s *Server) postPluginRollback(c *fiber.Ctx) error {
 		}
 	}
 	if req.Kind == "" {
-		req.Kind = c.Query("kind")
+		req.Kind = strings.Clone(c.Query("kind"))
 	}
 	act, err := mgr.Rollback(c.UserContext(), req.Kind, actor(c))
 	if err != nil {
@@ -260,8 +263,11 @@ func (s *Server) deletePlugin(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := mgr.Delete(c.UserContext(), c.Params("id"), actor(c)); err != nil {
+	if err := mgr.Delete(c.UserContext(), param(c), actor(c)); err != nil {
 		return modelsProblem(err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
+
+// param returns the plugin id of the path, copied out of the request buffer.
+func param(c *fiber.Ctx) string { return strings.Clone(c.Params("id")) }
