@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"net/http"
 	"os"
 	"os/exec"
@@ -139,6 +140,13 @@ func TestAdminPluginsFlow(t *testing.T) {
 	h.get("/admin/plugins/history").json(t, &hist)
 	if len(hist.Activations) != 2 || hist.Activations[0].To.ID != rec.ID || hist.Activations[1].Reason != "rollback" {
 		t.Fatalf("history %+v", hist.Activations)
+	}
+	// The request ids were generated (16 hex digits) and kept intact after
+	// later requests reused the server's buffers.
+	for _, a := range hist.Activations {
+		if _, err := hex.DecodeString(a.RequestID); err != nil || len(a.RequestID) != 16 || a.RemoteAddr == "" {
+			t.Fatalf("activation request id %q remote %q", a.RequestID, a.RemoteAddr)
+		}
 	}
 	var st struct {
 		Plugins models.Status `json:"plugins"`
