@@ -37,9 +37,9 @@ PLUGINS_OUT ?= bin/plugins
 plugins:
 	@mkdir -p $(PLUGINS_OUT)/.build
 	@set -e; for d in examples/*/; do n=$$(basename $$d); [ -f $$d/Makefile ] || continue; \
-	  out=$(CURDIR)/$(PLUGINS_OUT)/$$n.wasm; echo "== $$n -> $(PLUGINS_OUT)/$$n.wasm"; \
+	  out=$(abspath $(PLUGINS_OUT))/$$n.wasm; echo "== $$n -> $(PLUGINS_OUT)/$$n.wasm"; \
 	  if grep -q '^OUT ?=' $$d/Makefile; then \
-	    $(MAKE) -s -C $$d GO=$(GO) OUT=$$out BUILD=$(CURDIR)/$(PLUGINS_OUT)/.build; \
+	    $(MAKE) -s -C $$d GO=$(GO) OUT=$$out BUILD=$(abspath $(PLUGINS_OUT))/.build; \
 	  else \
 	    $(MAKE) -s -C $$d GO=$(GO); \
 	    cp $$d/$$(sed -n 's/^\([A-Za-z0-9_.-]*\.wasm\):.*/\1/p' $$d/Makefile | head -n1) $$out; \

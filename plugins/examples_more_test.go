@@ -796,3 +796,41 @@ func TestSDKFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestMakePlugins runs `make plugins` (into a temporary PLUGINS_OUT) and
+// loads every module it built: one per example directory.
+func TestMakePlugins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every example")
+	}
+	for _, have := range []func() string{haveClang, haveAssemblyScript, haveRust} {
+		if missing := have(); missing != "" {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is required under CI (.ci/install-toolchains.sh plugins installs it)", missing)
+			}
+			t.Skipf("%s not installed", missing)
+		}
+	}
+	out := t.TempDir()
+	cmd := exec.Command("make", "-s", "-C", "..", "plugins", "PLUGINS_OUT="+out, "GO="+filepath.Join(runtime.GOROOT(), "bin", "go"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make plugins: %v\n%s", err, b)
+	}
+	dirs, err := filepath.Glob(filepath.Join("..", "examples", "*", "Makefile"))
+	if err != nil || len(dirs) < 7 {
+		t.Fatalf("examples: %v %v", dirs, err)
+	}
+	r := mustRuntime(t)
+	for _, mk := range dirs {
+		name := filepath.Base(filepath.Dir(mk))
+		mod, err := os.ReadFile(filepath.Join(out, name+".wasm"))
+		if err != nil {
+			t.Fatalf("make plugins built no %s.wasm: %v", name, err)
+		}
+		p, err := r.Load(ctx, mod, Options{Instances: 1})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		p.Close(ctx)
+	}
+}
