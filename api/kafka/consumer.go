@@ -71,11 +71,13 @@ type ConsumerOptions struct {
 // consumer group messaging.kafka.consumer_group. Create it with NewConsumer,
 // then Run it.
 type Consumer struct {
-	o     ConsumerOptions
-	cl    *kgo.Client
-	topic string
-	log   *slog.Logger
-	max   int
+	o      ConsumerOptions
+	opts   []kgo.Opt
+	cl     *kgo.Client // set by Run, before anything uses it
+	client atomic.Pointer[kgo.Client]
+	topic  string
+	log    *slog.Logger
+	max    int
 
 	// Poll-loop scratch, reused: decoding allocates nothing per record once
 	// these have grown (IDs are copied into one arena because a record's ID
@@ -126,7 +128,8 @@ type consumerCounters struct {
 	lastErr                                         atomic.Pointer[string]
 }
 
-// NewConsumer returns a consumer; it joins the group when Run starts.
+// NewConsumer returns a consumer; it connects and joins the group when Run
+// starts. Run it once.
 func NewConsumer(o ConsumerOptions) (*Consumer, error) {
 	k := o.Kafka
 	switch {
@@ -184,21 +187,26 @@ func NewConsumer(o ConsumerOptions) (*Consumer, error) {
 	if k.Consumer.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(k.Consumer.SessionTimeout))
 	}
-	opts = append(opts, o.ClientOpts...)
-	if c.cl, err = kgo.NewClient(opts...); err != nil {
-		return nil, fmt.Errorf("kafka: consumer: %w", err)
-	}
+	c.opts = append(opts, o.ClientOpts...)
 	return c, nil
 }
 
-// Client returns the franz-go client.
-func (c *Consumer) Client() *kgo.Client { return c.cl }
+// Client returns the franz-go client, nil before Run.
+func (c *Consumer) Client() *kgo.Client { return c.client.Load() }
 
 // Run consumes until ctx is done, then marks and commits what the engine has
 // applied, leaves the group and closes the client. The engine must keep
 // ticking until Run returns (WaitApplied needs a tick). An unreachable
 // cluster is logged and retried; Run does not return for it.
 func (c *Consumer) Run(ctx context.Context) error {
+	// The client is created here, not in NewConsumer: a group client starts
+	// joining as soon as it exists, and provisioning a node starts nothing.
+	cl, err := kgo.NewClient(c.opts...)
+	if err != nil {
+		return fmt.Errorf("kafka: consumer: %w", err)
+	}
+	c.cl = cl
+	c.client.Store(cl)
 	var wg, mwg sync.WaitGroup
 	mctx, cancelMarker := context.WithCancel(context.Background())
 	stopMarker := func() { cancelMarker(); mwg.Wait() }

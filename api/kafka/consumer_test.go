@@ -263,7 +263,12 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 	}
 	c1 := newConsumer()
 	stop1 := runConsumer(t, c1)
-	adm := kadm.NewClient(c1.Client())
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
 	committed := func() (sum int64) {
 		offs, err := adm.FetchOffsets(context.Background(), k.ConsumerGroup)
 		if err == nil {
@@ -311,12 +316,6 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 		t.Errorf("engine: applied %d + stale %d + duplicates %d != submitted %d", s.Applied, s.Stale, s.Duplicates, first+second)
 	}
 	// After the clean stop every partition is committed to its end.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm = kadm.NewClient(cl)
 	if n := committed(); n != int64(len(values)) {
 		t.Errorf("committed offsets sum to %d, want %d", n, len(values))
 	}
