@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -417,5 +420,81 @@ func TestPredictorAndScorer(t *testing.T) {
 	}
 	if _, err := m.Shadow(ctx, rec.ID, ShadowRequest{}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("shadow of the active scorer: %v", err)
+	}
+}
+
+// TestConcurrentAdmin hammers the manager from several goroutines while the
+// engine ticks; afterwards the registry and the engine agree: the engine's
+// scorer is the active one, exactly the active plugin is in state active,
+// and the history has one entry per switch.
+func TestConcurrentAdmin(t *testing.T) {
+	eng := newEngine(t, nil)
+	m := newManager(t, eng, t.TempDir(), nil)
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 3; i++ {
+		ids = append(ids, mustUpload(t, m, zeroScorer("z"+itoa(i), "1"), "scorer").ID)
+	}
+	ids = append(ids, mustUpload(t, m, example(t, "c-cpa"), "scorer").ID)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			eng.TrySubmit(pairsAt(5, 1e9+float64(i)))
+			eng.Tick()
+		}
+	}()
+	var switches atomic.Int64
+	var admins sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		admins.Add(1)
+		go func(g int) {
+			defer admins.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			for i := 0; i < 60; i++ {
+				id := ids[r.IntN(len(ids))]
+				switch r.IntN(5) {
+				case 0, 1:
+					if acts, err := m.Activate(ctx, id, Actor{}); err == nil {
+						switches.Add(int64(len(acts)))
+					}
+				case 2:
+					if _, err := m.Rollback(ctx, KindScorer, Actor{}); err == nil {
+						switches.Add(1)
+					}
+				case 3:
+					m.Shadow(ctx, id, ShadowRequest{Share: 0.5})
+				case 4:
+					m.List()
+					m.Status()
+				}
+			}
+		}(g)
+	}
+	admins.Wait()
+	close(stop)
+	wg.Wait()
+	st := m.Status()
+	active := st.Active[KindScorer].ID
+	if got := eng.Models().Scorer.Model().SHA256; active != "" && got != active || active == "" && got != "builtin" {
+		t.Fatalf("engine scores with %s, registry says %q", got, active)
+	}
+	for _, in := range m.List() {
+		if (in.State == StateActive) != (in.ID == active) {
+			t.Fatalf("plugin %s is %s, active is %q", in.ID[:8], in.State, active)
+		}
+	}
+	if n := len(m.History()); int64(n) != switches.Load() {
+		t.Fatalf("%d activations recorded, %d switches made", n, switches.Load())
+	}
+	if sh := eng.Models().Shadow; sh != nil && (st.Shadow == nil || sh.Model().SHA256 != st.Shadow.ID || sh.Model().SHA256 == active) {
+		t.Fatalf("engine shadow %+v, registry %+v", sh.Model(), st.Shadow)
 	}
 }
