@@ -173,7 +173,10 @@ func (s *Server) Addr() net.Addr {
 // request in flight is either accepted whole into the engine's queue or
 // answered with an error), until ctx is done. Work accepted into the engine
 // is the engine's to drain: engine.Run runs a last tick when its context
-// ends, so the host stops the server first and the engine second.
+// ends, so the host stops the server first and the engine second. Idle
+// keep-alive connections close at once; a connection that was opened but has
+// not sent a request yet holds the shutdown up to ReadTimeout (fasthttp
+// counts it as active).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping.Store(true)
