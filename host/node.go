@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/collision-detection-platform/distributed-platform/api"
+	"github.com/collision-detection-platform/distributed-platform/api/kafka"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
 	"github.com/collision-detection-platform/distributed-platform/grid"
 	"github.com/collision-detection-platform/distributed-platform/host/config"
@@ -84,6 +85,11 @@ type Node struct {
 	// until StartPlugins.
 	Plugins *models.Manager
 	runtime *plugins.Runtime
+	// Kafka is the Kafka edge (consumer of vehicle-locations, producer of
+	// collision-risks, system-events and dead letters) while Run runs with
+	// messaging.kafka.bootstrap_servers set; nil otherwise. The rest of the
+	// node reports lifecycle events through Kafka.SystemEvent.
+	Kafka *kafka.Bridge
 }
 
 // StartPlugins opens the plugin registry under <system.data_dir>/plugins (in
@@ -216,10 +222,21 @@ func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed f
 			return fmt.Errorf("host: api.host/api.port: %w", err)
 		}
 	}
+	if len(n.Config.Messaging.Kafka.BootstrapServers) > 0 {
+		if err := n.provisionKafka(); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	engCtx, stopEngine := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = n.Engine.Run(engCtx) }()
+	if n.Kafka != nil {
+		// Returns at once; an unreachable cluster is logged and retried
+		// while REST ingest goes on.
+		n.Kafka.Start(map[string]any{"environment": n.Config.System.Environment})
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	feedCtx, stopFeed := context.WithCancel(ctx)
@@ -242,10 +259,36 @@ func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed f
 	if e := srv.Shutdown(sctx); e != nil && err == nil {
 		err = e
 	}
+	if n.Kafka != nil { // commit what the engine applied, while it still ticks
+		if e := n.Kafka.StopConsuming(sctx); e != nil {
+			n.Logger.Warn("kafka: stop consuming", "err", e)
+		}
+	}
 	stopEngine() // Run drains the queue with a last tick
 	wg.Wait()
+	if n.Kafka != nil { // after the last tick, so that its events are flushed too
+		if e := n.Kafka.Close(sctx, nil); e != nil {
+			n.Logger.Error("kafka: close", "err", e)
+		}
+	}
 	if e := n.closePlugins(context.Background()); e != nil && err == nil {
 		err = e
 	}
 	return err
+}
+
+// provisionKafka builds the Kafka edge and registers it as an engine sink
+// (before the engine ticks) and as a metrics collector.
+func (n *Node) provisionKafka() error {
+	kb, err := kafka.New(kafka.Options{Kafka: n.Config.Messaging.Kafka, Node: n.Config.System.Name,
+		Engine: n.Engine, Validator: n.Validator, Frame: n.Frame, Logger: n.Logger})
+	if err != nil {
+		return fmt.Errorf("host: messaging.kafka: %w", err)
+	}
+	if err := n.Registry.Register(kb.Collector()); err != nil {
+		return fmt.Errorf("host: kafka metrics: %w", err)
+	}
+	n.Engine.AddSink(kb)
+	n.Kafka = kb
+	return nil
 }
