@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -87,7 +86,13 @@ func (b *Bridge) Start(detail map[string]any) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	b.done = make(chan error, 1)
-	go func() { b.done <- b.Consumer.Run(ctx) }()
+	go func() {
+		err := b.Consumer.Run(ctx)
+		if err != nil {
+			b.log.Error("kafka: consumer stopped", "err", err)
+		}
+		b.done <- err
+	}()
 }
 
 // StopConsuming stops fetching, commits what the engine has applied and
@@ -127,8 +132,5 @@ func (b *Bridge) Stats() Stats {
 
 // Collector returns the Prometheus collector of b's Stats.
 func (b *Bridge) Collector() prometheus.Collector { return NewCollector(b.Stats) }
-
-// closeTimeout bounds the producer flush when a caller has no deadline.
-const closeTimeout = 10 * time.Second
 
 var _ engine.Sink = (*Bridge)(nil)
