@@ -36,6 +36,9 @@ var testFrame = geo.MustNew(geo.Config{Lat: 51.5, Lon: -0.12})
 func newEngine(t testing.TB, mod func(*engine.Config)) *engine.Engine {
 	t.Helper()
 	cfg := engine.Default()
+	// The tests step the engine one tick per data second and expect a pair
+	// that separates to resolve at once: no resolve_after hold.
+	cfg.ResolveAfter = 0
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -30,6 +30,12 @@ type Config struct {
 	// risk emits "updated" when its predicted time of closest approach moved by
 	// at least this much. Default 2.
 	UpdateTCADelta float64
+	// ResolveAfter is collision_detection.resolve_after in seconds of data
+	// time: an open risk resolves only once its risk has stayed below
+	// MinRisk - Hysteresis for this long, so a pair at the edge of its zone
+	// (the builtin risk jumps from below 0.15 to 0.5 there) does not flap.
+	// Default 5.
+	ResolveAfter float64
 	// VehicleTTL is collision_detection.vehicle_ttl in seconds: a vehicle not
 	// heard for this long expires and its risks resolve as "lost". Default 30.
 	VehicleTTL float64
@@ -47,9 +53,13 @@ type Config struct {
 	MaxPending int
 	// Grid configures the broadphase.
 	Grid grid.Config
-	// Now, when set, is the engine clock (Unix seconds) used for expiry: a live
-	// server passes the wall clock. When nil the clock is the newest state time
-	// applied (data time), which makes replays deterministic.
+	// Now, when set, is the wall clock (Unix seconds) of a live server. The
+	// engine clock that expires vehicles is the newest state time applied;
+	// with Now set it also runs at wall speed between updates, so that a
+	// vehicle that stops reporting expires even when nothing else reports,
+	// and a server fed a recording expires its vehicles on the recording's
+	// time, as a replay does. When nil (replay) it is data time only, which
+	// makes replays deterministic.
 	Now func() float64
 }
 
@@ -62,6 +72,7 @@ func Default() Config {
 		Hysteresis:         0.05,
 		UpdateRiskDelta:    0.1,
 		UpdateTCADelta:     2,
+		ResolveAfter:       5,
 		VehicleTTL:         30,
 		Workers:            8,
 		BatchSize:          100,
@@ -70,6 +81,9 @@ func Default() Config {
 	}
 }
 
+// applyDefaults fills the fields whose zero value is not a valid setting.
+// MinRisk, Hysteresis, UpdateRiskDelta, UpdateTCADelta and ResolveAfter mean
+// something at 0, so they are taken as given: start from Default().
 func (c *Config) applyDefaults() {
 	d := Default()
 	if c.Horizon == 0 {
@@ -77,18 +91,6 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxDistance == 0 {
 		c.MaxDistance = d.MaxDistance
-	}
-	if c.MinRisk == 0 {
-		c.MinRisk = d.MinRisk
-	}
-	if c.Hysteresis == 0 {
-		c.Hysteresis = d.Hysteresis
-	}
-	if c.UpdateRiskDelta == 0 {
-		c.UpdateRiskDelta = d.UpdateRiskDelta
-	}
-	if c.UpdateTCADelta == 0 {
-		c.UpdateTCADelta = d.UpdateTCADelta
 	}
 	if c.VehicleTTL == 0 {
 		c.VehicleTTL = d.VehicleTTL
@@ -120,6 +122,10 @@ func (c *Config) validate() error {
 		return bad("collision_detection.min_risk_level", c.MinRisk, "must be in [0, 1]")
 	case !(c.Hysteresis >= 0 && c.Hysteresis < 1):
 		return bad("collision_detection.hysteresis", c.Hysteresis, "must be in [0, 1)")
+	case !(c.ResolveAfter >= 0) || math.IsInf(c.ResolveAfter, 0):
+		return bad("collision_detection.resolve_after", c.ResolveAfter, "must be >= 0 seconds")
+	case !(c.UpdateRiskDelta >= 0) || !(c.UpdateTCADelta >= 0):
+		return bad("collision_detection.update_risk_delta/update_tca_delta", [2]float64{c.UpdateRiskDelta, c.UpdateTCADelta}, "must be >= 0")
 	case !(c.VehicleTTL > 0):
 		return bad("collision_detection.vehicle_ttl", c.VehicleTTL, "must be > 0 seconds")
 	case c.Workers < 1:

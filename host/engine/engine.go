@@ -94,6 +94,9 @@ type Engine struct {
 	grid  *grid.Grid
 	tick  uint32
 	clock float64 // newest state time applied (data clock)
+	// clockWall is the wall time at which clock last advanced (see now).
+	clockWall     float64
+	clockAdvanced bool
 	swept float64 // clock at the last expiry sweep
 
 	tr tracker
@@ -133,9 +136,15 @@ type scored struct {
 // worker is one unit of parallel work in a tick, with its own buffers.
 type worker struct {
 	cands   []uint32
-	pairs   []abi.Pair
-	results []abi.Result
-	bmodels []abi.ModelID // model of each score batch, by batch index
+	pairs   []abi.Pair   // found, not yet scored: at most a batch plus one query's
+	results []abi.Result // one batch
+	// interest holds the scored pairs the tracker must see (at or above
+	// MinRisk, or of an open risk); the rest are dropped as soon as they are
+	// scored, so memory stays bounded by the risks, not by the pairs.
+	interest []scored
+	hooked   []scored // every scored pair, only for scoredHook (tests)
+	npairs   int      // pairs scored this tick
+	above    int      // of which at or above MinRisk
 	// shadow scoring
 	sresults  []abi.Result
 	shadowAcc float64
@@ -287,6 +296,12 @@ func (e *Engine) Submit(ctx context.Context, ups []Update) error {
 			return err
 		}
 		e.q.mu.Lock()
+		if len(e.q.ups)+len(ups) <= e.q.max || len(e.q.ups) == 0 {
+			// A tick drained the queue between TrySubmit and here: retry
+			// rather than wait for a wake-up that was already given.
+			e.q.mu.Unlock()
+			continue
+		}
 		ch := e.q.space
 		e.q.waiting++
 		e.q.mu.Unlock()
@@ -376,6 +391,7 @@ func (e *Engine) Tick() TickStats {
 		e.veh[slot] = u.v
 		if u.v.T > e.clock {
 			e.clock = u.v.T
+			e.clockAdvanced = true
 		}
 		if e.stamp[slot] != e.tick {
 			e.stamp[slot] = e.tick
@@ -388,10 +404,7 @@ func (e *Engine) Tick() TickStats {
 	var evs []Event
 	evs = e.evBuf[:0]
 	// Expire vehicles not heard for VehicleTTL (checked once per second of clock).
-	now := e.clock
-	if e.cfg.Now != nil {
-		now = e.cfg.Now()
-	}
+	now := e.now()
 	if now-e.swept >= 1 {
 		e.swept = now
 		evs = e.expire(now, evs, &ts)
@@ -434,6 +447,26 @@ func (e *Engine) publish(evs []Event) {
 	for _, s := range e.sinks {
 		s.Publish(evs)
 	}
+}
+
+// now is the engine clock: the newest state time applied, running at wall
+// speed since it last advanced when the engine has a wall clock (Config.Now).
+func (e *Engine) now() float64 {
+	if e.cfg.Now == nil {
+		return e.clock
+	}
+	wall := e.cfg.Now()
+	if e.clockAdvanced || e.clockWall == 0 {
+		e.clockWall, e.clockAdvanced = wall, false
+	}
+	return e.clock + (wall - e.clockWall)
+}
+
+// Clock returns the engine clock, Unix seconds (see Config.Now).
+func (e *Engine) Clock() float64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now()
 }
 
 func (e *Engine) alloc(name string) uint32 {
@@ -629,17 +662,21 @@ func unionPoint(b abi.Box, x, y, z float64) abi.Box {
 func (e *Engine) queryAndScore(m *Models, ts *TickStats) {
 	e.curModels = m
 	for w := range e.workers {
-		e.workers[w].pairs = e.workers[w].pairs[:0]
+		wk := &e.workers[w]
+		wk.pairs, wk.interest, wk.hooked = wk.pairs[:0], wk.interest[:0], wk.hooked[:0]
+		wk.npairs, wk.above = 0, 0
 	}
 	e.parallel(phaseQuery)
 	for w := range e.workers {
-		ts.Pairs += len(e.workers[w].pairs)
+		ts.Pairs += e.workers[w].npairs
+		ts.AboveMin += e.workers[w].above
 	}
 }
 
 func (e *Engine) queryWorker(w int) {
 	const chunk = 64
 	wk := &e.workers[w]
+	bs := e.cfg.BatchSize
 	for {
 		lo := int(e.next.Add(chunk)) - chunk
 		if lo >= len(e.dirty) {
@@ -657,22 +694,46 @@ func (e *Engine) queryWorker(w int) {
 			if e.nOpen[s] > 0 {
 				wk.pairs = e.tr.appendOpenPairs(e, s, wk.cands, wk.pairs)
 			}
+			if len(wk.pairs) >= bs {
+				e.scorePairs(wk, false)
+			}
 		}
 	}
-	// Score this worker's pairs in batches.
-	n := len(wk.pairs)
-	wk.results = growRes(wk.results, n)
+	e.scorePairs(wk, true)
+}
+
+// scorePairs scores the worker's found pairs in batches of BatchSize (the
+// last, short one only when final), keeps what the tracker needs, and moves
+// the unscored rest to the front.
+func (e *Engine) scorePairs(wk *worker, final bool) {
 	bs := e.cfg.BatchSize
-	wk.bmodels = wk.bmodels[:0]
 	m := e.curModels
-	for lo := 0; lo < n; lo += bs {
+	wk.results = growRes(wk.results, bs)
+	n := len(wk.pairs)
+	lo := 0
+	for ; lo < n && (final || lo+bs <= n); lo += bs {
 		hi := min(lo+bs, n)
 		start := time.Now()
-		wk.bmodels = append(wk.bmodels, score(m, e.params, e.veh, wk.pairs[lo:hi], wk.results[lo:hi]))
+		res := wk.results[:hi-lo]
+		model := score(m, e.params, e.veh, wk.pairs[lo:hi], res)
 		if m.Shadow != nil && m.ShadowObserver != nil && wk.shadowPick(m.ShadowShare) {
-			e.shadow(wk, m, lo, hi, time.Since(start))
+			e.shadow(wk, m, model, wk.pairs[lo:hi], res, time.Since(start))
 		}
+		for i := range res {
+			p, r := wk.pairs[lo+i], &res[i]
+			if r.Risk >= e.cfg.MinRisk {
+				wk.above++
+			}
+			if r.Risk >= e.cfg.MinRisk || (e.nOpen[p.A] > 0 && e.nOpen[p.B] > 0) {
+				wk.interest = append(wk.interest, scored{pair: p, res: *r, model: model})
+			}
+			if e.scoredHook != nil {
+				wk.hooked = append(wk.hooked, scored{pair: p, res: *r})
+			}
+		}
+		wk.npairs += hi - lo
 	}
+	wk.pairs = wk.pairs[:copy(wk.pairs, wk.pairs[min(lo, n):])]
 }
 
 // shadowPick decides whether this batch is shadowed: an even spread of the
@@ -689,33 +750,26 @@ func (wk *worker) shadowPick(share float64) bool {
 	return false
 }
 
-func (e *Engine) shadow(wk *worker, m *Models, lo, hi int, activeDur time.Duration) {
-	n := hi - lo
+func (e *Engine) shadow(wk *worker, m *Models, active abi.ModelID, pairs []abi.Pair, res []abi.Result, activeDur time.Duration) {
+	n := len(pairs)
 	wk.sresults = growRes(wk.sresults, n)
 	start := time.Now()
-	err := m.Shadow.Score(context.Background(), e.params, e.veh, wk.pairs[lo:hi], wk.sresults[:n])
+	err := m.Shadow.Score(context.Background(), e.params, e.veh, pairs, wk.sresults[:n])
 	if err == nil && !validResults(wk.sresults[:n]) {
 		err = errors.New("engine: shadow scorer returned malformed results")
 	}
 	b := ShadowBatch{
 		Params:         e.params,
-		Active:         wk.bmodels[len(wk.bmodels)-1],
+		Active:         active,
 		Shadow:         m.Shadow.Model(),
-		Pairs:          wk.pairs[lo:hi],
-		ActiveResults:  wk.results[lo:hi],
+		Pairs:          pairs,
+		ActiveResults:  res,
 		ShadowResults:  wk.sresults[:n],
 		ActiveDuration: activeDur,
 		ShadowDuration: time.Since(start),
 		ShadowErr:      err,
 	}
 	m.ShadowObserver.Observe(&b)
-}
-
-func orderedPair(a, b uint32) abi.Pair {
-	if a > b {
-		a, b = b, a
-	}
-	return abi.Pair{A: a, B: b}
 }
 
 // ModelScorer is a Scorer that may answer a batch with another model than
@@ -766,19 +820,12 @@ func validResults(res []abi.Result) bool {
 // events come out in the same order whatever the worker interleaving.
 func (e *Engine) track(m *Models, evs []Event, ts *TickStats) []Event {
 	in := e.interest[:0]
-	min := e.cfg.MinRisk
 	for w := range e.workers {
 		wk := &e.workers[w]
-		for i, p := range wk.pairs {
-			r := &wk.results[i]
-			if e.scoredHook != nil {
-				e.scoredHook(p, *r)
-			}
-			if r.Risk >= min || (e.nOpen[p.A] > 0 && e.nOpen[p.B] > 0) {
-				in = append(in, scored{pair: p, res: *r, model: wk.bmodels[i/e.cfg.BatchSize]})
-			}
-			if r.Risk >= min {
-				ts.AboveMin++
+		in = append(in, wk.interest...)
+		if e.scoredHook != nil {
+			for _, h := range wk.hooked {
+				e.scoredHook(h.pair, h.res)
 			}
 		}
 	}
@@ -811,4 +858,11 @@ func growRes(s []abi.Result, n int) []abi.Result {
 		return make([]abi.Result, n, n+n/4)
 	}
 	return s[:n]
+}
+
+func orderedPair(a, b uint32) abi.Pair {
+	if a > b {
+		a, b = b, a
+	}
+	return abi.Pair{A: a, B: b}
 }

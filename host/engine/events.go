@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"strconv"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
@@ -75,6 +76,10 @@ type Risk struct {
 	tin    float64
 	hasTIn bool
 	los    bool // in loss of separation at Time
+	// stateA, stateB are the state times assessed; tcaAtEnd marks a TCA
+	// clamped at the end of the window.
+	stateA, stateB float64
+	tcaAtEnd       bool
 }
 
 // withTIn returns r with TIn pointing at a copy of its entry time.
@@ -100,19 +105,25 @@ type SinkFunc func(evs []Event)
 // Publish calls f.
 func (f SinkFunc) Publish(evs []Event) { f(evs) }
 
-// riskID is deterministic: the two vehicle ids in order and the opening time
-// in milliseconds. The same input therefore yields the same ids on every node
-// and after every replay (DESIGN.md, "Scaling out").
-func riskID(a, b string, openedAt float64) string {
+// riskID is deterministic: the two vehicle ids in order and the times of
+// the two states that opened it, in milliseconds. The same input therefore
+// yields the same ids on every node and after every replay (DESIGN.md,
+// "Scaling out"), and two episodes of one pair never share an id (their
+// opening states differ).
+func riskID(a, b string, ta, tb float64) string {
 	if b < a {
 		a, b = b, a
+		ta, tb = tb, ta
 	}
 	h := sha256.New()
+	var buf [24]byte
 	h.Write([]byte(a))
 	h.Write([]byte{0})
 	h.Write([]byte(b))
 	h.Write([]byte{0})
-	h.Write(strconv.AppendInt(nil, int64(openedAt*1000+0.5), 10))
+	h.Write(strconv.AppendInt(buf[:0], int64(math.Round(ta*1000)), 10))
+	h.Write([]byte{0})
+	h.Write(strconv.AppendInt(buf[:0], int64(math.Round(tb*1000)), 10))
 	var sum [32]byte
 	return "r-" + hex.EncodeToString(h.Sum(sum[:0])[:12])
 }

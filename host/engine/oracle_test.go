@@ -136,8 +136,9 @@ func (c *checker) tick(ups []Update) {
 				c.nearOK++
 			}
 			stale := math.Abs(e.veh[i].T-e.veh[j].T) > e.params.Horizon
-			if want.Risk < e.cfg.MinRisk-e.cfg.Hysteresis && r != nil && !stale {
-				t.Fatalf("tick %d: %s/%s risk %.3f still open", e.tick, e.names[i], e.names[j], want.Risk)
+			if want.Risk < e.cfg.MinRisk-e.cfg.Hysteresis && r != nil && !stale &&
+				!(r.below && r.cur.Time-r.belowSince < e.cfg.ResolveAfter) {
+				t.Fatalf("tick %d: %s/%s risk %.3f still open past resolve_after", e.tick, e.names[i], e.names[j], want.Risk)
 			}
 		}
 	}

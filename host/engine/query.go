@@ -1,7 +1,8 @@
 package engine
 
 import (
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 )
@@ -24,29 +25,28 @@ func (e *Engine) Vehicle(id string) (VehicleState, bool) {
 	return VehicleState{ID: id, State: e.veh[slot], Box: e.boxOf(slot)}, true
 }
 
-// boxOf recomputes a stored vehicle's grown swept box (the grid keeps it, the
-// engine does not, to save 48 bytes a vehicle).
+// boxOf returns a stored vehicle's grown swept box, as the grid holds it.
 func (e *Engine) boxOf(slot uint32) abi.Box {
-	m := e.models.Load()
-	vs := e.veh[slot : slot+1]
-	var bs [1]abi.Box
-	_ = predict(m, e.params, vs, bs[:])
-	return e.sweptBox(&vs[0], bs[0])
+	b, _ := e.grid.Box(slot)
+	return abi.Box(b)
 }
 
-// Vehicles calls fn for every live vehicle, in id order, until fn returns false.
+// Vehicles calls fn for every live vehicle, in id order, until fn returns
+// false. It copies the states under the read lock and calls fn without it, so
+// a slow consumer (a paged API query over a million vehicles) never holds up a
+// tick for longer than the copy.
 func (e *Engine) Vehicles(fn func(VehicleState) bool) {
 	e.mu.RLock()
-	defer e.mu.RUnlock()
-	slots := make([]uint32, 0, e.ids.len())
+	all := make([]VehicleState, 0, e.ids.len())
 	for s, n := range e.names {
 		if n != "" {
-			slots = append(slots, uint32(s))
+			all = append(all, VehicleState{ID: n, State: e.veh[s], Box: e.boxOf(uint32(s))})
 		}
 	}
-	sort.Slice(slots, func(i, j int) bool { return e.names[slots[i]] < e.names[slots[j]] })
-	for _, slot := range slots {
-		if !fn(VehicleState{ID: e.names[slot], State: e.veh[slot], Box: e.boxOf(slot)}) {
+	e.mu.RUnlock()
+	slices.SortFunc(all, func(a, b VehicleState) int { return strings.Compare(a.ID, b.ID) })
+	for i := range all {
+		if !fn(all[i]) {
 			return
 		}
 	}
@@ -60,7 +60,7 @@ func (e *Engine) Risks() []Risk {
 	for _, r := range e.tr.byID {
 		out = append(out, r.view)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	slices.SortFunc(out, func(a, b Risk) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 

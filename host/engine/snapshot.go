@@ -29,8 +29,8 @@ type SnapshotState struct {
 	State abi.Vehicle `json:"state"`
 }
 
-// Export writes the vehicles and open risks as JSON. Pending updates are not
-// part of it: call Tick first to include them.
+// Export writes the vehicles (with the updates accepted but not yet applied)
+// and the open risks as JSON.
 func (e *Engine) Export(w io.Writer) error {
 	return json.NewEncoder(w).Encode(e.Snapshot())
 }
@@ -49,6 +49,26 @@ func (e *Engine) Snapshot() Snapshot {
 		s.Risks = append(s.Risks, r.view)
 	}
 	e.mu.RUnlock()
+	// Updates accepted but not yet applied are part of what the engine has
+	// acknowledged: fold them in, the newest state per vehicle winning.
+	e.q.mu.Lock()
+	if len(e.q.ups) > 0 {
+		idx := make(map[string]int, len(s.Vehicles))
+		for i, v := range s.Vehicles {
+			idx[v.ID] = i
+		}
+		for i := range e.q.ups {
+			u := &e.q.ups[i]
+			id := string(e.q.ids[u.idOff : u.idOff+u.idLen])
+			if j, ok := idx[id]; !ok {
+				idx[id] = len(s.Vehicles)
+				s.Vehicles = append(s.Vehicles, SnapshotState{ID: id, State: u.v})
+			} else if u.v.T > s.Vehicles[j].State.T {
+				s.Vehicles[j].State = u.v
+			}
+		}
+	}
+	e.q.mu.Unlock()
 	sort.Slice(s.Vehicles, func(i, j int) bool { return s.Vehicles[i].ID < s.Vehicles[j].ID })
 	sort.Slice(s.Risks, func(i, j int) bool { return s.Risks[i].ID < s.Risks[j].ID })
 	return s
@@ -78,10 +98,14 @@ func (e *Engine) Restore(s Snapshot) error {
 			return fmt.Errorf("engine: import: vehicles[%d]: id must have 1 to 255 bytes", i)
 		}
 		st := &v.State
-		for _, x := range [...]float64{st.X, st.Y, st.Z, st.VX, st.VY, st.VZ, st.AX, st.AY, st.AZ, st.Alt, st.VRate, st.T} {
+		for _, x := range [...]float64{st.X, st.Y, st.Z, st.VX, st.VY, st.VZ, st.AX, st.AY, st.AZ, st.Alt, st.VRate, st.T,
+			float64(st.Radius), float64(st.HSep), float64(st.VSep), float64(st.Sigma)} {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				return fmt.Errorf("engine: import: vehicles[%d] (%s): non-finite state", i, v.ID)
 			}
+		}
+		if st.Radius < 0 || st.HSep < 0 || st.VSep < 0 || st.Sigma < 0 {
+			return fmt.Errorf("engine: import: vehicles[%d] (%s): negative radius, zone or sigma", i, v.ID)
 		}
 	}
 	for i, r := range s.Risks {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -34,8 +35,10 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if err := b.Import(bytes.NewReader(buf.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	if sa, sb := a.Snapshot(), b.Snapshot(); !reflect.DeepEqual(sa, sb) {
-		t.Fatalf("snapshots differ:\n%+v\n%+v", sa, sb)
+	ja, _ := json.Marshal(a.Snapshot())
+	jb, _ := json.Marshal(b.Snapshot())
+	if !bytes.Equal(ja, jb) {
+		t.Fatalf("snapshots differ:\n%s\n%s", ja, jb)
 	}
 	nA := len(logA.evs)
 	for k := 11; k <= 60; k++ {

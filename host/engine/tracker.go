@@ -25,6 +25,10 @@ type openRisk struct {
 	a, b uint32
 	view Risk // what the last event said
 	cur  Risk // the latest assessment
+	// below is set while the risk is under MinRisk - Hysteresis, since
+	// belowSince (data time).
+	below      bool
+	belowSince float64
 }
 
 func (t *tracker) init(cfg *Config) {
@@ -62,9 +66,14 @@ next:
 func (t *tracker) assess(e *Engine, m *Models, s *scored) Risk {
 	va, vb := &e.veh[s.pair.A], &e.veh[s.pair.B]
 	ref := math.Max(va.T, vb.T)
+	na, nb := e.names[s.pair.A], e.names[s.pair.B]
+	if nb < na { // vehicle_a is the lesser id, whatever the arrival order
+		na, nb = nb, na
+		va, vb = vb, va
+	}
 	r := Risk{
-		VehicleA: e.names[s.pair.A],
-		VehicleB: e.names[s.pair.B],
+		VehicleA: na,
+		VehicleB: nb,
 		Risk:     s.res.Risk,
 		Time:     ref,
 		TCA:      ref + s.res.TCA,
@@ -76,6 +85,10 @@ func (t *tracker) assess(e *Engine, m *Models, s *scored) Risk {
 		r.hasTIn = true
 	}
 	r.los = s.res.Flags&abi.ResultLoS != 0
+	r.stateA, r.stateB = va.T, vb.T
+	// A TCA at the end of the window only says "still closing when the
+	// predictions end": it moves with every report and is not material.
+	r.tcaAtEnd = s.res.TCA >= math.Min(va.T, vb.T)+t.cfg.Horizon-ref-1e-9
 	return r
 }
 
@@ -89,7 +102,7 @@ func (t *tracker) observe(e *Engine, m *Models, s *scored, evs []Event) []Event 
 		}
 		cur := t.assess(e, m, s)
 		cur.OpenedAt = cur.Time
-		cur.ID = riskID(cur.VehicleA, cur.VehicleB, cur.OpenedAt)
+		cur.ID = riskID(cur.VehicleA, cur.VehicleB, cur.stateA, cur.stateB)
 		r = &openRisk{a: s.pair.A, b: s.pair.B, cur: cur, view: cur.withTIn()}
 		t.open[key] = r
 		t.byID[cur.ID] = r
@@ -112,14 +125,23 @@ func (t *tracker) observe(e *Engine, m *Models, s *scored, evs []Event) []Event 
 	cur.VehicleA, cur.VehicleB = r.view.VehicleA, r.view.VehicleB
 	r.cur = cur
 	if cur.Risk < cfg.MinRisk-cfg.Hysteresis {
-		evs = t.resolve(e, r, ReasonSeparated, evs)
+		// Below the band: resolve once it has stayed there ResolveAfter
+		// seconds of data time; until then it stays open, unchanged.
+		if !r.below {
+			r.below, r.belowSince = true, cur.Time
+		}
+		if cur.Time-r.belowSince >= cfg.ResolveAfter {
+			evs = t.resolve(e, r, ReasonSeparated, evs)
+		}
 		return evs
 	}
+	r.below = false
 	// The time of closest approach of a pair already in loss of separation
 	// says little (two moored ships a few metres apart with noisy speeds
 	// have a TCA that jumps across the window at every report): for such a
 	// pair only the risk and the model count as material.
-	tcaMoved := math.Abs(cur.TCA-r.view.TCA) >= cfg.UpdateTCADelta && !(cur.los && r.view.los)
+	tcaMoved := math.Abs(cur.TCA-r.view.TCA) >= cfg.UpdateTCADelta && !(cur.los && r.view.los) &&
+		!(cur.tcaAtEnd && r.view.tcaAtEnd)
 	if math.Abs(cur.Risk-r.view.Risk) >= cfg.UpdateRiskDelta || tcaMoved || cur.Model != r.view.Model {
 		cur.Seq++
 		r.cur = cur

@@ -163,7 +163,9 @@ func (s *scriptedScorer) Score(_ context.Context, _ abi.Params, _ []abi.Vehicle,
 // resolves only when it falls below min_risk_level - hysteresis.
 func TestHysteresisNoFlap(t *testing.T) {
 	sc := &scriptedScorer{risks: []float64{0.31, 0.28, 0.32, 0.26, 0.30, 0.29, 0.24}}
-	e, log := newTestEngine(t, Default(), Models{Predictor: builtin.Predictor{}, Scorer: sc})
+	cfg := Default()
+	cfg.ResolveAfter = 0 // the band alone
+	e, log := newTestEngine(t, cfg, Models{Predictor: builtin.Predictor{}, Scorer: sc})
 	t0 := 1_700_000_000.0
 	for k := range sc.risks {
 		tt := t0 + float64(k)
@@ -231,6 +233,7 @@ func TestWaitApplied(t *testing.T) {
 func TestStalePairKeepsRisk(t *testing.T) {
 	cfg := Default()
 	cfg.VehicleTTL = 120
+	cfg.ResolveAfter = 0
 	e, log := newTestEngine(t, cfg, builtinModels())
 	t0 := 1_700_000_000.0
 	submit(t, e, Update{ID: []byte("a"), V: drone(0, 0, t0)}, Update{ID: []byte("b"), V: drone(30, 0, t0)})
@@ -248,5 +251,33 @@ func TestStalePairKeepsRisk(t *testing.T) {
 	submit(t, e, Update{ID: []byte("b"), V: drone(5000, 0, t0+41)})
 	if r := log.count(EventResolved); r != 1 {
 		t.Fatalf("b moved 5 km away and the risk did not resolve: %+v", log.evs)
+	}
+}
+
+// TestResolveAfterHold: a risk that dips below the band for less than
+// resolve_after stays open (one episode); one that stays below resolves once
+// the hold has passed, not before.
+func TestResolveAfterHold(t *testing.T) {
+	// One assessment per second: high, 3 s low, high again, then low for good.
+	risks := []float64{0.9, 0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1}
+	sc := &scriptedScorer{risks: risks}
+	cfg := Default()
+	cfg.ResolveAfter = 4
+	e, log := newTestEngine(t, cfg, Models{Predictor: builtin.Predictor{}, Scorer: sc})
+	t0 := 1_700_000_000.0
+	resolvedAt := -1
+	for k := range risks {
+		tt := t0 + float64(k)
+		submit(t, e, Update{ID: []byte("a"), V: drone(0, 0, tt)}, Update{ID: []byte("b"), V: drone(30, 0, tt)})
+		if resolvedAt < 0 && log.count(EventResolved) > 0 {
+			resolvedAt = k
+		}
+	}
+	if o := log.count(EventOpened); o != 1 {
+		t.Fatalf("opened %d times, want one episode across a 3 s dip: %+v", o, log.evs)
+	}
+	// Low from k=5 on: resolves at the first assessment 4 s later, k=9.
+	if resolvedAt != 9 {
+		t.Fatalf("resolved at k=%d, want 9 (4 s after the risk fell at k=5)", resolvedAt)
 	}
 }
