@@ -30,12 +30,12 @@
 //
 // `--use abort=` drops the one import AssemblyScript would otherwise need
 // (env.abort): a plugin may import nothing but WASI. `--exportStart
-// _initialize` makes the module a reactor whose top-level statements run when
-// the host calls _initialize (SPEC.md 3), under the init time limit. The records are
-// @unmanaged classes laid over the batch (no copies, no allocation), and
-// every field is addressed through the strides and offsets of the batch
-// header, so a plugin keeps working when a later minor ABI version appends
-// fields to records.
+// _initialize` makes the module a reactor whose top-level statements run
+// when the host calls _initialize (SPEC.md 3), under the init time limit.
+// The records are @unmanaged classes laid over the batch (no copies, no
+// allocation), and every field is addressed through the strides and offsets
+// of the batch header, so a plugin keeps working when a later minor ABI
+// version appends fields to records.
 //
 // Speed. The host enforces its batch time limit with a check at every loop
 // back-edge of the guest, and that check leaves the compiled code for the Go
@@ -45,8 +45,7 @@
 // a function value: AssemblyScript calls a function value indirectly through
 // a pointer Binaryen cannot resolve, while scoreBatch<M> is instantiated for
 // the model's class and calls its method directly (inlined when small); a
-// call costs no deadline check.
-// Keep the scorer free of loops. Use `x > y ? x : y` rather than Math.max
+// call costs no deadline check. Keep the scorer free of loops. Use `x > y ? x : y` rather than Math.max
 // when porting a Go model: f64.max orders -0 and NaN differently.
 //
 // Write the model as a pure function of its inputs: the host splits, merges
@@ -224,7 +223,8 @@ export function cdp_alloc(size: i32): usize {
   return block;
 }
 
-/** UNROLL pairs are scored per loop iteration (one deadline check each). */
+/** UNROLL pairs are scored per loop iteration (one deadline check each):
+ *  the number of calls written out in scoreBatch's loop; change both together. */
 export const UNROLL: u32 = 32;
 
 @inline

@@ -464,6 +464,9 @@ pub unsafe fn __predict<F: Fn(&Vehicle, &Params, &mut Box3, &mut Samples)>(batch
     OK
 }
 
+// unroll32 writes out UNROLL calls; change both together.
+const _: () = assert!(UNROLL == 32);
+
 macro_rules! unroll32 {
     ($f:ident, $i:expr) => {
         $f($i);
