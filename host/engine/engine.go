@@ -97,7 +97,7 @@ type Engine struct {
 	// clockWall is the wall time at which clock last advanced (see now).
 	clockWall     float64
 	clockAdvanced bool
-	swept float64 // clock at the last expiry sweep
+	swept         float64 // clock at the last expiry sweep
 
 	tr tracker
 
