@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -327,5 +328,34 @@ func TestPanicIsA500(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 500 || !strings.Contains(string(b), `"error":"internal error"`) {
 		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}
+
+// At debug level every request is logged once, with its status; at info
+// level nothing is.
+func TestAccessLog(t *testing.T) {
+	var buf strings.Builder
+	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
+		buf.Reset()
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
+		s, err := New(Options{Engine: &nopEngine{}, Logger: log, Registerer: prometheus.NewRegistry()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/healthz", "/api/v1/vehicles/x"} {
+			resp, err := s.app.Test(httptest.NewRequest("GET", path, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		got := buf.String()
+		if level == slog.LevelDebug {
+			if !strings.Contains(got, "path=/healthz status=200") || !strings.Contains(got, "path=/api/v1/vehicles/x status=404") {
+				t.Fatalf("debug log:\n%s", got)
+			}
+		} else if got != "" {
+			t.Fatalf("info log is not empty:\n%s", got)
+		}
 	}
 }
