@@ -41,6 +41,7 @@ func EngineConfig(c config.Config) engine.Config {
 		Hysteresis:         cd.Hysteresis,
 		UpdateRiskDelta:    cd.UpdateRiskDelta,
 		UpdateTCADelta:     cd.UpdateTCADelta.Seconds(),
+		ResolveAfter:       cd.ResolveAfter.Seconds(),
 		VehicleTTL:         cd.VehicleTTL.Seconds(),
 		Workers:            c.Compute.MaxWorkers,
 		BatchSize:          c.Compute.BatchSize,

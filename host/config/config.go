@@ -304,6 +304,10 @@ type CollisionDetection struct {
 	// UpdateTCADelta is the change of time of closest approach that emits an
 	// "updated" event; written in seconds. Default 2.
 	UpdateTCADelta time.Duration `koanf:"update_tca_delta"`
+	// ResolveAfter is how long a risk must stay below min_risk_level -
+	// hysteresis before it resolves, in data time, so that a pair at the
+	// edge of its zone does not flap; written in seconds. Default 5.
+	ResolveAfter time.Duration `koanf:"resolve_after"`
 	// MaxFutureSkew is how far ahead of the server clock an update's
 	// timestamp may be before it is rejected; written in seconds. Default 5.
 	MaxFutureSkew time.Duration `koanf:"max_future_skew"`
@@ -511,6 +515,7 @@ func Default() Config {
 			Hysteresis:      0.05,
 			UpdateRiskDelta: 0.1,
 			UpdateTCADelta:  2 * time.Second,
+			ResolveAfter:    5 * time.Second,
 			MaxFutureSkew:   5 * time.Second,
 			Classes: map[string]Class{
 				DefaultClass: {Horizontal: 50, Vertical: 25},

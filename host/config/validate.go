@@ -263,6 +263,7 @@ func validate(c *Config, prov map[string]string) Errors {
 	}
 	ch.between("collision_detection.update_risk_delta", cd.UpdateRiskDelta, 0, 1, false, false)
 	ch.nonNegativeDuration("collision_detection.update_tca_delta", cd.UpdateTCADelta)
+	ch.nonNegativeDuration("collision_detection.resolve_after", cd.ResolveAfter)
 	ch.nonNegativeDuration("collision_detection.max_future_skew", cd.MaxFutureSkew)
 	if _, ok := cd.Classes[DefaultClass]; !ok {
 		ch.fail(ErrOutOfRange, "collision_detection.classes", nil, "must define the class %q", DefaultClass)
@@ -290,6 +291,27 @@ func validate(c *Config, prov map[string]string) Errors {
 				"protected zone reaches %.1f m (sqrt(horizontal^2 + vertical^2)), beyond collision_detection.max_distance %g m: raise collision_detection.max_distance to at least %g or shrink the class",
 				reach, cd.MaxDistance, math.Ceil(reach))
 		}
+	}
+	// A pair's zone takes the larger horizontal and the larger vertical of
+	// its two classes, so a wide class meeting a tall one reaches further
+	// than either alone.
+	var hName, vName string
+	var hMax, vMax float64
+	for _, name := range names {
+		cl := cd.Classes[name]
+		if cl.Horizontal > hMax {
+			hMax, hName = cl.Horizontal, name
+		}
+		if cl.Vertical > vMax {
+			vMax, vName = cl.Vertical, name
+		}
+	}
+	if reach := math.Hypot(hMax, vMax); hName != vName && cd.MaxDistance > 0 && reach > cd.MaxDistance {
+		hKey := "collision_detection.classes." + hName + ".horizontal"
+		vKey := "collision_detection.classes." + vName + ".vertical"
+		ch.fail(ErrConflict, hKey, []string{vKey, "collision_detection.max_distance"},
+			"a %s meeting a %s has a protected zone reaching %.1f m (the larger horizontal with the larger vertical), beyond collision_detection.max_distance %g m: raise collision_detection.max_distance to at least %g",
+			hName, vName, reach, cd.MaxDistance, math.Ceil(reach))
 	}
 
 	a := c.API
