@@ -19,7 +19,7 @@ import (
 type discard struct{ n int }
 
 func (d *discard) Submit(_ context.Context, ups []engine.Update) error { d.n += len(ups); return nil }
-func (d *discard) WaitApplied(context.Context) error                 { return nil }
+func (d *discard) WaitApplied(context.Context) error                   { return nil }
 
 // Decoding, validating, normalising and submitting a poll allocates a few
 // objects per poll (its offsets), none per record.
