@@ -96,6 +96,10 @@ type Options struct {
 	// AdminEnabled turns on the admin endpoints (/system/export-state,
 	// /system/import-state) (api.admin.enabled). Default false: 403.
 	AdminEnabled bool
+	// ImportLimit is the largest body POST /system/import-state accepts, bytes
+	// (a snapshot of a large fleet is far above BodyLimit); it applies only
+	// when AdminEnabled. Default 256 MiB.
+	ImportLimit int
 	// AdminAllow lists the client networks (CIDR) that may call the admin
 	// endpoints (api.admin.allow). Default 127.0.0.1/32 and ::1/128.
 	AdminAllow []string
@@ -178,6 +182,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = 16 << 20
+	}
+	if o.ImportLimit <= 0 {
+		o.ImportLimit = 256 << 20
 	}
 	if o.AdminAllow == nil {
 		o.AdminAllow = []string{"127.0.0.1/32", "::1/128"}

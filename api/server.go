@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 )
 
 // Server is the REST API. Create it with New, serve with Listen or Serve,
@@ -99,6 +101,20 @@ func New(opts Options) (*Server, error) {
 	// only then notices a stop: at the default 10 s a stopped server leaves
 	// a goroutine behind for 10 s.
 	s.app.Server().MaxIdleWorkerDuration = time.Second
+	if o.AdminEnabled && o.ImportLimit > o.BodyLimit {
+		// The body limit is per request in fasthttp: raise it for the
+		// import route only, before the body is read.
+		s.app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			uri := h.RequestURI()
+			if i := bytes.IndexByte(uri, '?'); i >= 0 {
+				uri = uri[:i]
+			}
+			if h.IsPost() && string(uri) == importPath {
+				return fasthttp.RequestConfig{MaxRequestBodySize: o.ImportLimit}
+			}
+			return fasthttp.RequestConfig{}
+		}
+	}
 	s.routes()
 	o.Engine.AddSink(s.hub)
 	return s, nil
@@ -119,7 +135,7 @@ func (s *Server) routes() {
 	a.Get("/system/status", s.getStatus)
 	a.Get("/system/version", s.getVersion)
 	a.Get("/system/export-state", s.getExportState)
-	a.Post("/system/import-state", s.postImportState)
+	a.Post(importPath, s.postImportState)
 
 	a.Get("/healthz", s.getHealthz)
 	a.Get("/readyz", s.getReadyz)
@@ -154,6 +170,8 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		"duration", time.Since(start), "bytes", len(c.Response().Body()), "err", err)
 	return err
 }
+
+const importPath = "/system/import-state"
 
 // App returns the Fiber application, for tests (app.Test) and for mounting
 // extra routes before serving.

@@ -344,7 +344,16 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatalf("export: %d %q %.200s", snap.status, snap.header.Get("Content-Type"), snap.body)
 	}
 
-	dst := newHarness(t, admin, nil)
+	// The snapshot is far above the destination's body limit: import has its
+	// own (ImportLimit), ingest keeps BodyLimit.
+	dst := newHarness(t, func(o *api.Options) { o.AdminEnabled = true; o.BodyLimit = 512 }, nil)
+	if len(snap.body) <= 512 {
+		t.Fatalf("snapshot of %d bytes does not exercise the import limit", len(snap.body))
+	}
+	big := "[" + rec("pad", nowUnix(), 0, 0, 0, 0, 0) + strings.Repeat(" ", 600) + "]"
+	if a := dst.post("/api/v1/locations", big); a.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("ingest above BodyLimit beside a large ImportLimit: %d", a.status)
+	}
 	a := dst.do("POST", "/system/import-state", "application/json", bytes.NewReader(snap.body))
 	if a.status != http.StatusOK {
 		t.Fatalf("import: %d %s", a.status, a.body)
