@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -141,6 +142,16 @@ func Describe(k config.Kafka, err error) string {
 		hint = " (authentication: check messaging.kafka.sasl)"
 	case strings.Contains(fmt.Sprint(err), "tls"), strings.Contains(fmt.Sprint(err), "x509"):
 		hint = " (TLS: check messaging.kafka.tls)"
+	case errors.Is(err, io.EOF) || strings.Contains(fmt.Sprint(err), "closed the connection"):
+		// Brokers hang up on failed authentication and on a TLS mismatch.
+		switch {
+		case k.SASL.Mechanism != "":
+			hint = " (the broker hung up: check the credentials and mechanism in messaging.kafka.sasl, and messaging.kafka.tls)"
+		case !k.TLS.Enabled:
+			hint = " (the broker hung up: does it require TLS (messaging.kafka.tls.enabled) or SASL (messaging.kafka.sasl)?)"
+		default:
+			hint = " (the broker hung up: does it require SASL (messaging.kafka.sasl)?)"
+		}
 	}
 	return fmt.Sprintf("cannot reach Kafka at %s (messaging.kafka.bootstrap_servers): %v%s",
 		strings.Join(k.BootstrapServers, ","), err, hint)
