@@ -112,11 +112,19 @@ func firstPosition(path string) (lat, lon float64, err error) {
 // wall clock. Every vehicle gets opts.Class.
 func ReplayStream(ctx context.Context, cfg config.Config, in io.Reader, opts cli.ReplayOptions, out io.Writer) (ReplaySummary, error) {
 	var sum ReplaySummary
-	n, err := NewNode(cfg, opts.Logger)
+	frame, err := Frame(cfg)
 	if err != nil {
-		return sum, err
+		return sum, fmt.Errorf("replay: system.frame: %w", err)
 	}
-	// A replay runs on data time: rebuild the engine without the wall clock.
+	classes, err := Classes(cfg)
+	if err != nil {
+		return sum, fmt.Errorf("replay: collision_detection.classes: %w", err)
+	}
+	validator, err := ingest.NewValidator(ingest.Options{MaxSkew: cfg.CollisionDetection.MaxFutureSkew}, classes)
+	if err != nil {
+		return sum, fmt.Errorf("replay: %w", err)
+	}
+	// A replay runs on data time: the engine has no wall clock.
 	ecfg := EngineConfig(cfg)
 	models, err := Models(cfg, opts.Logger)
 	if err != nil {
@@ -187,18 +195,21 @@ func ReplayStream(ctx context.Context, cfg config.Config, in io.Reader, opts cli
 			rec.Class = class
 			rec.Fields |= ingest.FieldClass
 		}
-		if _, reason := n.Validator.Validate(&rec, wallNow); reason != ingest.ReasonOK {
+		if _, reason := validator.Validate(&rec, wallNow); reason != ingest.ReasonOK {
 			sum.Rejected++
 			sum.Rejects[reason.String()]++
 			continue
 		}
 		var v abi.Vehicle
-		if err := ingest.Normalize(&rec, n.Frame, n.Validator.Classes(), &v); err != nil {
+		if err := ingest.Normalize(&rec, frame, classes, &v); err != nil {
 			sum.Rejected++
 			sum.Rejects[err.Error()]++
 			continue
 		}
-		if rec.T >= tickEnd {
+		// A tick holds one processing_interval of data time. A record outside
+		// the current tick's interval, later or earlier (an outlier, a second
+		// recording appended), closes it.
+		if rec.T >= tickEnd || rec.T < tickEnd-interval {
 			if len(ups) > 0 {
 				if err := flush(); err != nil {
 					return sum, err
@@ -343,7 +354,11 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 				}
 			}
 		}
-		body = appendRecordJSON(body, &rec, class)
+		var ok bool
+		if body, ok = appendRecordJSON(body, &rec, class); !ok {
+			rejected++
+			continue
+		}
 		n++
 		if n >= batch {
 			if err := post(); err != nil {
@@ -362,26 +377,43 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 	return nil
 }
 
-// appendRecordJSON writes a geodetic CSV record as one wire-format line.
-func appendRecordJSON(b []byte, r *ingest.Record, class string) []byte {
+// appendRecordJSON writes a CSV record as one wire-format line with the
+// fields the row had, so that the server validates exactly what the local
+// replay would. It reports false for a record JSON cannot carry (a number
+// that is not finite); the caller counts it as rejected.
+func appendRecordJSON(b []byte, r *ingest.Record, class string) ([]byte, bool) {
+	start := len(b)
+	id, _ := json.Marshal(string(r.ID)) // valid JSON whatever the bytes
 	b = append(b, `{"id":`...)
-	b = strconv.AppendQuote(b, string(r.ID))
-	num := func(key string, v float64) {
+	b = append(b, id...)
+	ok := true
+	num := func(f ingest.Field, key string, v float64) {
+		if r.Fields&f == 0 {
+			return
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			ok = false
+			return
+		}
 		b = append(b, ',', '"')
 		b = append(b, key...)
 		b = append(b, '"', ':')
 		b = strconv.AppendFloat(b, v, 'f', -1, 64)
 	}
-	num("t", r.T)
-	num("lat", r.Lat)
-	num("lon", r.Lon)
-	num("alt", r.Alt)
-	num("vx", r.VX)
-	num("vy", r.VY)
-	num("vz", r.VZ)
-	if class != "" {
-		b = append(b, `,"class":`...)
-		b = strconv.AppendQuote(b, class)
+	num(ingest.FieldT, "t", r.T)
+	num(ingest.FieldLat, "lat", r.Lat)
+	num(ingest.FieldLon, "lon", r.Lon)
+	num(ingest.FieldAlt, "alt", r.Alt)
+	num(ingest.FieldVX, "vx", r.VX)
+	num(ingest.FieldVY, "vy", r.VY)
+	num(ingest.FieldVZ, "vz", r.VZ)
+	if !ok {
+		return b[:start], false
 	}
-	return append(b, '}', '\n')
+	if class != "" {
+		c, _ := json.Marshal(class)
+		b = append(b, `,"class":`...)
+		b = append(b, c...)
+	}
+	return append(b, '}', '\n'), true
 }

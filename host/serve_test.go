@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,8 +112,9 @@ func TestServeSimulatedTraffic(t *testing.T) {
 func TestReplayToServer(t *testing.T) {
 	cfg := config.Default()
 	cfg.System.Frame.Origin = config.Origin{Lat: 51.84, Lon: -1.35}
-	cfg.CollisionDetection.VehicleTTL = 1e9 * time.Second // the recording is from 2021
 	cfg.System.MaxTPS = 10_000_000
+	cfg.CollisionDetection.Classes["aviation"] = config.Class{Horizontal: 9260, Vertical: 304.8}
+	cfg.CollisionDetection.MaxDistance = 9300
 	n, err := NewNode(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -132,20 +134,60 @@ func TestReplayToServer(t *testing.T) {
 	err = Runner{}.Replay(context.Background(), cfg, cli.ReplayOptions{
 		File:   dataFile(t, "opensky-uk-2021-07-12/tracks.csv"),
 		Target: "http://" + ln.Addr().String(),
+		Speed:  900, // 30 minutes of traffic in 2 s, paced so that the server ticks through it
+		Class:  "aviation",
 		Stdout: io.Discard, Stderr: &stderr,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(1200 * time.Millisecond) // a tick and an expiry sweep after the last record
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The server's clock follows the recording's time (2021), so the file
+	// plays as it does in a local replay: the aircraft heard in its last
+	// vehicle_ttl seconds are still there, and its conflicts were reported.
+	rows := readCSVLastSeen(t, dataFile(t, "opensky-uk-2021-07-12/tracks.csv"))
+	var end float64
+	for _, last := range rows {
+		end = max(end, last)
+	}
+	want := 0
+	for _, last := range rows {
+		if last >= end-cfg.CollisionDetection.VehicleTTL.Seconds() {
+			want++
+		}
+	}
 	st := n.Engine.Stats()
-	if st.Accepted != 16778 || st.Vehicles != 190 {
-		t.Fatalf("server accepted %d records of %d vehicles, want 16778 of 190 (%s)", st.Accepted, st.Vehicles, stderr.String())
+	if st.Accepted != 16778 || st.Vehicles != want || st.Opened == 0 {
+		t.Fatalf("server accepted %d records, holds %d vehicles, opened %d risks; want 16778, %d, > 0 (%s)",
+			st.Accepted, st.Vehicles, st.Opened, want, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "16778 accepted") {
 		t.Fatalf("summary: %s", stderr.String())
 	}
+}
+
+// readCSVLastSeen returns each vehicle's last report time in a recording.
+func readCSVLastSeen(t *testing.T, path string) map[string]float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]float64{}
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if i == 0 {
+			continue
+		}
+		f := strings.Split(line, ",")
+		ts, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last[f[0]] = max(last[f[0]], ts)
+	}
+	return last
 }
