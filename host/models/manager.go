@@ -97,6 +97,9 @@ type Manager struct {
 	reg     *registryFile
 	byID    map[string]*Record
 	loaded  map[string]*timed
+	// modules keeps the module bytes when there is no data directory, so
+	// that an unloaded plugin can be loaded again.
+	modules map[string][]byte
 	shadow  *shadowObserver
 	closing []closing
 	closed  bool
@@ -165,7 +168,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, reg: reg, byID: map[string]*Record{}, loaded: map[string]*timed{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		modules: map[string][]byte{}, stop: make(chan struct{}), done: make(chan struct{})}
 	for _, r := range reg.Plugins {
 		m.byID[r.ID] = r
 	}
@@ -357,6 +360,9 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (rec *Record, created bo
 	m.byID[id] = r
 	m.reg.Plugins = append(m.reg.Plugins, r)
 	m.loaded[id] = &timed{p: p}
+	if m.cfg.Dir == "" {
+		m.modules[id] = u.Module
+	}
 	if err := m.persist(); err != nil {
 		return nil, false, err
 	}
@@ -411,12 +417,12 @@ func (m *Manager) ensureLoaded(ctx context.Context, id string) (*timed, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	if m.cfg.Dir == "" {
-		return nil, fmt.Errorf("models: plugin %s is not loaded and there is no data directory", id[:12])
-	}
-	module, err := os.ReadFile(m.modulePath(id))
-	if err != nil {
-		return nil, fmt.Errorf("models: %w", err)
+	module, ok := m.modules[id]
+	if !ok {
+		var err error
+		if module, err = os.ReadFile(m.modulePath(id)); err != nil {
+			return nil, fmt.Errorf("models: %w", err)
+		}
 	}
 	if sum := sha256.Sum256(module); hex.EncodeToString(sum[:]) != id {
 		return nil, fmt.Errorf("models: %s does not match its sha256", m.modulePath(id))
@@ -738,6 +744,9 @@ func (m *Manager) rollbackLocked(ctx context.Context, kind string, a Actor, reas
 		to = cand
 		t.p.Reset()
 		t.arm(now)
+		if m.shadow != nil && m.shadow.id == cand {
+			m.stopShadow(StateActive, reason, a, now)
+		}
 		if r.State != StateActive {
 			m.transition(r, StateActive, reason, a, now)
 		}
@@ -774,6 +783,7 @@ func (m *Manager) Delete(ctx context.Context, id string, a Actor) error {
 		m.stopShadow(StateStored, "deleted", a, now)
 	}
 	delete(m.byID, r.ID)
+	delete(m.modules, r.ID)
 	m.reg.Plugins = slices.DeleteFunc(m.reg.Plugins, func(x *Record) bool { return x == r })
 	m.apply() // drops it from the fallback chain
 	if t := m.loaded[r.ID]; t != nil {

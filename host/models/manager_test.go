@@ -154,17 +154,40 @@ func TestLifecycle(t *testing.T) {
 	if err != nil || act.To.ID != "" || eng.Models().Scorer != (builtin.Scorer{}) {
 		t.Fatalf("second rollback: %v %+v", err, act)
 	}
+	// Rolling back onto the plugin in shadow ends its shadow.
+	m.Activate(ctx, a.ID, Actor{})
+	if _, err := m.Shadow(ctx, b.ID, ShadowRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Activate(ctx, b.ID, Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Shadow(ctx, a.ID, ShadowRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Rollback(ctx, "scorer", Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	if mm := eng.Models(); mm.Scorer.Model().SHA256 != a.ID || mm.Shadow != nil {
+		t.Fatalf("rollback onto the shadow plugin: scorer %+v, shadow %v", mm.Scorer.Model(), mm.Shadow)
+	}
+	if in, _ := m.Get(a.ID); in.State != StateActive || m.Status().Shadow != nil {
+		t.Fatalf("a is %s, status shadow %+v", in.State, m.Status().Shadow)
+	}
+	if _, err := m.Rollback(ctx, "scorer", Actor{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Delete(ctx, b.ID, Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Get(b.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleted plugin: %v", err)
 	}
-	if h := m.History(); len(h) != 4 {
-		t.Fatalf("%d activations, want 4", len(h))
+	if h := m.History(); len(h) != 8 {
+		t.Fatalf("%d activations, want 8", len(h))
 	}
 	st := m.Status()
-	if st.Active[KindScorer].Name != "builtin-cpa" || st.Activations != 4 {
+	if st.Active[KindScorer].Name != "builtin-cpa" || st.Activations != 8 {
 		t.Fatalf("status %+v", st)
 	}
 }

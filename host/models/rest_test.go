@@ -145,6 +145,7 @@ func TestHotSwapOverREST(t *testing.T) {
 
 	cfg := engine.Default()
 	cfg.Workers, cfg.BatchSize = 2, 16
+	cfg.ResolveAfter = 0 // the head-on pairs resolve as soon as they separate
 	eng, err := engine.New(cfg, engine.Models{Predictor: builtin.Predictor{}, Scorer: builtin.Scorer{}})
 	if err != nil {
 		t.Fatal(err)
