@@ -93,10 +93,10 @@ type Manager struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex
-	reg     *registryFile
-	byID    map[string]*Record
-	loaded  map[string]*timed
+	mu     sync.Mutex
+	reg    *registryFile
+	byID   map[string]*Record
+	loaded map[string]*timed
 	// modules keeps the module bytes when there is no data directory, so
 	// that an unloaded plugin can be loaded again.
 	modules map[string][]byte
