@@ -66,6 +66,15 @@ func Normalize(rec *Record, frame *geo.Frame, classes *Classes, dst *abi.Vehicle
 			dst.AX, dst.AY, dst.AZ = 0, 0, 0
 		}
 		dst.Alt, dst.VRate = rec.Z, u
+		if frame != nil && frame.Kind() == geo.ECEF {
+			// ECEF z is the distance along the Earth's axis, not a height:
+			// vertical windows need the geodetic altitude and the vertical
+			// rate along the local up.
+			lat, lon, alt := frame.ToGeodetic(rec.X, rec.Y, rec.Z)
+			l := frame.Locate(lat, lon, alt)
+			_, _, up := l.LocalVector(e, n, u)
+			dst.Alt, dst.VRate = alt, up
+		}
 	default:
 		return ErrIncomplete
 	}

@@ -104,3 +104,25 @@ func TestNormalizeErrors(t *testing.T) {
 		t.Fatalf("geodetic without frame: %v", err)
 	}
 }
+
+// TestCartesianInECEFUsesGeodeticAltitude: in an ECEF frame the same state
+// given as x/y/z and as lat/lon/alt normalises to the same altitude and
+// vertical rate (z is not a height there).
+func TestCartesianInECEFUsesGeodeticAltitude(t *testing.T) {
+	f := geo.MustNew(geo.Config{Kind: "ecef"})
+	geoRec := Record{ID: []byte("a"), T: 1.7e9, Lat: 45, Lon: 7, Alt: 1234, VX: 3, VY: 4, VZ: -2,
+		Fields: FieldID | FieldT | FieldLat | FieldLon | FieldAlt | FieldVX | FieldVY | FieldVZ}
+	var g abi.Vehicle
+	if err := Normalize(&geoRec, f, nil, &g); err != nil {
+		t.Fatal(err)
+	}
+	cart := Record{ID: []byte("a"), T: 1.7e9, X: g.X, Y: g.Y, Z: g.Z, VX: g.VX, VY: g.VY, VZ: g.VZ,
+		Fields: FieldID | FieldT | FieldX | FieldY | FieldZ | FieldVX | FieldVY | FieldVZ}
+	var c abi.Vehicle
+	if err := Normalize(&cart, f, nil, &c); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(c.Alt-1234) > 1e-3 || math.Abs(c.VRate-(-2)) > 1e-9 {
+		t.Fatalf("x/y/z in ECEF: alt %.4f vrate %.6f, want 1234 and -2 as the geodetic form gives", c.Alt, c.VRate)
+	}
+}
