@@ -87,10 +87,6 @@ func (h *harness) stop() {
 	if h.srv == nil {
 		return
 	}
-	// A client connection dialled but never used (net/http's transport keeps
-	// spares) is "active" to fasthttp until api.read_timeout: close ours
-	// first, as a well-behaved client does, so that shutdown is prompt.
-	h.client.Transport.(*http.Transport).CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.srv.Shutdown(ctx); err != nil {

@@ -195,10 +195,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		_ = ln.Close()
 		return nil
 	}
-	s.ln = ln
+	tl := newTrackingListener(ln)
+	s.ln = tl
 	s.serving.Store(true)
 	s.mu.Unlock()
-	err := s.app.Listener(ln)
+	err := s.app.Listener(tl)
 	if s.stopping.Load() {
 		return nil
 	}
@@ -221,9 +222,9 @@ func (s *Server) Addr() net.Addr {
 // answered with an error), until ctx is done. Work accepted into the engine
 // is the engine's to drain: engine.Run runs a last tick when its context
 // ends, so the host stops the server first and the engine second. Idle
-// keep-alive connections close at once; a connection that was opened but has
-// not sent a request yet holds the shutdown up to ReadTimeout (fasthttp
-// counts it as active).
+// keep-alive connections close at once, and so do connections opened but
+// never used (clients' spares), which fasthttp would otherwise wait
+// ReadTimeout for.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping.Store(true)
@@ -233,7 +234,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !serving {
 		return nil
 	}
+	// While fasthttp waits for connections to finish, close the ones that
+	// never sent a request: fasthttp would wait ReadTimeout for them.
+	stopReaper := make(chan struct{})
+	reaped := make(chan struct{})
+	go func() {
+		defer close(reaped)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopReaper:
+				return
+			case <-t.C:
+				s.mu.Lock()
+				if tl, ok := s.ln.(*trackingListener); ok {
+					tl.closeUnused(100 * time.Millisecond)
+				}
+				s.mu.Unlock()
+			}
+		}
+	}()
 	err := s.app.ShutdownWithContext(ctx)
+	close(stopReaper)
+	<-reaped
 	// When Serve had not yet handed ln to fasthttp, the shutdown above saw
 	// no listener: closing it here makes that Serve return at once.
 	s.mu.Lock()

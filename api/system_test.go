@@ -383,3 +383,26 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatalf("bad snapshot message %q", msg)
 	}
 }
+
+// A connection opened but never used does not hold a graceful shutdown up
+// until the read timeout.
+func TestShutdownClosesUnusedConnections(t *testing.T) {
+	h := newHarness(t, func(o *api.Options) { o.ReadTimeout = time.Minute }, nil)
+	spare, err := net.Dial("tcp", strings.TrimPrefix(h.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spare.Close()
+	if a := h.get("/healthz"); a.status != http.StatusOK { // a used one beside it
+		t.Fatal(a.status)
+	}
+	time.Sleep(150 * time.Millisecond)
+	start := time.Now()
+	h.stop()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("shutdown took %v with an unused connection open", d)
+	}
+	if _, err := spare.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the unused connection is still open")
+	}
+}
