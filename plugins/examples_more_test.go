@@ -361,6 +361,15 @@ func TestAviationSeparationMinima(t *testing.T) {
 				}
 				return ""
 			}},
+		{name: "2 NM abeam at FL350 and FL360", a: aircraft(0, 0, 10668.0, 230, 0), b: aircraft(0, 2*nm, 10972.8, 230, 0),
+			check: func(r abi.Result) string {
+				// 10972.8 - 10668.0 = 304.79999999999927 < 304.8 in float64:
+				// exactly 1000 ft apart is separated all the same.
+				if !(r.Risk < 0.3) {
+					return "adjacent flight levels: want risk below min_risk"
+				}
+				return ""
+			}},
 		{name: "2 NM abeam, 900 ft apart", a: aircraft(0, 0, 10000, 230, 0), b: aircraft(0, 2*nm, 10000+900*ft, 230, 0),
 			flags: abi.ResultConflict | abi.ResultLoS},
 		{name: "head-on, 30 km apart", a: aircraft(0, 0, 10000, 230, 0), b: aircraft(30000, 0, 10000, -230, 0),
@@ -832,5 +841,80 @@ func TestMakePlugins(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		p.Close(ctx)
+	}
+}
+
+// TestMoreOnRecordings replays the recorded traffic (../shared/data): the
+// AssemblyScript and Rust CPA examples must equal the builtin bit for bit,
+// and on the UK air traffic the aviation scorer must find exactly the
+// conflicts, with the same windows, that the builtin finds when every
+// aircraft's zone is 5 NM / 1000 ft (less its 1 mm tolerance) and its
+// hard-body radius 0.
+func TestMoreOnRecordings(t *testing.T) {
+	recordings := []struct {
+		name              string
+		hsep, vsep, reach float64
+		horizon           float64
+	}{
+		{"opensky-uk-2021-07-12", 9260, 304.8, 60000, 120},
+		{"solent-ais-2016-01-12", 200, 50, 5000, 300},
+	}
+	for _, rec := range recordings {
+		t.Run(rec.name, func(t *testing.T) {
+			vs, ps := recordingPairs(t, filepath.Join("..", "..", "shared", "data", rec.name, "tracks.csv"), rec.hsep, rec.vsep, rec.reach)
+			prm := abi.Params{Horizon: rec.horizon, MinRisk: 0.3}
+			want := make([]abi.Result, len(ps))
+			if err := (builtin.Scorer{}).Score(ctx, prm, vs, ps, want); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"as-cpa", "rust-cpa"} {
+				p := mustLoad(t, mustRuntime(t), buildMore(t, name), Options{Instances: 1, Limits: Limits{BatchTimeout: 10 * time.Second}})
+				got := make([]abi.Result, len(ps))
+				if err := p.Score(ctx, prm, vs, ps, got); err != nil {
+					t.Fatal(err)
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s, pair %d: %+v, builtin %+v", name, i, got[i], want[i])
+					}
+				}
+			}
+			if rec.hsep != 9260 {
+				return
+			}
+			// The aviation scorer's vertical minimum is 1000 ft less 1 mm
+			// (aircraft at adjacent flight levels are separated).
+			for i := range vs {
+				vs[i].Radius, vs[i].VSep = 0, float32(304.8-0.001)
+			}
+			if err := (builtin.Scorer{}).Score(ctx, prm, vs, ps, want); err != nil {
+				t.Fatal(err)
+			}
+			p := mustLoad(t, mustRuntime(t), buildMore(t, "aviation"), Options{Instances: 1, Limits: Limits{BatchTimeout: 10 * time.Second}})
+			got := make([]abi.Result, len(ps))
+			if err := p.Score(ctx, prm, vs, ps, got); err != nil {
+				t.Fatal(err)
+			}
+			conflicts := 0
+			for i := range want {
+				w, g := want[i], got[i]
+				if g.Flags != w.Flags {
+					t.Fatalf("pair %d: aviation %+v, builtin %+v", i, g, w)
+				}
+				if w.Flags&abi.ResultConflict == 0 {
+					continue
+				}
+				conflicts++
+				// The builtin's zone is a float32 (304.79901123046875 m):
+				// windows may differ by that much.
+				if math.Abs(g.TIn-w.TIn) > 1e-3 || math.Abs(g.TOut-w.TOut) > 1e-3 || math.Abs(g.Risk-w.Risk) > 1e-6 {
+					t.Fatalf("pair %d: aviation %+v, builtin %+v", i, g, w)
+				}
+			}
+			t.Logf("%d pairs, %d in conflict under 5 NM / 1000 ft", len(ps), conflicts)
+			if conflicts == 0 {
+				t.Fatal("no conflicts to compare")
+			}
+		})
 	}
 }

@@ -4,7 +4,13 @@
  * horizontally AND less than 1,000 ft (304.8 m) apart vertically: each is
  * the centre of a cylinder of radius 5 NM and half-height 1,000 ft. The
  * minima replace the vehicles' class zones (hsep, vsep) and hard-body radii,
- * which this model ignores.
+ * which this model ignores. Aircraft at adjacent flight levels are exactly
+ * 1,000 ft apart and separated, but their altitudes' difference in floating
+ * point lands on either side of 304.8 m (10972.8 - 10668.0 = 304.79999999999927):
+ * so vertical separation is lost only below 1,000 ft less 1 mm (SEP_V_TOL), a
+ * tolerance far above rounding and far below anything an altimeter resolves.
+ * (Found on recorded UK traffic: without it, pairs cruising one flight level
+ * apart were reported in conflict.)
  *
  * Kinematics are the builtin's (constant velocity over the pair's window;
  * horizontal distance from the frame vectors less the vertical component,
@@ -28,6 +34,7 @@ CDP_MANIFEST("{\"name\":\"aviation-5nm-1000ft\",\"version\":\"1.0.0\",\"kind\":\
 #define INF __builtin_inf()
 #define SEP_H 9260.0  /* 5 NM, m */
 #define SEP_V 304.8   /* 1000 ft, m */
+#define SEP_V_TOL 0.001 /* m: 1000 ft apart is separated, whatever the rounding */
 
 static inline double fmax_(double x, double y) { return x > y ? x : y; }
 static inline double fmin_(double x, double y) { return x < y ? x : y; }
@@ -62,7 +69,7 @@ CDP_INLINE void score(const cdp_vehicle *a, const cdp_vehicle *b, const cdp_para
     out->tca = tca;
     out->dmin = __builtin_sqrt(ex * ex + ey * ey + ew * ew);
 
-    /* Loss-of-separation windows: horizontal (h < 5 NM), vertical (|dz| < 1000 ft). */
+    /* Loss-of-separation windows: horizontal (h < 5 NM), vertical (|dz| < 1000 ft - 1 mm). */
     int open = 1;
     double h1 = -INF, h2 = INF;
     double c = c0 - SEP_H * SEP_H;
@@ -78,11 +85,12 @@ CDP_INLINE void score(const cdp_vehicle *a, const cdp_vehicle *b, const cdp_para
             h2 = (-qb + s) / qa;
         }
     }
+    const double zv = SEP_V - SEP_V_TOL;
     double v1 = -INF, v2 = INF;
     if (__builtin_fabs(vz) <= EPS) {
-        open = open && __builtin_fabs(dz) < SEP_V;
+        open = open && __builtin_fabs(dz) < zv;
     } else {
-        double t1 = (-SEP_V - dz) / vz, t2 = (SEP_V - dz) / vz;
+        double t1 = (-zv - dz) / vz, t2 = (zv - dz) / vz;
         v1 = fmin_(t1, t2);
         v2 = fmax_(t1, t2);
     }
