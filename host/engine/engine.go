@@ -213,6 +213,7 @@ type queue struct {
 	ids   []byte
 	max   int
 	space chan struct{} // closed when a tick drains the queue and someone waits
+	closed bool // set by Close: nothing more is accepted
 	// waiting counts Submit calls blocked on space; the tick replaces the
 	// channel only for them, so that a tick allocates nothing otherwise.
 	waiting int
@@ -268,11 +269,19 @@ func (e *Engine) markApplied(gen uint64) {
 // the pending bound; nothing of the batch was accepted.
 var ErrQueueFull = errors.New("engine: ingest queue full")
 
+// ErrClosed is returned by TrySubmit and Submit once Run has stopped: the
+// engine drained what it had accepted and takes nothing more.
+var ErrClosed = errors.New("engine: closed")
+
 // TrySubmit accepts the whole batch or, when the queue cannot hold it, none of
 // it (ErrQueueFull). Accepted updates are applied by the next tick.
 func (e *Engine) TrySubmit(ups []Update) error {
 	q := &e.q
 	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
 	if len(q.ups)+len(ups) > q.max && len(q.ups) > 0 {
 		q.mu.Unlock()
 		return ErrQueueFull
@@ -350,12 +359,28 @@ func (e *Engine) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			e.Tick()
+			e.Close()
 			return nil
 		case <-t.C:
 			e.Tick()
 		}
 	}
+}
+
+// Close stops accepting updates (TrySubmit and Submit answer ErrClosed from
+// then on, and blocked Submit calls return it) and applies everything
+// accepted before with a last tick. The goroutine that calls Tick calls it.
+func (e *Engine) Close() {
+	q := &e.q
+	q.mu.Lock()
+	q.closed = true
+	if q.waiting > 0 {
+		close(q.space)
+		q.space = make(chan struct{})
+		q.waiting = 0
+	}
+	q.mu.Unlock()
+	e.Tick()
 }
 
 // Tick runs one micro-batch. Only one goroutine may call it at a time.

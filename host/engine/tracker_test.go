@@ -281,3 +281,30 @@ func TestResolveAfterHold(t *testing.T) {
 		t.Fatalf("resolved at k=%d, want 9 (4 s after the risk fell at k=5)", resolvedAt)
 	}
 }
+
+// TestCloseDrainsThenRefuses: Close applies what was accepted, then TrySubmit
+// and a blocked Submit answer ErrClosed instead of accepting work that would
+// never be processed.
+func TestCloseDrainsThenRefuses(t *testing.T) {
+	cfg := Default()
+	cfg.MaxPending = 1
+	e, _ := newTestEngine(t, cfg, builtinModels())
+	if err := e.TrySubmit([]Update{{ID: []byte("a"), V: drone(0, 1, 1_700_000_000)}}); err != nil {
+		t.Fatal(err)
+	}
+	blocked := make(chan error, 1)
+	go func() {
+		blocked <- e.Submit(context.Background(), []Update{{ID: []byte("b"), V: drone(0, 1, 1_700_000_000)}})
+	}()
+	time.Sleep(20 * time.Millisecond)
+	e.Close()
+	if _, ok := e.Vehicle("a"); !ok {
+		t.Fatal("an update accepted before Close was not applied")
+	}
+	if err := <-blocked; err != ErrClosed && err != nil {
+		t.Fatalf("blocked Submit: %v, want ErrClosed (or nil if it got in before Close)", err)
+	}
+	if err := e.TrySubmit([]Update{{ID: []byte("c"), V: drone(0, 1, 1_700_000_001)}}); err != ErrClosed {
+		t.Fatalf("TrySubmit after Close: %v, want ErrClosed", err)
+	}
+}
