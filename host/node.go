@@ -241,9 +241,11 @@ func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed f
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	feedCtx, stopFeed := context.WithCancel(ctx)
+	feedDone := make(chan struct{})
 	if feed != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); feed(feedCtx) }()
+		go func() { defer close(feedDone); feed(feedCtx) }()
+	} else {
+		close(feedDone)
 	}
 	var err error
 	select {
@@ -251,6 +253,7 @@ func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed f
 	case err = <-serveErr:
 	}
 	stopFeed()
+	<-feedDone // its last Submit lands before the engine's last tick
 	timeout := n.Config.API.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
