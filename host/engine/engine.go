@@ -208,12 +208,12 @@ func (e *Engine) Config() Config { return e.cfg }
 // queue holds accepted updates until the next tick. IDs are copied into one
 // arena so that accepting a batch allocates nothing in steady state.
 type queue struct {
-	mu    sync.Mutex
-	ups   []pendingUpdate
-	ids   []byte
-	max   int
-	space chan struct{} // closed when a tick drains the queue and someone waits
-	closed bool // set by Close: nothing more is accepted
+	mu     sync.Mutex
+	ups    []pendingUpdate
+	ids    []byte
+	max    int
+	space  chan struct{} // closed when a tick drains the queue and someone waits
+	closed bool          // set by Close: nothing more is accepted
 	// waiting counts Submit calls blocked on space; the tick replaces the
 	// channel only for them, so that a tick allocates nothing otherwise.
 	waiting int
