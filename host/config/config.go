@@ -306,7 +306,7 @@ type CollisionDetection struct {
 	UpdateTCADelta time.Duration `koanf:"update_tca_delta"`
 	// ResolveAfter is how long a risk must stay below min_risk_level -
 	// hysteresis before it resolves, in data time, so that a pair at the
-	// edge of its zone does not flap; written in seconds. Default 5.
+	// edge of its zone does not flap; written in seconds. Default 10.
 	ResolveAfter time.Duration `koanf:"resolve_after"`
 	// MaxFutureSkew is how far ahead of the server clock an update's
 	// timestamp may be before it is rejected; written in seconds. Default 5.
@@ -515,7 +515,7 @@ func Default() Config {
 			Hysteresis:      0.05,
 			UpdateRiskDelta: 0.1,
 			UpdateTCADelta:  2 * time.Second,
-			ResolveAfter:    5 * time.Second,
+			ResolveAfter:    10 * time.Second,
 			MaxFutureSkew:   5 * time.Second,
 			Classes: map[string]Class{
 				DefaultClass: {Horizontal: 50, Vertical: 25},

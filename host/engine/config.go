@@ -34,7 +34,7 @@ type Config struct {
 	// time: an open risk resolves only once its risk has stayed below
 	// MinRisk - Hysteresis for this long, so a pair at the edge of its zone
 	// (the builtin risk jumps from below 0.15 to 0.5 there) does not flap.
-	// Default 5.
+	// Until then the lower risk is reported as "updated". Default 10.
 	ResolveAfter float64
 	// VehicleTTL is collision_detection.vehicle_ttl in seconds: a vehicle not
 	// heard for this long expires and its risks resolve as "lost". Default 30.
@@ -72,7 +72,7 @@ func Default() Config {
 		Hysteresis:         0.05,
 		UpdateRiskDelta:    0.1,
 		UpdateTCADelta:     2,
-		ResolveAfter:       5,
+		ResolveAfter:       10,
 		VehicleTTL:         30,
 		Workers:            8,
 		BatchSize:          100,

@@ -126,16 +126,18 @@ func (t *tracker) observe(e *Engine, m *Models, s *scored, evs []Event) []Event 
 	r.cur = cur
 	if cur.Risk < cfg.MinRisk-cfg.Hysteresis {
 		// Below the band: resolve once it has stayed there ResolveAfter
-		// seconds of data time; until then it stays open, unchanged.
+		// seconds of data time; until then it stays open (and its lower risk
+		// is reported as an update, so nobody reads a stale high risk).
 		if !r.below {
 			r.below, r.belowSince = true, cur.Time
 		}
 		if cur.Time-r.belowSince >= cfg.ResolveAfter {
 			evs = t.resolve(e, r, ReasonSeparated, evs)
+			return evs
 		}
-		return evs
+	} else {
+		r.below = false
 	}
-	r.below = false
 	// The time of closest approach of a pair already in loss of separation
 	// says little (two moored ships a few metres apart with noisy speeds
 	// have a TCA that jumps across the window at every report): for such a

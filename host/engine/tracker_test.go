@@ -308,3 +308,45 @@ func TestCloseDrainsThenRefuses(t *testing.T) {
 		t.Fatalf("TrySubmit after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestRiskIDsDistinctAcrossEpisodes: two episodes of one pair that open at
+// the same latest state time (out-of-order reports) get different ids, and
+// vehicle_a is the lesser id whatever the arrival order.
+func TestRiskIDsDistinctAcrossEpisodes(t *testing.T) {
+	if riskID("a", "b", 100, 90) == riskID("a", "b", 100, 95) {
+		t.Fatal("episodes opened from different states share a risk id")
+	}
+	if riskID("a", "b", 100, 90) != riskID("b", "a", 90, 100) {
+		t.Fatal("the risk id depends on the argument order")
+	}
+	e, log := newTestEngine(t, Default(), builtinModels())
+	submit(t, e, Update{ID: []byte("zulu"), V: drone(0, 0, 1_700_000_000)}, Update{ID: []byte("alpha"), V: drone(30, 0, 1_700_000_000)})
+	if len(log.evs) != 1 || log.evs[0].VehicleA != "alpha" || log.evs[0].VehicleB != "zulu" {
+		t.Fatalf("events %+v: want vehicle_a alpha, vehicle_b zulu", log.evs)
+	}
+}
+
+// TestExplicitZerosHonoured: min_risk_level 0 and update deltas 0 are
+// settings, not "unset".
+func TestExplicitZerosHonoured(t *testing.T) {
+	cfg := Default()
+	cfg.MinRisk, cfg.Hysteresis, cfg.UpdateRiskDelta, cfg.UpdateTCADelta, cfg.ResolveAfter = 0, 0, 0, 0, 0
+	e, _ := newTestEngine(t, cfg, builtinModels())
+	if c := e.Config(); c.MinRisk != 0 || c.UpdateRiskDelta != 0 || c.UpdateTCADelta != 0 || c.ResolveAfter != 0 {
+		t.Fatalf("zeros replaced by defaults: %+v", c)
+	}
+}
+
+// TestExportIncludesAcceptedUpdates: an update acknowledged by TrySubmit is
+// in an export taken before the next tick.
+func TestExportIncludesAcceptedUpdates(t *testing.T) {
+	e, _ := newTestEngine(t, Default(), builtinModels())
+	submit(t, e, Update{ID: []byte("a"), V: drone(0, 1, 1_700_000_000)})
+	if err := e.TrySubmit([]Update{{ID: []byte("a"), V: drone(5, 1, 1_700_000_001)}, {ID: []byte("b"), V: drone(9, 1, 1_700_000_001)}}); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Snapshot()
+	if len(s.Vehicles) != 2 || s.Vehicles[0].State.X != 5 || s.Vehicles[1].ID != "b" {
+		t.Fatalf("snapshot %+v: want a at x=5 and b, both only accepted", s.Vehicles)
+	}
+}
