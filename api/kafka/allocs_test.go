@@ -58,3 +58,35 @@ func TestHandleAllocatesPerPollNotPerRecord(t *testing.T) {
 		t.Errorf("%.0f allocations per poll of %d records, want at most 4 (none per record)", allocs, len(recs))
 	}
 }
+
+// BenchmarkHandle measures the consumer's own work per record, without the
+// Kafka client or the engine: decode, validate, normalise and submit a poll
+// of 1,000 single-record messages (the CPU the consumer needs per record,
+// whatever the machine's other load).
+func BenchmarkHandle(b *testing.B) {
+	val, _ := ingest.NewValidator(ingest.Options{}, nil)
+	frame, _ := geo.New(geo.Config{Lat: 51.5, Lon: -0.12})
+	k := config.Default().Messaging.Kafka
+	k.BootstrapServers = []string{"127.0.0.1:1"}
+	c, err := NewConsumer(ConsumerOptions{Kafka: k, Engine: &discard{}, Validator: val, Frame: frame})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().Unix()
+	recs := make([]*kgo.Record, 1000)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: k.Topics.VehicleLocations, Offset: int64(i),
+			Value: fmt.Appendf(nil, `{"id":"v%05d","t":%d,"x":%.1f,"y":%.1f,"z":%.1f,"vx":%.2f,"vy":%.2f,"vz":0}`, i, now, float64(i)*13.7, float64(i)*7.3, 100+float64(i%50), 3.25, -7.5)}
+	}
+	fs := kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: k.Topics.VehicleLocations,
+		Partitions: []kgo.FetchPartition{{Partition: 0, HighWatermark: 1000, Records: recs}}}}}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		c.pending = c.pending[:0]
+		c.handle(ctx, fs)
+	}
+	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+}
