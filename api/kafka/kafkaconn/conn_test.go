@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/collision-detection-platform/distributed-platform/host/config"
 )
@@ -79,5 +81,43 @@ func TestOptionsNamesTheKey(t *testing.T) {
 	k.SASL = config.KafkaSASL{Mechanism: "plain", Username: "u", PasswordFile: filepath.Join(t.TempDir(), "none")}
 	if _, err := Options(k); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "messaging.kafka.sasl.password_file") {
 		t.Fatalf("missing password file: %v", err)
+	}
+}
+
+// Check reports the group's committed lag per partition of vehicle-locations.
+func TestCheckReportsGroupLag(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topics()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k := config.Default().Messaging.Kafka
+	k.BootstrapServers = c.ListenAddrs()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 10 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: k.Topics.VehicleLocations, Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var offs kadm.Offsets
+	offs.Add(kadm.Offset{Topic: k.Topics.VehicleLocations, Partition: 0, At: 4, LeaderEpoch: -1})
+	if _, err := kadm.NewClient(cl).CommitOffsets(ctx, k.ConsumerGroup, offs); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Check(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Group.Lag) != 1 || r.Group.Lag[0].Committed != 4 || r.Group.Lag[0].End != 10 || r.Group.TotalLag != 6 {
+		t.Fatalf("group: %+v", r.Group)
+	}
+	if !r.OK() {
+		t.Fatalf("problems: %v", r.Problems)
 	}
 }
