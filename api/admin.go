@@ -71,7 +71,11 @@ func modelsProblem(err error) error {
 		}
 		return problem(status, "module refused: "+re.Message, details...)
 	}
+	// "models: conflict: plugin x is active" reads "plugin x is active".
 	msg := strings.TrimPrefix(err.Error(), "models: ")
+	for _, p := range []string{"conflict: ", "bad request: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		return problem(fiber.StatusNotFound, msg)

@@ -98,7 +98,19 @@ type problemError struct {
 func (e *problemError) Error() string {
 	s := fmt.Sprintf("server answered %d: %s", e.Status, e.Message)
 	for _, d := range e.Details {
-		s += "\n  " + string(d)
+		var v struct {
+			Cause, Reason, Vector, Op, Detail string
+		}
+		switch {
+		case json.Unmarshal(d, &v) != nil:
+			s += "\n  " + string(d)
+		case v.Cause != "":
+			s += "\n  cause: " + v.Cause
+		case v.Vector != "":
+			s += fmt.Sprintf("\n  vector %s (%s): %s", v.Vector, v.Op, v.Detail)
+		default:
+			s += "\n  " + string(d)
+		}
 	}
 	return s
 }
