@@ -90,12 +90,12 @@ type Consumer struct {
 	offs []int
 
 	// pending holds the offsets of polls submitted but not yet marked for
-	// commit, oldest first. settleMu serialises settle (the marker goroutine
+	// commit, oldest first. settling serialises settle (the marker goroutine
 	// and the revoke callback).
 	mu       sync.Mutex
 	pending  []pendingMarks
 	notify   chan struct{}
-	settleMu sync.Mutex
+	settling chan struct{}
 
 	lagMu sync.Mutex
 	lag   map[int32]partitionLag
@@ -153,10 +153,11 @@ func NewConsumer(o ConsumerOptions) (*Consumer, error) {
 	}
 	c := &Consumer{
 		o: o, topic: k.Topics.VehicleLocations, log: o.Logger,
-		max:    k.Consumer.MaxPollRecords,
-		dec:    ingest.NewDecoder(o.Validator),
-		notify: make(chan struct{}, 1),
-		lag:    map[int32]partitionLag{},
+		max:      k.Consumer.MaxPollRecords,
+		dec:      ingest.NewDecoder(o.Validator),
+		notify:   make(chan struct{}, 1),
+		settling: make(chan struct{}, 1),
+		lag:      map[int32]partitionLag{},
 	}
 	if c.max <= 0 {
 		c.max = 10000
@@ -397,8 +398,14 @@ func (c *Consumer) marker(ctx context.Context) {
 // its dead letters are delivered, then marks its offsets for commit. Marks
 // of partitions no longer assigned are ignored by the client.
 func (c *Consumer) settle(ctx context.Context) error {
-	c.settleMu.Lock()
-	defer c.settleMu.Unlock()
+	// A semaphore rather than a mutex: the revoke callback must give up after
+	// its timeout even while the marker waits for a stalled engine.
+	select {
+	case c.settling <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.settling }()
 	c.mu.Lock()
 	batch := c.pending
 	c.pending = nil
