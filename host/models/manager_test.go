@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -519,5 +520,45 @@ func TestConcurrentAdmin(t *testing.T) {
 	}
 	if sh := eng.Models().Shadow; sh != nil && (st.Shadow == nil || sh.Model().SHA256 != st.Shadow.ID || sh.Model().SHA256 == active) {
 		t.Fatalf("engine shadow %+v, registry %+v", sh.Model(), st.Shadow)
+	}
+}
+
+// TestCloseLeavesNoGoroutine: the breaker watch stops with Close, and the
+// plugins it loaded are closed.
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	eng := newEngine(t, nil)
+	before := runtime.NumGoroutine()
+	m, err := New(context.Background(), Config{Engine: eng, Runtime: sharedRuntime(), Logger: quietLogger(),
+		Options: plugins.Options{Instances: 1, Logger: quietLogger()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := mustUpload(t, m, zeroScorer("z", "1"), "scorer")
+	if _, err := m.Activate(context.Background(), rec.ID, Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	if runtime.NumGoroutine() <= before {
+		t.Fatal("no watch goroutine while open")
+	}
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := m.Activate(context.Background(), rec.ID, Actor{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("activate after Close: %v", err)
+	}
+	// The engine still scores: the closed plugin's batches go to the base model.
+	if err := eng.TrySubmit(pairsAt(2, 1e9)); err != nil {
+		t.Fatal(err)
+	}
+	if ts := eng.Tick(); ts.Pairs == 0 {
+		t.Fatal("no pairs scored")
 	}
 }
