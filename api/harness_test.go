@@ -216,7 +216,9 @@ type sseEvent struct {
 func (h *harness) stream(query string) *sse {
 	h.t.Helper()
 	req, _ := http.NewRequest("GET", h.base+"/api/v1/risks/stream"+query, nil)
-	resp, err := h.client.Do(req)
+	// No client timeout for a stream (http.Client.Timeout covers reading the
+	// whole body): next() bounds each wait instead.
+	resp, err := (&http.Client{Transport: h.client.Transport}).Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
