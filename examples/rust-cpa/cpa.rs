@@ -33,7 +33,15 @@ fn fclamp(x: f64, lo: f64, hi: f64) -> f64 {
 
 #[inline(always)]
 fn result(risk: f64, tca: f64, dmin: f64, t_in: f64, t_out: f64, flags: u32) -> cdp::Result {
-    cdp::Result { risk, tca, dmin, t_in, t_out, flags, reserved: 0 }
+    cdp::Result {
+        risk,
+        tca,
+        dmin,
+        t_in,
+        t_out,
+        flags,
+        reserved: 0,
+    }
 }
 
 #[inline(always)]
@@ -110,7 +118,14 @@ fn score(pr: &cdp::Pair) -> cdp::Result {
     if open && tin < tout && tout > 0.0 && tin <= w {
         let end = fmin(tout, w);
         if tin <= 0.0 {
-            return result(1.0, tca, dmin, 0.0, end, cdp::RESULT_CONFLICT | cdp::RESULT_LOS);
+            return result(
+                1.0,
+                tca,
+                dmin,
+                0.0,
+                end,
+                cdp::RESULT_CONFLICT | cdp::RESULT_LOS,
+            );
         }
         let u = tin / p.horizon;
         let mut th = tin;
@@ -185,9 +200,17 @@ fn predict(v: &cdp::Vehicle, p: &cdp::Params, out: &mut cdp::Box3, samples: &mut
         for k in 0..ns {
             let t = (k + 1) as f64 * step;
             let pt = if accel {
-                cdp::Point { x: ca_at(v.x, v.vx, v.ax, t), y: ca_at(v.y, v.vy, v.ay, t), z: ca_at(v.z, v.vz, v.az, t) }
+                cdp::Point {
+                    x: ca_at(v.x, v.vx, v.ax, t),
+                    y: ca_at(v.y, v.vy, v.ay, t),
+                    z: ca_at(v.z, v.vz, v.az, t),
+                }
             } else {
-                cdp::Point { x: v.x + v.vx * t, y: v.y + v.vy * t, z: v.z + v.vz * t }
+                cdp::Point {
+                    x: v.x + v.vx * t,
+                    y: v.y + v.vy * t,
+                    z: v.z + v.vz * t,
+                }
             };
             samples.set(k, pt);
             b.min_x = fmin(b.min_x, pt.x);

@@ -35,9 +35,11 @@
 //! back-edge of the guest, and that check leaves the compiled code for the
 //! Go runtime: it costs tens of nanoseconds, more than scoring a pair. The
 //! batch loop is therefore unrolled [`UNROLL`] times (one check per
-//! `UNROLL` pairs), and the scorer should be `#[inline(always)]` and free of
-//! loops. Rust does not fuse multiply-adds on its own, so a port of a Go
-//! model computes the same bits when it keeps the operation order.
+//! `UNROLL` pairs; a call costs no check), and the scorer should be free of
+//! loops and `#[inline(always)]`, so that it is inlined into the per-pair
+//! function, which receives the batch's tables as scalars (Wasm locals).
+//! Rust does not fuse multiply-adds on its own, so a port of a Go model
+//! computes the same bits when it keeps the operation order.
 //!
 //! The loop follows the strides and offsets in the batch header, so a plugin
 //! keeps working when a later minor ABI version appends fields to records.
@@ -369,9 +371,14 @@ pub fn __alloc(size: i32) -> i32 {
 
 /// Implementation of `cdp_init`; used by [`plugin!`].
 #[doc(hidden)]
-pub fn __init<E: AsRef<str>>(ptr_: i32, len: i32, f: fn(&[u8]) -> core::result::Result<(), E>) -> i32 {
+pub fn __init<E: AsRef<str>>(
+    ptr_: i32,
+    len: i32,
+    f: fn(&[u8]) -> core::result::Result<(), E>,
+) -> i32 {
     // SAFETY: the host wrote len bytes at ptr_ (a block from cdp_alloc).
-    let cfg = unsafe { core::slice::from_raw_parts(ptr_ as usize as *const u8, len.max(0) as usize) };
+    let cfg =
+        unsafe { core::slice::from_raw_parts(ptr_ as usize as *const u8, len.max(0) as usize) };
     match f(cfg) {
         Ok(()) => OK,
         Err(msg) => {
@@ -383,7 +390,11 @@ pub fn __init<E: AsRef<str>>(ptr_: i32, len: i32, f: fn(&[u8]) -> core::result::
 
 #[inline(always)]
 fn header_ok(h: &Header, op: u32) -> bool {
-    if h.magic != MAGIC || h.version >> 16 != ABI_MAJOR || h.op != op || (h.vehicle_stride as usize) < 128 {
+    if h.magic != MAGIC
+        || h.version >> 16 != ABI_MAJOR
+        || h.op != op
+        || (h.vehicle_stride as usize) < 128
+    {
         return false;
     }
     if op == OP_SCORE {
@@ -405,31 +416,68 @@ pub unsafe fn __score<F: Fn(&Pair) -> Result>(batch: i32, score: F) -> i32 {
         set_error("cdp_score: unsupported batch header");
         return ERR_ABI;
     }
-    let params = Params { horizon: h.horizon, min_risk: h.min_risk, samples: h.samples };
     let vt = base.add(h.vehicles_off as usize) as *const u8;
     let pt = base.add(h.pairs_off as usize) as *const u8;
     let rt = base.add(h.results_off as usize);
-    let (vs, ps, rs) = (h.vehicle_stride as usize, h.pair_stride as usize, h.result_stride as usize);
+    let (vs, ps, rs) = (
+        h.vehicle_stride as usize,
+        h.pair_stride as usize,
+        h.result_stride as usize,
+    );
+    let (horizon, min_risk, samples) = (h.horizon, h.min_risk, h.samples);
     let n = h.n_pairs as usize;
-    let one = |i: usize| {
-        let pr = pt.add(i * ps) as *const u32;
-        let a = &*(vt.add(*pr as usize * vs) as *const Vehicle);
-        let b = &*(vt.add(*pr.add(1) as usize * vs) as *const Vehicle);
-        ptr::write(rt.add(i * rs) as *mut Result, score(&Pair { a, b, params: &params }));
-    };
     let mut i = 0;
     // Unrolled by hand: a counted inner loop would be a Wasm loop, and every
     // loop iteration pays the host's deadline check.
     while i + UNROLL <= n {
-        unroll32!(one, i);
+        unroll32!(i, k => score_one(&score, vt, pt, rt, vs, ps, rs, horizon, min_risk, samples, k));
         i += UNROLL;
     }
     while i < n {
-        one(i);
+        score_one(
+            &score, vt, pt, rt, vs, ps, rs, horizon, min_risk, samples, i,
+        );
         i += 1;
     }
     h.out_count = h.n_pairs;
     OK
+}
+
+/// Scores pair i. Not inlined into the unrolled loop (32 copies of a scorer
+/// are more code than the instruction cache likes). Its arguments are
+/// scalars, which Wasm passes as locals: a closure over the batch, or a
+/// struct, would be read back through memory for every pair.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn score_one<F: Fn(&Pair) -> Result>(
+    score: &F,
+    vt: *const u8,
+    pt: *const u8,
+    rt: *mut u8,
+    vs: usize,
+    ps: usize,
+    rs: usize,
+    horizon: f64,
+    min_risk: f64,
+    samples: u32,
+    i: usize,
+) {
+    let params = Params {
+        horizon,
+        min_risk,
+        samples,
+    };
+    let pr = pt.add(i * ps) as *const u32;
+    let a = &*(vt.add(*pr as usize * vs) as *const Vehicle);
+    let b = &*(vt.add(*pr.add(1) as usize * vs) as *const Vehicle);
+    ptr::write(
+        rt.add(i * rs) as *mut Result,
+        score(&Pair {
+            a,
+            b,
+            params: &params,
+        }),
+    );
 }
 
 /// Implementation of `cdp_predict`.
@@ -438,17 +486,28 @@ pub unsafe fn __score<F: Fn(&Pair) -> Result>(batch: i32, score: F) -> i32 {
 /// `batch` is the address of a batch the host wrote (SPEC.md 4, 6).
 #[doc(hidden)]
 #[inline(always)]
-pub unsafe fn __predict<F: Fn(&Vehicle, &Params, &mut Box3, &mut Samples)>(batch: i32, predict: F) -> i32 {
+pub unsafe fn __predict<F: Fn(&Vehicle, &Params, &mut Box3, &mut Samples)>(
+    batch: i32,
+    predict: F,
+) -> i32 {
     let base = batch as usize as *mut u8;
     let h = &mut *(base as *mut Header);
     if !header_ok(h, OP_PREDICT) {
         set_error("cdp_predict: unsupported batch header");
         return ERR_ABI;
     }
-    let params = Params { horizon: h.horizon, min_risk: h.min_risk, samples: h.samples };
+    let params = Params {
+        horizon: h.horizon,
+        min_risk: h.min_risk,
+        samples: h.samples,
+    };
     let n = h.n_vehicles as usize;
     let ns = h.samples as usize;
-    let (vs, bs, ps) = (h.vehicle_stride as usize, h.box_stride as usize, h.point_stride as usize);
+    let (vs, bs, ps) = (
+        h.vehicle_stride as usize,
+        h.box_stride as usize,
+        h.point_stride as usize,
+    );
     for i in 0..n {
         let v = &*(base.add(h.vehicles_off as usize + i * vs) as *const Vehicle);
         let bx = &mut *(base.add(h.boxes_off as usize + i * bs) as *mut Box3);
@@ -468,40 +527,134 @@ pub unsafe fn __predict<F: Fn(&Vehicle, &Params, &mut Box3, &mut Samples)>(batch
 const _: () = assert!(UNROLL == 32);
 
 macro_rules! unroll32 {
-    ($f:ident, $i:expr) => {
-        $f($i);
-        $f($i + 1);
-        $f($i + 2);
-        $f($i + 3);
-        $f($i + 4);
-        $f($i + 5);
-        $f($i + 6);
-        $f($i + 7);
-        $f($i + 8);
-        $f($i + 9);
-        $f($i + 10);
-        $f($i + 11);
-        $f($i + 12);
-        $f($i + 13);
-        $f($i + 14);
-        $f($i + 15);
-        $f($i + 16);
-        $f($i + 17);
-        $f($i + 18);
-        $f($i + 19);
-        $f($i + 20);
-        $f($i + 21);
-        $f($i + 22);
-        $f($i + 23);
-        $f($i + 24);
-        $f($i + 25);
-        $f($i + 26);
-        $f($i + 27);
-        $f($i + 28);
-        $f($i + 29);
-        $f($i + 30);
-        $f($i + 31);
-    };
+    ($i:expr, $k:ident => $e:expr) => {{
+        let $k = $i + 0;
+        $e;
+    }
+    {
+        let $k = $i + 1;
+        $e;
+    }
+    {
+        let $k = $i + 2;
+        $e;
+    }
+    {
+        let $k = $i + 3;
+        $e;
+    }
+    {
+        let $k = $i + 4;
+        $e;
+    }
+    {
+        let $k = $i + 5;
+        $e;
+    }
+    {
+        let $k = $i + 6;
+        $e;
+    }
+    {
+        let $k = $i + 7;
+        $e;
+    }
+    {
+        let $k = $i + 8;
+        $e;
+    }
+    {
+        let $k = $i + 9;
+        $e;
+    }
+    {
+        let $k = $i + 10;
+        $e;
+    }
+    {
+        let $k = $i + 11;
+        $e;
+    }
+    {
+        let $k = $i + 12;
+        $e;
+    }
+    {
+        let $k = $i + 13;
+        $e;
+    }
+    {
+        let $k = $i + 14;
+        $e;
+    }
+    {
+        let $k = $i + 15;
+        $e;
+    }
+    {
+        let $k = $i + 16;
+        $e;
+    }
+    {
+        let $k = $i + 17;
+        $e;
+    }
+    {
+        let $k = $i + 18;
+        $e;
+    }
+    {
+        let $k = $i + 19;
+        $e;
+    }
+    {
+        let $k = $i + 20;
+        $e;
+    }
+    {
+        let $k = $i + 21;
+        $e;
+    }
+    {
+        let $k = $i + 22;
+        $e;
+    }
+    {
+        let $k = $i + 23;
+        $e;
+    }
+    {
+        let $k = $i + 24;
+        $e;
+    }
+    {
+        let $k = $i + 25;
+        $e;
+    }
+    {
+        let $k = $i + 26;
+        $e;
+    }
+    {
+        let $k = $i + 27;
+        $e;
+    }
+    {
+        let $k = $i + 28;
+        $e;
+    }
+    {
+        let $k = $i + 29;
+        $e;
+    }
+    {
+        let $k = $i + 30;
+        $e;
+    }
+    {
+        let $k = $i + 31;
+        $e;
+    }};
 }
 use unroll32;
 
