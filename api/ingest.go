@@ -62,7 +62,8 @@ func (s *Server) putIngestBuf(b *ingestBuf) {
 // (nothing accepted; the details give the byte offset, line and column).
 // 413: more records than MaxBatch or a body above BodyLimit. 415: another
 // content type. 429 with Retry-After: above the throttled rate, or the
-// engine's queue is full; nothing of the batch was accepted.
+// engine's queue is full; 503 with Retry-After: the engine has stopped;
+// nothing of the batch was accepted in either case.
 func (s *Server) postLocations(c *fiber.Ctx) error {
 	if p := checkIngestType(c.Get(fiber.HeaderContentType)); p != nil {
 		return p
@@ -136,6 +137,12 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 				p := problem(fiber.StatusTooManyRequests,
 					"engine queue full; nothing of this batch was accepted, retry later",
 					map[string]any{"records": len(ups)})
+				p.RetryAfter = 1
+				return p
+			}
+			if errors.Is(err, engine.ErrClosed) {
+				p := problem(fiber.StatusServiceUnavailable,
+					"engine stopped (the node is shutting down); nothing of this batch was accepted")
 				p.RetryAfter = 1
 				return p
 			}

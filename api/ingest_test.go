@@ -298,3 +298,17 @@ func TestIngestGzip(t *testing.T) {
 		t.Fatalf("engine accepted %d, want 2", got)
 	}
 }
+
+// Once the engine has stopped, ingest answers 503 with Retry-After and
+// accepts nothing (another node, or this one restarted, takes the retry).
+func TestIngestEngineStopped(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.eng.Close()
+	a := h.post("/api/v1/locations", "["+rec("late", nowUnix(), 0, 0, 0, 0, 0)+"]")
+	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" {
+		t.Fatalf("status %d, Retry-After %q: %s", a.status, a.header.Get("Retry-After"), a.body)
+	}
+	if msg, _ := a.problem(t); !strings.Contains(msg, "engine stopped") {
+		t.Fatalf("%q", msg)
+	}
+}
