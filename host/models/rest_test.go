@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"mime/multipart"
 	"net"
@@ -34,6 +35,8 @@ import (
 )
 
 const lat0, lon0 = 51.5, -0.12
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // lockedEngine makes SetModels wait for the tick in progress, so that the
 // test knows exactly which models each tick ran on (the engine itself swaps
@@ -157,7 +160,7 @@ func TestHotSwapOverREST(t *testing.T) {
 	}
 	defer rt.Close(ctx)
 	mgr, err := models.New(ctx, models.Config{Engine: lockedEngine{eng, &tickMu}, Runtime: rt, Dir: t.TempDir(),
-		Options: plugins.Options{Instances: 2}, CloseDelay: 50 * time.Millisecond})
+		Options: plugins.Options{Instances: 2}, CloseDelay: 50 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +346,7 @@ func TestBadUploadsOverREST(t *testing.T) {
 	rt, _ := plugins.NewRuntime(plugins.RuntimeConfig{})
 	defer rt.Close(ctx)
 	mgr, err := models.New(ctx, models.Config{Engine: eng, Runtime: rt,
-		Options: plugins.Options{Instances: 1, Limits: plugins.Limits{MaxModuleBytes: 64 << 10, InitTimeout: 300 * time.Millisecond}}})
+		Options: plugins.Options{Instances: 1, Limits: plugins.Limits{MaxModuleBytes: 64 << 10, InitTimeout: 300 * time.Millisecond}}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +409,7 @@ func TestCLI(t *testing.T) {
 	}
 	rt, _ := plugins.NewRuntime(plugins.RuntimeConfig{})
 	defer rt.Close(ctx)
-	mgr, err := models.New(ctx, models.Config{Engine: eng, Runtime: rt, Options: plugins.Options{Instances: 1}})
+	mgr, err := models.New(ctx, models.Config{Engine: eng, Runtime: rt, Options: plugins.Options{Instances: 1}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
