@@ -10,7 +10,8 @@
 // (host/ingest). Valid records are normalised and submitted to the engine;
 // Engine.Submit blocks while the engine's queue is full, and since the poll
 // loop is the caller, fetching stops until the engine catches up (franz-go
-// buffers at most one fetch per broker meanwhile: consumer.fetch_max_bytes).
+// buffers about one fetch per broker meanwhile: consumer.fetch_max_bytes, or
+// one record batch when a batch is larger, as Kafka returns at least one).
 // A refused record goes to the dead-letter topic, with its reason in headers,
 // and the partition moves on.
 //
