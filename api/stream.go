@@ -172,7 +172,7 @@ var _ engine.Sink = (*hub)(nil)
 
 // getRiskStream streams live risk events as Server-Sent Events.
 //
-//	GET /api/v1/risks/stream[?vehicle=ID][&bbox=minLon,minLat,maxLon,maxLat[&crs=wgs84|frame]]
+//	GET /api/v1/risks/stream[?vehicle=ID][&bbox=minLon,minLat,maxLon,maxLat[&crs=wgs84|frame]][&snapshot=true]
 //
 // Each event is "id: <event id>", "event: opened|updated|resolved", "data:
 // <the event as JSON>". With vehicle, only that vehicle's risks; with bbox,
@@ -182,9 +182,19 @@ var _ engine.Sink = (*hub)(nil)
 // queue (Options.StreamBuffer events; a whole tick's events always fit an
 // empty queue) fills and further events are dropped for it; the stream then
 // says so with "event: dropped", data {"dropped": total so far}, and the
-// client should re-read GET /api/v1/risks.
+// client should re-read GET /api/v1/risks. With snapshot=true the stream
+// starts with "event: snapshot", data {"risks": [the open risks that pass the
+// filters]}, taken after subscribing, so no event falls between it and the
+// live events.
 func (s *Server) getRiskStream(c *fiber.Ctx) error {
 	vehicle := utils.CopyString(c.Query("vehicle"))
+	snapshot := false
+	if q := c.Query("snapshot"); q != "" {
+		var err error
+		if snapshot, err = strconv.ParseBool(q); err != nil {
+			return badParam("snapshot", q, "want true or false")
+		}
+	}
 	var box *area
 	if q := c.Query("bbox"); q != "" {
 		var p *Problem
@@ -222,6 +232,12 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 			return w.Flush() == nil
 		}
 		_, _ = w.WriteString("retry: 2000\n: connected\n\n")
+		if snapshot {
+			// Subscribed first, read second: no event falls between the
+			// snapshot and the live events (some may repeat it; a client
+			// keeps, per risk, the highest seq it has seen).
+			s.writeSnapshot(w, vehicle, box)
+		}
 		if !flush() {
 			return
 		}
@@ -308,6 +324,31 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 		}
 	})
 	return nil
+}
+
+// writeSnapshot writes the open risks that pass the stream's filters as one
+// "snapshot" event: data {"risks": [...]}.
+func (s *Server) writeSnapshot(w *bufio.Writer, vehicle string, box *area) {
+	rs := s.eng.Risks()
+	keep := rs[:0]
+	for _, r := range rs {
+		if vehicle != "" && r.VehicleA != vehicle && r.VehicleB != vehicle {
+			continue
+		}
+		if box != nil && !s.riskInArea(&engine.Event{VehicleA: r.VehicleA, VehicleB: r.VehicleB}, box) {
+			continue
+		}
+		keep = append(keep, r)
+	}
+	b, err := json.Marshal(struct {
+		Risks []engine.Risk `json:"risks"`
+	}{keep})
+	if err != nil {
+		return
+	}
+	_, _ = w.WriteString("event: snapshot\ndata: ")
+	_, _ = w.Write(b)
+	_, _ = w.WriteString("\n\n")
 }
 
 // riskInArea reports whether either vehicle of ev is inside box now.

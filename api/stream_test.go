@@ -132,3 +132,33 @@ func TestStreamHead(t *testing.T) {
 		t.Fatalf("%q", msg)
 	}
 }
+
+// snapshot=true starts the stream with the open risks that pass its filters.
+func TestStreamSnapshot(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.ingest(conflictPair("a", "b", nowUnix()-1))
+	h.eng.Tick()
+	for q, want := range map[string]int{"?snapshot=true": 1, "?snapshot=1&vehicle=a": 1, "?snapshot=true&vehicle=zz": 0,
+		"?snapshot=true&crs=frame&bbox=5000,5000,6000,6000": 0} {
+		s := h.stream(q)
+		ev, ok := s.next(t, 5*time.Second)
+		if !ok || ev.name != "snapshot" {
+			t.Fatalf("%s: first event %+v, %v", q, ev, ok)
+		}
+		var snap struct {
+			Risks []struct {
+				ID       string `json:"id"`
+				VehicleA string `json:"vehicle_a"`
+			} `json:"risks"`
+		}
+		if err := json.Unmarshal([]byte(ev.data), &snap); err != nil || len(snap.Risks) != want {
+			t.Fatalf("%s: snapshot %q (%v), want %d risks", q, ev.data, err, want)
+		}
+		if want == 1 && (snap.Risks[0].VehicleA != "a" || !strings.HasPrefix(snap.Risks[0].ID, "r-")) {
+			t.Fatalf("%s: %+v", q, snap)
+		}
+	}
+	if a := h.get("/api/v1/risks/stream?snapshot=maybe"); a.status != 400 {
+		t.Fatalf("snapshot=maybe: %d", a.status)
+	}
+}
