@@ -81,6 +81,7 @@ type Engine struct {
 	q queue
 
 	models atomic.Pointer[Models]
+	kick   chan struct{} // SetModels asks Run for a tick now
 
 	// mu guards the state below; a tick holds it for writing, readers
 	// (API queries, export) for reading.
@@ -172,6 +173,7 @@ func New(cfg Config, m Models) (*Engine, error) {
 		grow:   cfg.MaxDistance / 2,
 		grid:   g,
 	}
+	e.kick = make(chan struct{}, 1)
 	e.q.max = cfg.MaxPending
 	e.q.space = make(chan struct{})
 	e.tr.init(&cfg)
@@ -185,10 +187,16 @@ func New(cfg Config, m Models) (*Engine, error) {
 	return e, nil
 }
 
-// SetModels swaps the models; the next tick uses them.
+// SetModels swaps the models; the next tick uses them, and Run starts that
+// tick at once rather than at the next interval, so that a swap takes effect
+// within a tick's compute time.
 func (e *Engine) SetModels(m Models) {
 	mm := m
 	e.models.Store(&mm)
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Models returns the models in use.
@@ -362,6 +370,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.Close()
 			return nil
 		case <-t.C:
+			e.Tick()
+		case <-e.kick:
 			e.Tick()
 		}
 	}
