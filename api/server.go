@@ -94,7 +94,10 @@ func New(opts Options) (*Server, error) {
 		s.app.Use(cors.New(cors.Config{
 			AllowOrigins: strings.Join(o.CORSOrigins, ","),
 			AllowMethods: "GET,POST,HEAD,OPTIONS",
-			AllowHeaders: "Content-Type,Authorization",
+			AllowHeaders: "Content-Type,Content-Encoding,Authorization,Last-Event-ID,X-Request-ID",
+			// Browsers hide other headers from scripts: a client must see
+			// when to retry.
+			ExposeHeaders: "Retry-After,X-Request-ID",
 		}))
 	}
 	// fasthttp's idle-worker cleaner sleeps this long between rounds and

@@ -151,6 +151,10 @@ func TestCORS(t *testing.T) {
 	if a.status != http.StatusNoContent || !strings.Contains(a.header.Get("Access-Control-Allow-Methods"), "POST") {
 		t.Fatalf("preflight: %d %v", a.status, a.header)
 	}
+	a = h.do("GET", "/api/v1/risks", "", nil, "Origin", "https://ops.example.com")
+	if got := a.header.Get("Access-Control-Expose-Headers"); !strings.Contains(got, "Retry-After") {
+		t.Fatalf("Retry-After not exposed to scripts: %q", got)
+	}
 	// Without configured origins there are no CORS headers.
 	h2 := newHarness(t, nil, nil)
 	a = h2.do("GET", "/api/v1/risks", "", nil, "Origin", "https://ops.example.com")
