@@ -185,7 +185,8 @@ var _ engine.Sink = (*hub)(nil)
 // client should re-read GET /api/v1/risks. With snapshot=true the stream
 // starts with "event: snapshot", data {"risks": [the open risks that pass the
 // filters]}, taken after subscribing, so no event falls between it and the
-// live events.
+// live events. A reconnecting EventSource (a Last-Event-ID header) gets the
+// snapshot unless it asks snapshot=false: events are not replayed.
 func (s *Server) getRiskStream(c *fiber.Ctx) error {
 	vehicle := utils.CopyString(c.Query("vehicle"))
 	snapshot := false
@@ -194,6 +195,10 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 		if snapshot, err = strconv.ParseBool(q); err != nil {
 			return badParam("snapshot", q, "want true or false")
 		}
+	} else if c.Get("Last-Event-ID") != "" {
+		// A reconnecting EventSource: events are not replayed, so it gets
+		// the current state instead of a silent gap.
+		snapshot = true
 	}
 	var box *area
 	if q := c.Query("bbox"); q != "" {

@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +160,18 @@ func TestStreamSnapshot(t *testing.T) {
 			t.Fatalf("%s: %+v", q, snap)
 		}
 	}
+	// A reconnecting EventSource gets the snapshot without asking.
+	req, _ := http.NewRequest("GET", h.base+"/api/v1/risks/stream", nil)
+	req.Header.Set("Last-Event-ID", "r-0123.4")
+	resp, err := (&http.Client{Transport: h.client.Transport}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := &sse{resp: resp, r: bufio.NewReader(resp.Body)}
+	if ev, ok := re.next(t, 5*time.Second); !ok || ev.name != "snapshot" {
+		t.Fatalf("reconnect: %+v %v", ev, ok)
+	}
+	resp.Body.Close()
 	if a := h.get("/api/v1/risks/stream?snapshot=maybe"); a.status != 400 {
 		t.Fatalf("snapshot=maybe: %d", a.status)
 	}
