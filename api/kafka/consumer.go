@@ -484,6 +484,7 @@ func (c *Consumer) fetchError(topic string, partition int32, err error) {
 		return
 	}
 	c.st.fetchErrors.Add(1)
+	c.st.connected.Store(false) // until records arrive again
 	c.problem(fmt.Sprintf("fetch %s[%d]", topic, partition), err)
 }
 

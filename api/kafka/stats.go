@@ -21,8 +21,8 @@ type PartitionLag struct {
 // Stats is a snapshot of the Kafka edge since start; /system/status, health
 // and the Prometheus collector read it.
 type Stats struct {
-	// Connected is whether the brokers have answered (false until the first
-	// answer and while the probe at start fails).
+	// Connected is whether the brokers answer: false until the first answer,
+	// after a fetch error, and true again once records arrive.
 	Connected bool `json:"connected"`
 	// LastError is the last connection, fetch or commit problem, "" for none.
 	LastError string `json:"last_error,omitempty"`
