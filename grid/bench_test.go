@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Benchmark traffic. Drone-like: boxes of 500-700 m horizontally and 200 m
@@ -115,11 +116,12 @@ func BenchmarkSet(b *testing.B) {
 		n := len(boxes)
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := cpuTime()
 		for i := range b.N {
 			id := i % n
 			g.Set(uint32(id), shift(boxes[id], float64(i/n%2)*5))
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/update")
+		reportCPU(b, cpu)
 	})
 }
 
@@ -157,11 +159,13 @@ func BenchmarkQueryAppend(b *testing.B) {
 		dst := make([]uint32, 0, 4096)
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := cpuTime()
 		for i := range b.N {
 			id := i % n
 			dst = g.QueryAppend(dst[:0], boxes[id], uint32(id))
 		}
 		b.StopTimer()
+		reportCPU(b, cpu)
 		reportQueries(b, g)
 	})
 }
@@ -189,6 +193,14 @@ func BenchmarkQueryAppendParallel(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
 		reportQueries(b, g)
 	})
+}
+
+// reportCPU reports the process CPU time per op since cpu (serial
+// benchmarks only: parallel ones would add up every worker's time).
+func reportCPU(b *testing.B, cpu time.Duration) {
+	if d := cpuTime() - cpu; d > 0 {
+		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
 }
 
 func reportQueries(b *testing.B, g *Grid) {
