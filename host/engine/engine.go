@@ -407,9 +407,17 @@ func (e *Engine) Tick() TickStats {
 	var ts TickStats
 	ts.Updates = len(ups)
 
-	// Apply: the newest state per vehicle wins; older or equal times are dropped.
+	// Apply: the newest state per vehicle wins; older or equal times are
+	// dropped, and so is a state already older than the clock minus
+	// vehicle_ttl (it would expire at once: a Kafka record read again after a
+	// restart must not bring back a vehicle that has gone).
+	tooOld := e.now() - e.cfg.VehicleTTL
 	for i := range ups {
 		u := &ups[i]
+		if u.v.T < tooOld {
+			ts.Stale++
+			continue
+		}
 		id := ids[u.idOff : u.idOff+u.idLen]
 		slot, ok := e.ids.find(e.names, id)
 		if !ok {

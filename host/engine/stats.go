@@ -12,7 +12,7 @@ import (
 // TickStats describes one tick.
 type TickStats struct {
 	Updates       int           // updates taken from the queue
-	Stale         int           // dropped: older than the stored state
+	Stale         int           // dropped: older than the stored state, or than the clock minus VehicleTTL
 	Duplicates    int           // dropped: same time as the stored state
 	Expired       int           // vehicles expired (not heard for VehicleTTL)
 	Predicted     int           // vehicles predicted (each updated vehicle once)

@@ -350,3 +350,20 @@ func TestExportIncludesAcceptedUpdates(t *testing.T) {
 		t.Fatalf("snapshot %+v: want a at x=5 and b, both only accepted", s.Vehicles)
 	}
 }
+
+// TestUpdateOlderThanTTLDropped: a state older than the engine clock minus
+// vehicle_ttl is dropped and counted, never brought back as a vehicle.
+func TestUpdateOlderThanTTLDropped(t *testing.T) {
+	cfg := Default()
+	cfg.VehicleTTL = 10
+	e, _ := newTestEngine(t, cfg, builtinModels())
+	t0 := 1_700_000_000.0
+	submit(t, e, Update{ID: []byte("a"), V: drone(0, 1, t0+100)})
+	submit(t, e, Update{ID: []byte("late"), V: drone(50, 1, t0+50)})
+	if _, ok := e.Vehicle("late"); ok {
+		t.Fatal("a state 50 s behind the clock (ttl 10 s) became a vehicle")
+	}
+	if s := e.Stats(); s.Stale != 1 {
+		t.Fatalf("stale %d, want 1", s.Stale)
+	}
+}
