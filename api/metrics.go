@@ -1,6 +1,11 @@
 package api
 
 import (
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
@@ -19,6 +24,11 @@ type metrics struct {
 	queueFull prometheus.Counter
 	duration  prometheus.Histogram // ingest request handling time
 	batch     prometheus.Histogram // records per ingest request
+
+	requests *prometheus.CounterVec   // by route, method, code
+	latency  *prometheus.HistogramVec // by route
+	reqMu    sync.RWMutex
+	reqCache map[reqKey]reqMetrics // resolved label sets: no lookup cost per request
 
 	streams       prometheus.Gauge
 	streamDropped prometheus.Counter
@@ -70,6 +80,16 @@ func newMetrics(reg prometheus.Registerer, eng Engine) (*metrics, error) {
 			Help: "Risk events written to live-stream clients.",
 		}),
 	}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cdp_http_requests_total",
+		Help: "HTTP requests answered, by route pattern, method and status code.",
+	}, []string{"route", "method", "code"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "cdp_http_request_duration_seconds",
+		Help:    "Time to answer a request, by route pattern (for the live stream: to open it).",
+		Buckets: prometheus.ExponentialBuckets(100e-6, 4, 9), // 100 µs .. 6.5 s
+	}, []string{"route"})
+	m.reqCache = make(map[reqKey]reqMetrics)
 	rejects := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cdp_ingest_records_rejected_total",
 		Help: "Records refused at ingest, by reason.",
@@ -85,7 +105,7 @@ func newMetrics(reg prometheus.Registerer, eng Engine) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		m.accepted, rejects, m.malformed, m.oversize, m.throttled, m.queueFull, m.duration, m.batch,
-		m.streams, m.streamDropped, m.streamSent, &engineCollector{eng: eng},
+		m.streams, m.streamDropped, m.streamSent, m.requests, m.latency, &engineCollector{eng: eng},
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -95,6 +115,39 @@ func newMetrics(reg prometheus.Registerer, eng Engine) (*metrics, error) {
 }
 
 func (m *metrics) reject(r ingest.Reason) { m.rejects[r].Inc() }
+
+type reqKey struct {
+	route, method string
+	code          int
+}
+
+type reqMetrics struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+// request records one answered request. Label sets are resolved once and
+// kept: routes and methods are the registered ones and codes few, so the
+// cache stays small.
+func (m *metrics) request(route, method string, code int, d time.Duration) {
+	k := reqKey{route, method, code}
+	m.reqMu.RLock()
+	rm, ok := m.reqCache[k]
+	m.reqMu.RUnlock()
+	if !ok {
+		// route and method may alias Fiber's reused buffers: copy them.
+		k = reqKey{strings.Clone(route), strings.Clone(method), code}
+		rm = reqMetrics{
+			count:   m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(code)),
+			latency: m.latency.WithLabelValues(k.route),
+		}
+		m.reqMu.Lock()
+		m.reqCache[k] = rm
+		m.reqMu.Unlock()
+	}
+	rm.count.Inc()
+	rm.latency.Observe(d.Seconds())
+}
 
 // engineCollector exports engine.Stats at scrape time.
 type engineCollector struct{ eng Engine }

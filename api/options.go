@@ -150,6 +150,10 @@ type Options struct {
 	// /admin/plugins and the "plugins" section of /system/status. Default
 	// nil: those endpoints answer 501.
 	Plugins *models.Manager
+	// Messaging, when set, fills the "messaging" section of /system/status
+	// (the Kafka edge's consumer lag, records consumed and rejected, events
+	// produced, produce errors). Default nil: no section.
+	Messaging func() any
 	// Ready, when set, is consulted by /readyz besides the server's own
 	// state (e.g. plugins loaded, stores reachable); a non-nil error is 503.
 	Ready func() error

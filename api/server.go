@@ -89,7 +89,7 @@ func New(opts Options) (*Server, error) {
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		s.log.Error("api: handler panic", "method", c.Method(), "path", c.Path(), "panic", e, "stack", string(debug.Stack()))
 	}}))
-	s.app.Use(s.accessLog)
+	s.app.Use(s.observe)
 	if len(o.CORSOrigins) > 0 {
 		s.app.Use(cors.New(cors.Config{
 			AllowOrigins: strings.Join(o.CORSOrigins, ","),
@@ -147,31 +147,41 @@ func (s *Server) routes() {
 	s.adminRoutes()
 }
 
-// accessLog logs each request at debug level (method, path, status,
-// duration, response bytes), and costs one Enabled check per request
-// otherwise. Never one line per record.
-func (s *Server) accessLog(c *fiber.Ctx) error {
-	if !s.log.Enabled(c.Context(), slog.LevelDebug) {
-		return c.Next()
-	}
+// observe counts and times every request by route pattern (never the raw
+// path: bounded label values) and, at debug level, logs it. Never one line
+// per record.
+func (s *Server) observe(c *fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
-	status := c.Response().StatusCode()
-	if err != nil { // the error handler writes the answer after this returns
-		var p *Problem
-		var fe *fiber.Error
-		switch {
-		case errors.As(err, &p):
-			status = p.Status
-		case errors.As(err, &fe):
-			status = fe.Code
-		default:
-			status = fiber.StatusInternalServerError
-		}
+	status := statusOf(c, err)
+	route := c.Route().Path
+	if route == "/" { // no route matched: this middleware's own
+		route = "unmatched"
 	}
-	s.log.Debug("api: request", "method", c.Method(), "path", c.Path(), "status", status,
-		"duration", time.Since(start), "bytes", len(c.Response().Body()), "err", err)
+	d := time.Since(start)
+	s.metrics.request(route, c.Method(), status, d)
+	if s.log.Enabled(c.Context(), slog.LevelDebug) {
+		s.log.Debug("api: request", "method", c.Method(), "path", c.Path(), "status", status,
+			"duration", d, "bytes", len(c.Response().Body()), "err", err)
+	}
 	return err
+}
+
+// statusOf is the status the answer will have: the error handler writes it
+// after the middleware returns when a handler failed.
+func statusOf(c *fiber.Ctx, err error) int {
+	if err == nil {
+		return c.Response().StatusCode()
+	}
+	var p *Problem
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &p):
+		return p.Status
+	case errors.As(err, &fe):
+		return fe.Code
+	}
+	return fiber.StatusInternalServerError
 }
 
 const importPath = "/system/import-state"

@@ -106,6 +106,8 @@ type status struct {
 	// Plugins summarises the plugin registry (active models, shadow,
 	// automatic rollbacks) when Options.Plugins is set.
 	Plugins any `json:"plugins,omitempty"`
+	// Messaging is the Kafka edge's state, when Kafka is configured.
+	Messaging any `json:"messaging,omitempty"`
 }
 
 // getStatus answers the node's state: uptime, vehicles, open risks, ingest
@@ -147,6 +149,9 @@ func (s *Server) getStatus(c *fiber.Ctx) error {
 	out.Streams = s.hub.count()
 	if s.opts.Plugins != nil {
 		out.Plugins = s.opts.Plugins.ModelStatus()
+	}
+	if s.opts.Messaging != nil {
+		out.Messaging = s.opts.Messaging()
 	}
 	return c.JSON(&out)
 }

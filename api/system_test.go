@@ -86,6 +86,23 @@ func TestSystemEndpoints(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	for _, p := range []string{"/nope/1", "/nope/2", "/api/v1/vehicles/ghost"} {
+		h.get(p)
+	}
+	m = string(h.get("/metrics").body)
+	for _, want := range []string{
+		`cdp_http_requests_total{code="202",method="POST",route="/api/v1/locations"} 1`,
+		`cdp_http_requests_total{code="404",method="GET",route="unmatched"} 2`,
+		`cdp_http_requests_total{code="404",method="GET",route="/api/v1/vehicles/:id"} 1`,
+		`cdp_http_request_duration_seconds_count{route="/system/status"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(m, "/nope/") {
+		t.Error("raw paths became label values")
+	}
 	h.ingest(`[{"id":"x","t":1,"x":0}]`)
 	if m := string(h.get("/metrics").body); !strings.Contains(m, `cdp_ingest_records_rejected_total{reason="time_too_old"} 1`) {
 		t.Errorf("/metrics does not count the refused record by reason")
