@@ -159,7 +159,16 @@ func (s *Server) observe(c *fiber.Ctx) error {
 		route = "unmatched"
 	}
 	d := time.Since(start)
-	s.metrics.request(route, c.Method(), status, d)
+	method := c.Method()
+	switch method {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch,
+		fiber.MethodDelete, fiber.MethodOptions:
+	default:
+		// Fiber refuses unknown methods before routing; should that change,
+		// the label set stays bounded.
+		method = "OTHER"
+	}
+	s.metrics.request(route, method, status, d)
 	if s.log.Enabled(c.Context(), slog.LevelDebug) {
 		s.log.Debug("api: request", "method", c.Method(), "path", c.Path(), "status", status,
 			"duration", d, "bytes", len(c.Response().Body()), "err", err)
