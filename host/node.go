@@ -208,6 +208,12 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 		Logger:              n.Logger,
 		Version:             version,
 		Plugins:             n.Plugins,
+		Messaging: func() any {
+			if n.Kafka == nil { // provisioned by Run, before the API serves
+				return nil
+			}
+			return n.Kafka.Stats()
+		},
 	})
 }
 
