@@ -112,7 +112,7 @@ func (n *Node) StartPlugins(ctx context.Context) error {
 		dir = filepath.Join(n.Config.System.DataDir, "plugins")
 	}
 	m, err := models.New(ctx, models.Config{Engine: n.Engine, Runtime: rt, Dir: dir, Options: opts,
-		Registerer: n.Registry, Logger: n.Logger})
+		Registerer: n.Registry, Logger: n.Logger, OnEvent: n.systemEvent})
 	if err != nil {
 		rt.Close(ctx)
 		return fmt.Errorf("host: system.data_dir: %w", err)
@@ -301,4 +301,12 @@ func (n *Node) provisionKafka() error {
 	n.Engine.AddSink(kb)
 	n.Kafka = kb
 	return nil
+}
+
+// systemEvent forwards a node-level event to system-events when Kafka is
+// configured (model activations and plugin failures from host/models).
+func (n *Node) systemEvent(typ string, detail map[string]any) {
+	if k := n.Kafka; k != nil {
+		k.SystemEvent(kafka.SystemEventType(typ), detail)
+	}
 }

@@ -73,6 +73,12 @@ type Config struct {
 	CloseDelay time.Duration
 	// Registerer, when set, receives the per-plugin metrics.
 	Registerer prometheus.Registerer
+	// OnEvent, when set, hears the node-level events an operator's tooling
+	// follows: "model_activated" (activation, rollback) and "plugin_failure"
+	// (an automatic rollback after a breaker opened), with details. It is
+	// called with the manager's lock held and must not block (the Kafka
+	// edge's system-events producer does not). Default nil.
+	OnEvent func(typ string, detail map[string]any)
 	// Logger receives state changes. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock of the records. Default time.Now.
@@ -852,6 +858,9 @@ func (m *Manager) recordActivation(kind, from, to, reason string, a Actor, now t
 		m.reg.Activations = slices.Delete(m.reg.Activations, 0, n-maxActivations)
 	}
 	m.activations.Add(1)
+	if m.cfg.OnEvent != nil {
+		m.cfg.OnEvent("model_activated", map[string]any{"kind": kind, "from": act.From, "to": act.To, "reason": reason, "by": a.By})
+	}
 	return act
 }
 
@@ -1037,6 +1046,9 @@ func (m *Manager) check() {
 			m.reg.AutoRollbacks = slices.Delete(m.reg.AutoRollbacks, 0, n-100)
 		}
 		m.autoRollbacks.Add(1)
+		if m.cfg.OnEvent != nil {
+			m.cfg.OnEvent("plugin_failure", map[string]any{"kind": kind, "plugin": from, "cause": s.BreakerCause, "rolled_back_to": act.To})
+		}
 		m.log.Error("models: active plugin broke; rolled back automatically", "kind", kind, "id", from, "to", act.To.ID, "cause", s.BreakerCause)
 		if err := m.persist(); err != nil {
 			m.log.Error("models: persist", "err", err)
