@@ -167,6 +167,9 @@ var (
 	descPredictErr = prometheus.NewDesc("cdp_engine_predict_errors_total", "Predict batches the active predictor failed.", nil, nil)
 	descEvents     = prometheus.NewDesc("cdp_engine_risk_events_total", "Risk events emitted, by event.", []string{"event"}, nil)
 	descLastTick   = prometheus.NewDesc("cdp_engine_last_tick_seconds", "Duration of the last tick.", nil, nil)
+	descTickHist   = prometheus.NewDesc("cdp_engine_tick_duration_seconds", "Duration of each micro-batch tick.", nil, nil)
+	descCands      = prometheus.NewDesc("cdp_engine_candidate_pairs_total", "Candidate pairs found by the broadphase (swept boxes overlap).", nil, nil)
+	descAboveMin   = prometheus.NewDesc("cdp_engine_pairs_above_min_risk_total", "Pairs scored at or above collision_detection.min_risk_level.", nil, nil)
 	descCellSize   = prometheus.NewDesc("cdp_grid_cell_size_meters", "Base cell edge of the broadphase grid.", nil, nil)
 	descGridCells  = prometheus.NewDesc("cdp_grid_cells", "Non-empty grid cells over all levels.", nil, nil)
 	descOccupancy  = prometheus.NewDesc("cdp_grid_occupancy", "Mean boxes sharing a level-0 cell with an entry.", nil, nil)
@@ -177,6 +180,7 @@ var (
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descVehicles, descOpenRisks, descQueue, descAccepted, descApplied,
 		descDropped, descExpired, descTicks, descPairs, descPredicted, descPhase, descPredictErr, descEvents, descLastTick,
+		descTickHist, descCands, descAboveMin,
 		descCellSize, descGridCells, descOccupancy, descResizes} {
 		ch <- d
 	}
@@ -210,6 +214,16 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	n(descEvents, st.Updated, string(engine.EventUpdated))
 	n(descEvents, st.Resolved, string(engine.EventResolved))
 	g(descLastTick, st.LastTick.Seconds())
+	n(descCands, st.Candidates)
+	n(descAboveMin, st.AboveMin)
+	buckets := make(map[float64]uint64, len(engine.TickBuckets))
+	var cum uint64
+	for i, ub := range engine.TickBuckets {
+		cum += st.TickHistogram[i]
+		buckets[ub.Seconds()] = cum
+	}
+	cum += st.TickHistogram[len(engine.TickBuckets)]
+	ch <- prometheus.MustNewConstHistogram(descTickHist, cum, st.TickSum.Seconds(), buckets)
 	g(descCellSize, st.Grid.CellSize)
 	g(descGridCells, float64(st.Grid.Cells))
 	g(descOccupancy, st.Grid.Occupancy)

@@ -146,6 +146,7 @@ type worker struct {
 	hooked   []scored // every scored pair, only for scoredHook (tests)
 	npairs   int      // pairs scored this tick
 	above    int      // of which at or above MinRisk
+	ncands   int      // grid candidates this tick
 	// shadow scoring
 	sresults  []abi.Result
 	shadowAcc float64
@@ -707,12 +708,13 @@ func (e *Engine) queryAndScore(m *Models, ts *TickStats) {
 	for w := range e.workers {
 		wk := &e.workers[w]
 		wk.pairs, wk.interest, wk.hooked = wk.pairs[:0], wk.interest[:0], wk.hooked[:0]
-		wk.npairs, wk.above = 0, 0
+		wk.npairs, wk.above, wk.ncands = 0, 0, 0
 	}
 	e.parallel(phaseQuery)
 	for w := range e.workers {
 		ts.Pairs += e.workers[w].npairs
 		ts.AboveMin += e.workers[w].above
+		ts.Candidates += e.workers[w].ncands
 	}
 }
 
@@ -733,6 +735,7 @@ func (e *Engine) queryWorker(w int) {
 					continue // the lower slot reports it
 				}
 				wk.pairs = append(wk.pairs, orderedPair(s, c))
+				wk.ncands++
 			}
 			if e.nOpen[s] > 0 {
 				wk.pairs = e.tr.appendOpenPairs(e, s, wk.cands, wk.pairs)

@@ -16,6 +16,7 @@ type TickStats struct {
 	Duplicates    int           // dropped: same time as the stored state
 	Expired       int           // vehicles expired (not heard for VehicleTTL)
 	Predicted     int           // vehicles predicted (each updated vehicle once)
+	Candidates    int           // pairs the grid found (swept boxes overlap), each once
 	Pairs         int           // pairs scored (grid candidates and open risks)
 	AboveMin      int           // pairs scored at or above MinRisk
 	PredictErrors int           // predict batches the active model failed
@@ -30,7 +31,9 @@ type TickStats struct {
 type counters struct {
 	accepted, applied, stale, duplicates, expired atomic.Uint64
 	ticks, pairs, predictErrors, resizes          atomic.Uint64
-	predicted                                     atomic.Uint64
+	predicted, candidates, aboveMin               atomic.Uint64
+	tickHist                                      [len(TickBuckets) + 1]atomic.Uint64
+	tickSum                                       atomic.Int64
 	lastTickNanos                                 atomic.Int64
 	phaseNanos                                    [5]atomic.Int64
 	events                                        [3]atomic.Uint64
@@ -44,6 +47,17 @@ func (c *counters) add(ts *TickStats) {
 	c.expired.Add(uint64(ts.Expired))
 	c.pairs.Add(uint64(ts.Pairs))
 	c.predicted.Add(uint64(ts.Predicted))
+	c.candidates.Add(uint64(ts.Candidates))
+	c.aboveMin.Add(uint64(ts.AboveMin))
+	b := len(TickBuckets)
+	for i, ub := range TickBuckets {
+		if ts.Duration <= ub {
+			b = i
+			break
+		}
+	}
+	c.tickHist[b].Add(1)
+	c.tickSum.Add(int64(ts.Duration))
 	c.predictErrors.Add(uint64(ts.PredictErrors))
 	if ts.Resized {
 		c.resizes.Add(1)
@@ -64,6 +78,13 @@ func eventIndex(t EventType) int {
 	return 2
 }
 
+// TickBuckets are the upper bounds of the tick duration histogram.
+var TickBuckets = [...]time.Duration{
+	time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond,
+	500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second,
+}
+
 // Stats is a snapshot of the engine's counters since start; /system/status,
 // health and the Prometheus collector all read it.
 type Stats struct {
@@ -76,6 +97,8 @@ type Stats struct {
 	Duplicates    uint64        // updates dropped as repeating the stored state's time
 	Expired       uint64        // vehicles expired
 	Ticks         uint64        // ticks run
+	Candidates    uint64        // candidate pairs found by the grid
+	AboveMin      uint64        // pairs scored at or above MinRisk
 	PairsScored   uint64        // pairs scored
 	Predicted     uint64        // vehicle states predicted (one per applied update per tick)
 	PredictErrors uint64        // predict batches the active predictor failed
@@ -83,6 +106,11 @@ type Stats struct {
 	Updated       uint64        // risk events "updated"
 	Resolved      uint64        // risk events "resolved"
 	LastTick      time.Duration // duration of the last tick
+	// TickHistogram counts ticks by duration: TickHistogram[i] those at or
+	// below TickBuckets[i] (and above the previous bucket), the last one
+	// those above every bucket. TickSum is their total duration.
+	TickHistogram [len(TickBuckets) + 1]uint64
+	TickSum       time.Duration
 	// PhaseTotals is the time spent in each tick phase since start: apply,
 	// predict, score (grid query and scoring), track, adjust.
 	PhaseTotals [5]time.Duration
@@ -110,6 +138,12 @@ func (e *Engine) Stats() Stats {
 	s.Ticks = c.ticks.Load()
 	s.PairsScored = c.pairs.Load()
 	s.Predicted = c.predicted.Load()
+	s.Candidates = c.candidates.Load()
+	s.AboveMin = c.aboveMin.Load()
+	for i := range s.TickHistogram {
+		s.TickHistogram[i] = c.tickHist[i].Load()
+	}
+	s.TickSum = time.Duration(c.tickSum.Load())
 	s.PredictErrors = c.predictErrors.Load()
 	s.Opened = c.events[0].Load()
 	s.Updated = c.events[1].Load()

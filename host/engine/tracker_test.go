@@ -91,8 +91,17 @@ func TestHeadOnLifecycle(t *testing.T) {
 			t.Fatalf("event names model %+v", ev.Model)
 		}
 	}
-	if s := e.Stats(); s.OpenRisks != 0 || s.Opened != 1 || s.Resolved != 1 {
+	s := e.Stats()
+	if s.OpenRisks != 0 || s.Opened != 1 || s.Resolved != 1 {
 		t.Fatalf("stats %+v", s)
+	}
+	var ticks uint64
+	for _, n := range s.TickHistogram {
+		ticks += n
+	}
+	if ticks != s.Ticks || s.Candidates == 0 || s.Candidates > s.PairsScored || s.AboveMin == 0 {
+		t.Fatalf("tick histogram holds %d of %d ticks; candidates %d, scored %d, above min %d",
+			ticks, s.Ticks, s.Candidates, s.PairsScored, s.AboveMin)
 	}
 }
 
