@@ -103,6 +103,7 @@ func FuzzGridOracle(f *testing.F) {
 		if g.Len() != o.len() {
 			t.Fatalf("Len %d, oracle %d", g.Len(), o.len())
 		}
+		checkInvariants(t, g)
 		for id, ok := range o.ok {
 			if ok {
 				buf = checkQuery(t, g, o, o.boxes[id], uint32(id), buf)

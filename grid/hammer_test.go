@@ -80,6 +80,7 @@ func TestHammer(t *testing.T) {
 			t.Fatalf("round %d: %s", round, e)
 		}
 		_ = g.Stats()
+		checkInvariants(t, g)
 		// Phase 3.
 		if round%2 == 0 {
 			g.rebuild(math.Ldexp(25, round%5))

@@ -70,6 +70,7 @@ func checkAll(t testing.TB, g *Grid, o *oracle, rng *rand.Rand, world Box) {
 	if g.Len() != o.len() {
 		t.Fatalf("Len = %d, oracle holds %d", g.Len(), o.len())
 	}
+	checkInvariants(t, g)
 	var buf []uint32
 	for id, ok := range o.ok {
 		if ok {
