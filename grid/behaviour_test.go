@@ -247,6 +247,16 @@ func TestResizeKeepsEverything(t *testing.T) {
 	}
 }
 
+func TestAdjustKeepsTheSizeOfAnEmptyGrid(t *testing.T) {
+	g := mustNew(t, Config{})
+	g.Grow(10)
+	for range 5 {
+		if g.Adjust() || g.CellSize() != 100 {
+			t.Fatalf("empty grid resized to %g", g.CellSize())
+		}
+	}
+}
+
 func TestStatsCountsQueries(t *testing.T) {
 	g := mustNew(t, Config{})
 	g.Grow(3)

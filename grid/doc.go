@@ -46,7 +46,7 @@
 // q = Σn²/Σn over the non-empty level-0 cells, n being a cell's number of
 // ids: the entry-weighted mean number of boxes per cell (0 when level 0 is
 // empty, i.e. every box is larger than s). q is maintained incrementally.
-// Adjust:
+// Adjust keeps s while the grid is empty; otherwise it:
 //
 //  1. picks a candidate: s' = max(s·f, MinSize) if q > T/θ and s > MinSize;
 //     s' = min(s/f, MaxSize) if q < T·θ and s < MaxSize; otherwise it keeps s

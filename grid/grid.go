@@ -440,6 +440,8 @@ func (g *Grid) Adjust() bool {
 	q := g.occupancy()
 	var cand float64
 	switch {
+	case g.Len() == 0:
+		return false
 	case q > hi && g.size > g.cfg.MinSize:
 		cand = max(g.size*f, g.cfg.MinSize)
 	case q < lo && g.size < g.cfg.MaxSize:
