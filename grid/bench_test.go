@@ -108,20 +108,25 @@ func shift(b Box, d float64) Box {
 	return Box{b.MinX + d, b.MinY + d, b.MinZ, b.MaxX + d, b.MaxY + d, b.MaxZ}
 }
 
-// BenchmarkSet measures the engine's update: a box moving 5 m back and forth
-// (mostly within its cells, sometimes across a border).
+// BenchmarkSet measures the engine's update: every call moves a box back or
+// forth by 5 m (a drone in a 0.3 s tick: mostly within its cells) or by 100 m
+// (an aircraft in 0.4 s: often across a cell border).
 func BenchmarkSet(b *testing.B) {
 	forEachCase(b, func(b *testing.B, boxes []Box) {
-		g := buildGrid(b, boxes)
-		n := len(boxes)
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := cpuTime()
-		for i := range b.N {
-			id := i % n
-			g.Set(uint32(id), shift(boxes[id], float64(i/n%2)*5))
+		for _, d := range []float64{5, 100} {
+			b.Run(fmt.Sprintf("move%gm", d), func(b *testing.B) {
+				g := buildGrid(b, boxes)
+				n := len(boxes)
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu := cpuTime()
+				for i := range b.N {
+					id := i % n
+					g.Set(uint32(id), shift(boxes[id], float64((i/n+1)%2)*d))
+				}
+				reportCPU(b, cpu)
+			})
 		}
-		reportCPU(b, cpu)
 	})
 }
 
@@ -139,7 +144,7 @@ func BenchmarkSetParallel(b *testing.B) {
 			p := runtime.GOMAXPROCS(0)
 			id, round := w, 0
 			for pb.Next() {
-				g.Set(uint32(id), shift(boxes[id], float64(round%2)*5))
+				g.Set(uint32(id), shift(boxes[id], float64((round+1)%2)*5))
 				if id += p; id >= n {
 					id, round = w, round+1
 				}
