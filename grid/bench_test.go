@@ -12,8 +12,8 @@ import (
 )
 
 // Benchmark traffic. Drone-like: boxes of 500-700 m horizontally and 200 m
-// vertically between 0 and 600 m of altitude, spread uniformly at a density
-// where each box overlaps about 5 others. Hotspot: 80% of the boxes are
+// vertically, their bottoms between 0 and 400 m of altitude, spread uniformly
+// at a density where each box overlaps about 5 others. Hotspot: 80% of the boxes are
 // 100-300 m boxes in 20 Gaussian clusters (σ 1.5 km), the rest drone-like.
 type benchTraffic struct {
 	name string
@@ -29,8 +29,9 @@ var benchSizes = []int{100_000, 1_000_000}
 
 // droneSide returns the side of the square over which n drone boxes overlap
 // about 5 others each: a pair overlaps when its centres are within 600 m on
-// x and y (1.44 km²) and within 200 m in z (probability 5/9 over 600 m).
-func droneSide(n int) float64 { return math.Sqrt(float64(n)*1.44*5/9/5) * 1000 }
+// x and y (1.44 km²) and its bottoms within 200 m (probability 3/4 for two
+// uniform in [0, 400]).
+func droneSide(n int) float64 { return math.Sqrt(float64(n)*1.44*0.75/5) * 1000 }
 
 func droneBox(rng *rand.Rand, side float64) Box {
 	x, y, z := rng.Float64()*side, rng.Float64()*side, rng.Float64()*400
