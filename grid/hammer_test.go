@@ -25,6 +25,18 @@ func TestHammer(t *testing.T) {
 		// Phase 1: each worker owns ids ≡ w (mod workers); it records what
 		// it did in the oracle's slots for those ids, which are its own.
 		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		var statsDone sync.WaitGroup
+		statsDone.Go(func() { // Stats may run beside Set and Delete
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_ = g.Stats()
+				}
+			}
+		})
 		for w := range workers {
 			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(uint64(round), uint64(w)))
@@ -53,6 +65,8 @@ func TestHammer(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		close(stop)
+		statsDone.Wait()
 		if g.Len() != o.len() {
 			t.Fatalf("round %d: Len %d, oracle %d", round, g.Len(), o.len())
 		}
