@@ -21,7 +21,8 @@ const (
 	blockShift = 2
 
 	// Chunk capacity classes: a cell's entries live in a chunk of 1<<class
-	// ids in its shard's arena.
+	// ids in its shard's arena. A cell holds fewer than 2^27 ids (134M
+	// boxes sharing one cell, far beyond any traffic that fits in memory).
 	minClass   = 1
 	numClass   = 28
 	classShift = 27

@@ -11,9 +11,10 @@
 // largest extent, so it covers at most 2 cells per axis (8 in all) whatever
 // its size, in cells less than twice its extent: a drone's 500 m box and an
 // aircraft's 7.5 km swept box each land where they are about a cell. A box
-// larger than the top level (24 levels: s·2^23) or too far out for any level's addressable cells goes to an
-// oversize list that every query tests; a box with a 1e300 m extent is thus
-// stored and queried in bounded time. Cells live in hash maps (the world is
+// larger than the top level (24 levels: s·2^23) or too far out for any
+// level's addressable cells (±2^20 cells per axis) goes to an oversize list
+// that every query tests; a box with a 1e300 m extent is thus stored and
+// queried in bounded time. Cells live in hash maps (the world is
 // sparse: ships at sea level, aircraft at 11 km, nothing between), split over
 // Config.Shards locked shards; each cell holds 4-byte ids in a chunk of its
 // shard's arena, and each box is stored once, by id.
