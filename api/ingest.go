@@ -122,6 +122,7 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 	}
 
 	if ok, wait := s.throttle.take(len(ups)); !ok {
+		s.throttling(true, "rate")
 		s.metrics.throttled.Inc()
 		p := problem(fiber.StatusTooManyRequests,
 			fmt.Sprintf("ingest above %.0f records/s (system.throttling_threshold x system.max_tps); nothing of this batch was accepted", s.throttle.rate),
@@ -133,6 +134,7 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 		if err := s.eng.TrySubmit(ups); err != nil {
 			s.throttle.refund(len(ups))
 			if errors.Is(err, engine.ErrQueueFull) {
+				s.throttling(true, "queue_full")
 				s.metrics.queueFull.Inc()
 				p := problem(fiber.StatusTooManyRequests,
 					"engine queue full; nothing of this batch was accepted, retry later",
@@ -150,6 +152,9 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 		}
 	}
 	s.metrics.accepted.Add(float64(len(ups)))
+	if s.throttled.Load() {
+		s.throttling(false, "accepting")
+	}
 	s.metrics.batch.Observe(float64(n))
 	for i := range errs {
 		s.metrics.reject(errs[i].Reason)
@@ -280,4 +285,23 @@ func appendJSONString(out, s []byte) []byte {
 		i += n
 	}
 	return append(out, '"')
+}
+
+// throttling records that ingest is being refused (on) or was accepted again
+// (off). The state turns on at the first refusal and off at the first batch
+// accepted a second or more after the last refusal, and each change is told to
+// Options.OnThrottle (the node writes it to system-events).
+func (s *Server) throttling(on bool, reason string) {
+	now := time.Now().UnixNano()
+	if on {
+		s.lastThrottle.Store(now)
+		if s.throttled.CompareAndSwap(false, true) && s.opts.OnThrottle != nil {
+			s.opts.OnThrottle(true, reason)
+		}
+		return
+	}
+	if s.throttled.Load() && now-s.lastThrottle.Load() >= int64(time.Second) &&
+		s.throttled.CompareAndSwap(true, false) && s.opts.OnThrottle != nil {
+		s.opts.OnThrottle(false, reason)
+	}
 }

@@ -154,6 +154,10 @@ type Options struct {
 	// (the Kafka edge's consumer lag, records consumed and rejected, events
 	// produced, produce errors). Default nil: no section.
 	Messaging func() any
+	// OnThrottle, when set, hears ingest throttling turn on (the first 429,
+	// reason "rate" or "queue_full") and off (the first batch accepted a
+	// second after the last 429). It must not block. Default nil.
+	OnThrottle func(on bool, reason string)
 	// Ready, when set, is consulted by /readyz besides the server's own
 	// state (e.g. plugins loaded, stores reachable); a non-nil error is 503.
 	Ready func() error

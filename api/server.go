@@ -39,8 +39,12 @@ type Server struct {
 
 	serving  atomic.Bool
 	stopping atomic.Bool
-	mu       sync.Mutex // guards ln
-	ln       net.Listener
+	// throttled is set while ingest is being refused; lastThrottle is the
+	// Unix nanoseconds of the last refusal (see throttling).
+	throttled    atomic.Bool
+	lastThrottle atomic.Int64
+	mu           sync.Mutex // guards ln
+	ln           net.Listener
 
 	adminAllow []netip.Prefix
 }

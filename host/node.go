@@ -208,6 +208,13 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 		Logger:              n.Logger,
 		Version:             version,
 		Plugins:             n.Plugins,
+		OnThrottle: func(on bool, reason string) {
+			typ := "throttling_off"
+			if on {
+				typ = "throttling_on"
+			}
+			n.systemEvent(typ, map[string]any{"source": "rest", "reason": reason})
+		},
 		Messaging: func() any {
 			if n.Kafka == nil { // provisioned by Run, before the API serves
 				return nil
