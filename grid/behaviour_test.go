@@ -307,3 +307,26 @@ func TestTouchingLattice(t *testing.T) {
 		}
 	}
 }
+
+func TestBoxReturnsTheStoredBox(t *testing.T) {
+	g := mustNew(t, Config{})
+	g.Grow(3)
+	b := Box{1, 2, 3, 4, 5, 6}
+	huge := Box{-1e300, 0, 0, 1e300, 1, 1}
+	g.Set(0, b)
+	g.Set(1, huge)
+	g.Set(0, Box{math.NaN(), 0, 0, 1, 1, 1}) // ignored: 0 keeps b
+	for _, tc := range []struct {
+		id   uint32
+		want Box
+		ok   bool
+	}{{0, b, true}, {1, huge, true}, {2, Box{}, false}, {99, Box{}, false}} {
+		if got, ok := g.Box(tc.id); got != tc.want || ok != tc.ok {
+			t.Errorf("Box(%d) = %v, %v; want %v, %v", tc.id, got, ok, tc.want, tc.ok)
+		}
+	}
+	g.Delete(0)
+	if _, ok := g.Box(0); ok {
+		t.Error("Box(0) after Delete reports a box")
+	}
+}
