@@ -29,8 +29,8 @@
 //
 // The engine drives the grid in phases: Set and Delete run in parallel for
 // distinct ids (no global lock; a move within the same cells takes no lock
-// at all), then QueryAppend runs in parallel, then Adjust runs alone between
-// ticks. Grow runs alone. Stats may run concurrently with everything but
+// at all), then QueryAppend (and Box) run in parallel, then Adjust runs alone
+// between ticks. Grow runs alone. Stats may run concurrently with everything but
 // Adjust and Grow.
 //
 // # Invalid input
