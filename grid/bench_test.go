@@ -251,6 +251,25 @@ func BenchmarkRebuild(b *testing.B) {
 		for i := range b.N {
 			g.rebuild(s * float64(1+i%2))
 		}
-		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/rebuild")
+		b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/rebuild")
+	})
+}
+
+// BenchmarkAdjustEvaluate measures an Adjust that evaluates a candidate size
+// and rejects it (both traffics settle above the band, where shrinking
+// would empty level 0): the pass over the boxes that the hold rule keeps
+// from repeating every tick.
+func BenchmarkAdjustEvaluate(b *testing.B) {
+	forEachCase(b, func(b *testing.B, boxes []Box) {
+		g := buildGrid(b, boxes)
+		s := g.CellSize()
+		b.ResetTimer()
+		for range b.N {
+			g.hold.active = false
+			if g.Adjust() || g.CellSize() != s {
+				b.Fatalf("Adjust resized %g -> %g", s, g.CellSize())
+			}
+		}
+		b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/evaluation")
 	})
 }
