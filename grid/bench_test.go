@@ -13,8 +13,9 @@ import (
 
 // Benchmark traffic. Drone-like: boxes of 500-700 m horizontally and 200 m
 // vertically, their bottoms between 0 and 400 m of altitude, spread uniformly
-// at a density where each box overlaps about 5 others. Hotspot: 80% of the boxes are
-// 100-300 m boxes in 20 Gaussian clusters (σ 1.5 km), the rest drone-like.
+// at a density where each box overlaps about 5 others. Hotspot: 80% of the
+// boxes are 100-300 m boxes in 20 Gaussian clusters (σ 1.5 km), the rest
+// drone-like. Mixed: drone-like with 1% aircraft (see mixedTraffic).
 type benchTraffic struct {
 	name string
 	gen  func(n int) []Box
@@ -23,6 +24,7 @@ type benchTraffic struct {
 var benchTraffics = []benchTraffic{
 	{"uniform", droneTraffic},
 	{"hotspot", hotspotTraffic},
+	{"mixed", mixedTraffic},
 }
 
 var benchSizes = []int{100_000, 1_000_000}
@@ -66,6 +68,28 @@ func hotspotTraffic(n int) []Box {
 		x, y, z := c[0]+rng.NormFloat64()*1500, c[1]+rng.NormFloat64()*1500, rng.Float64()*150
 		e := 100 + rng.Float64()*200
 		out[i] = Box{x - e/2, y - e/2, z, x + e/2, y + e/2, z + 50}
+	}
+	return out
+}
+
+// mixedTraffic is drone-like traffic where 1 box in 100 is an aircraft's:
+// 250 m/s for 30 s on a random track at 1-12 km of altitude, grown by 115 m,
+// so a drone's query also visits the aircraft's coarse levels.
+func mixedTraffic(n int) []Box {
+	rng := rand.New(rand.NewPCG(uint64(n), 3))
+	side := droneSide(n)
+	out := make([]Box, n)
+	for i := range out {
+		if i%100 != 0 {
+			out[i] = droneBox(rng, side)
+			continue
+		}
+		x, y, z := rng.Float64()*side, rng.Float64()*side, 1000+rng.Float64()*11000
+		a := rng.Float64() * 2 * math.Pi
+		x2, y2 := x+7500*math.Cos(a), y+7500*math.Sin(a)
+		z2 := z + (rng.Float64()-0.5)*600
+		const m = 115
+		out[i] = Box{min(x, x2) - m, min(y, y2) - m, min(z, z2) - m, max(x, x2) + m, max(y, y2) + m, max(z, z2) + m}
 	}
 	return out
 }
