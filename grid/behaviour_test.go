@@ -273,8 +273,9 @@ func TestStatsCountsQueries(t *testing.T) {
 		t.Fatalf("stats after one query: %+v", st)
 	}
 	g.Adjust()
-	if st := g.Stats(); st.Queries != 0 || st.PairTests != 0 || st.PairHits != 0 {
-		t.Fatalf("Adjust did not start a new query interval: %+v", st)
+	if st2 := g.Stats(); st2.Queries != 0 || st2.PairTests != 0 || st2.PairHits != 0 ||
+		st2.PrevQueries != st.Queries || st2.PrevPairTests != st.PairTests || st2.PrevPairHits != st.PairHits {
+		t.Fatalf("Adjust did not close the query interval: before %+v, after %+v", st, st2)
 	}
 }
 

@@ -73,6 +73,7 @@ type Grid struct {
 	over   []uint32 // ids of oversize boxes
 
 	counters [counterStripes]queryCounter
+	prev     struct{ queries, tests, hits uint64 } // interval closed by the last Adjust
 	invalid  atomic.Uint64
 	resizes  uint64
 
@@ -425,11 +426,15 @@ func (g *Grid) occupancyAt(size float64) float64 {
 
 // Adjust applies the resize rule of the package documentation and reports
 // whether the base cell size changed. A change rebuilds every cell from the
-// stored boxes before Adjust returns; nothing is lost. It also starts a new
-// interval for Stats' query counters. Call it only while no other method runs.
+// stored boxes before Adjust returns; nothing is lost. It also closes the
+// interval of Stats' query counters (kept as Stats.Prev*) and starts a new one. Call it only while no other method runs.
 func (g *Grid) Adjust() bool {
+	g.prev.queries, g.prev.tests, g.prev.hits = 0, 0, 0
 	for i := range g.counters {
 		c := &g.counters[i]
+		g.prev.queries += c.queries.Load()
+		g.prev.tests += c.tests.Load()
+		g.prev.hits += c.hits.Load()
 		c.queries.Store(0)
 		c.tests.Store(0)
 		c.hits.Store(0)

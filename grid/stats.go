@@ -40,6 +40,10 @@ type Stats struct {
 	PairTests uint64
 	// PairHits counts the ids those queries returned.
 	PairHits uint64
+	// PrevQueries, PrevPairTests and PrevPairHits are the same counts for
+	// the interval the last Adjust closed (one tick when the engine adjusts
+	// every tick), stable while the next interval runs.
+	PrevQueries, PrevPairTests, PrevPairHits uint64
 	// Bytes estimates the memory the grid holds: per-id boxes and levels,
 	// entry arenas, and map slots (at 16 bytes a slot plus control bytes).
 	Bytes int64
@@ -54,6 +58,10 @@ func (g *Grid) Stats() Stats {
 		CellSize: g.size,
 		Resizes:  g.resizes,
 		Invalid:  g.invalid.Load(),
+
+		PrevQueries:   g.prev.queries,
+		PrevPairTests: g.prev.tests,
+		PrevPairHits:  g.prev.hits,
 	}
 	st.Bytes = int64(cap(g.boxes))*int64(unsafe.Sizeof(Box{})) + int64(cap(g.lvl)) +
 		int64(len(g.shards))*int64(unsafe.Sizeof(shard{}))
