@@ -331,3 +331,41 @@ func TestBoxReturnsTheStoredBox(t *testing.T) {
 		t.Error("Box(0) after Delete reports a box")
 	}
 }
+
+// TestAddressableEdge puts boxes around the edge of the addressable cell
+// range (±2^20 cells) of several levels, where they move up a level or to
+// the oversize list, and checks queries across that edge.
+func TestAddressableEdge(t *testing.T) {
+	g := mustNew(t, Config{MinSize: 10, InitialSize: 10})
+	const n = 400
+	g.Grow(n)
+	o := newOracle(n)
+	rng := rand.New(rand.NewPCG(21, 22))
+	edge := func() float64 {
+		lim := float64(coordLim) * 10 * math.Ldexp(1, rng.IntN(4)) // levels 0..3
+		if rng.IntN(2) == 0 {
+			lim = -lim
+		}
+		return lim + (rng.Float64()-0.5)*200
+	}
+	for id := range uint32(n) {
+		x, y, z := edge(), rng.Float64()*100, edge()
+		e := rng.Float64() * 80
+		b := Box{x, y, z, x + e, y + e, z + e}
+		if id%7 == 0 {
+			b = Box{-x, y, -z, -x + e, y + e, -z + e} // the mirror edge
+		}
+		g.Set(id, b)
+		o.set(id, b)
+	}
+	var buf []uint32
+	for range 300 {
+		x, z := edge(), edge()
+		e := rng.Float64() * 3000
+		buf = checkQuery(t, g, o, Box{x - e, -10, z - e, x + e, 200, z + e}, math.MaxUint32, buf)
+	}
+	checkAll(t, g, o, rng, Box{-1.1e8, 0, -1.1e8, 1.1e8, 100, 1.1e8})
+	if st := g.Stats(); st.Levels < 2 {
+		t.Fatalf("edge boxes used %d levels, want the edge to push some up", st.Levels)
+	}
+}
