@@ -12,10 +12,12 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -913,6 +915,21 @@ func (e *Engine) track(m *Models, evs []Event, ts *TickStats) []Event {
 			in[count[s.order]] = s
 			count[s.order]++
 		}
+	}
+	// Within one query the grid returns candidates in cell-entry order,
+	// which depends on how the parallel writers interleaved: order each
+	// query's (few) pairs by pair key.
+	for lo := 0; lo < len(in); {
+		hi := lo + 1
+		for hi < len(in) && in[hi].order == in[lo].order {
+			hi++
+		}
+		if hi-lo > 1 {
+			slices.SortFunc(in[lo:hi], func(x, y scored) int {
+				return cmp.Compare(pairKey(x.pair.A, x.pair.B), pairKey(y.pair.A, y.pair.B))
+			})
+		}
+		lo = hi
 	}
 	for i := range in {
 		evs = e.tr.observe(e, m, &in[i], evs)
