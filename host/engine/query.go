@@ -32,22 +32,42 @@ func (e *Engine) boxOf(slot uint32) abi.Box {
 }
 
 // Vehicles calls fn for every live vehicle, in id order, until fn returns
-// false. It copies the states under the read lock and calls fn without it, so
-// a slow consumer (a paged API query over a million vehicles) never holds up a
-// tick for longer than the copy.
+// false. It copies only the ids (and slots) under the read lock, sorts them
+// without it, then reads the states a chunk at a time, calling fn outside the
+// lock: a paged API query over a million vehicles holds up a tick for a few
+// milliseconds at most and allocates 24 bytes a vehicle, not a copy of the
+// state table. A vehicle that expires meanwhile is skipped.
 func (e *Engine) Vehicles(fn func(VehicleState) bool) {
+	type ref struct {
+		id   string
+		slot uint32
+	}
 	e.mu.RLock()
-	all := make([]VehicleState, 0, e.ids.len())
+	refs := make([]ref, 0, e.ids.len())
 	for s, n := range e.names {
 		if n != "" {
-			all = append(all, VehicleState{ID: n, State: e.veh[s], Box: e.boxOf(uint32(s))})
+			refs = append(refs, ref{n, uint32(s)})
 		}
 	}
 	e.mu.RUnlock()
-	slices.SortFunc(all, func(a, b VehicleState) int { return strings.Compare(a.ID, b.ID) })
-	for i := range all {
-		if !fn(all[i]) {
-			return
+	slices.SortFunc(refs, func(a, b ref) int { return strings.Compare(a.id, b.id) })
+	const chunk = 256
+	var buf [chunk]VehicleState
+	for lo := 0; lo < len(refs); lo += chunk {
+		hi := min(lo+chunk, len(refs))
+		n := 0
+		e.mu.RLock()
+		for _, r := range refs[lo:hi] {
+			if int(r.slot) < len(e.names) && e.names[r.slot] == r.id {
+				buf[n] = VehicleState{ID: r.id, State: e.veh[r.slot], Box: e.boxOf(r.slot)}
+				n++
+			}
+		}
+		e.mu.RUnlock()
+		for i := 0; i < n; i++ {
+			if !fn(buf[i]) {
+				return
+			}
 		}
 	}
 }

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -374,5 +376,27 @@ func TestUpdateOlderThanTTLDropped(t *testing.T) {
 	}
 	if s := e.Stats(); s.Stale != 1 {
 		t.Fatalf("stale %d, want 1", s.Stale)
+	}
+}
+
+// TestVehiclesInIDOrder: Vehicles walks the live vehicles in id order across
+// its read chunks and stops when fn says so.
+func TestVehiclesInIDOrder(t *testing.T) {
+	e, _ := newTestEngine(t, Default(), builtinModels())
+	var ups []Update
+	for i := 999; i >= 0; i-- {
+		ups = append(ups, Update{ID: []byte(fmt.Sprintf("v%04d", i)), V: drone(float64(i)*1000, 0, 1_700_000_000)})
+	}
+	submit(t, e, ups...)
+	var got []string
+	e.Vehicles(func(v VehicleState) bool {
+		got = append(got, v.ID)
+		if v.State.X != 1000*float64(len(got)-1) {
+			t.Fatalf("%s has x %v", v.ID, v.State.X)
+		}
+		return len(got) < 700
+	})
+	if len(got) != 700 || got[0] != "v0000" || got[699] != "v0699" || !slices.IsSorted(got) {
+		t.Fatalf("walked %d vehicles, %v ... %v", len(got), got[:2], got[len(got)-2:])
 	}
 }
