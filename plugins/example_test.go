@@ -6,6 +6,7 @@ import (
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/collision-detection-platform/distributed-platform/plugins/wasmtest"
 )
 
 // A module that traps on every call is contained: the builtin fallback
@@ -15,7 +16,7 @@ func ExampleRuntime_Load() {
 	rt, _ := NewRuntime(RuntimeConfig{})
 	defer rt.Close(ctx)
 
-	module := hostile{score: code{}.unreachable().i32(0)}.module() // traps in cdp_score
+	module := wasmtest.Hostile{Score: wasmtest.Code{}.Unreachable().I32(0)}.Module() // traps in cdp_score
 	p, err := rt.Load(ctx, module, Options{Fallback: builtin.Scorer{}, Instances: 1, Logger: discardLogger()})
 	if err != nil {
 		fmt.Println(err)

@@ -6,16 +6,17 @@ import (
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/collision-detection-platform/distributed-platform/plugins/wasmtest"
 )
 
 // FuzzLoad feeds mutated modules to Load and, when one loads, a batch to
 // Score: the host must neither panic nor hang, and the batch must be scored
 // (by the plugin or by the fallback) with well-formed results.
 func FuzzLoad(f *testing.F) {
-	f.Add(hostile{}.module())
-	f.Add(hostile{after: code{}.get(2).f64(2).storeF64(0)}.module())
-	f.Add(hostile{init: code{}.i32(0)}.module())
-	f.Add(hostile{score: code{}.unreachable().i32(0)}.module())
+	f.Add(wasmtest.Hostile{}.Module())
+	f.Add(wasmtest.Hostile{After: wasmtest.Code{}.Get(2).F64(2).StoreF64(0)}.Module())
+	f.Add(wasmtest.Hostile{Init: wasmtest.Code{}.I32(0)}.Module())
+	f.Add(wasmtest.Hostile{Score: wasmtest.Code{}.Unreachable().I32(0)}.Module())
 	r := mustRuntime(f)
 	vs, ps := traffic(4, 16, 32, 500)
 	prm := abi.Params{Horizon: 30, MinRisk: 0.3}
@@ -42,8 +43,8 @@ func FuzzLoad(f *testing.F) {
 // FuzzScanModule: the pre-scan never panics, and every module it accepts
 // wazero can at least attempt to decode within bounded memory (FuzzLoad).
 func FuzzScanModule(f *testing.F) {
-	f.Add(hostile{}.module())
-	f.Add(hostile{imports: []wimport{{"wasi_snapshot_preview1", "fd_write", []byte{tI32, tI32, tI32, tI32}, []byte{tI32}}}}.module())
+	f.Add(wasmtest.Hostile{}.Module())
+	f.Add(wasmtest.Hostile{Imports: []wasmtest.Import{{Module: "wasi_snapshot_preview1", Name: "fd_write", Params: []byte{wasmtest.TypeI32, wasmtest.TypeI32, wasmtest.TypeI32, wasmtest.TypeI32}, Result: []byte{wasmtest.TypeI32}}}}.Module())
 	f.Add([]byte{0, 'a', 's', 'm', 1, 0, 0, 0, 2, 5, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = scanModule(b)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/collision-detection-platform/distributed-platform/plugins/wasmtest"
 )
 
 var ctx = context.Background()
@@ -82,7 +83,7 @@ func TestExamplesMatchBuiltinOnTraffic(t *testing.T) {
 // the builtin fails with the first differing field named; the same module
 // without the claim passes the well-formed checks.
 func TestConformanceDetectsMismatch(t *testing.T) {
-	claim := hostile{manifest: `{"name":"zero","version":"1","kind":"scorer","matches_builtin":true}`}.module()
+	claim := wasmtest.Hostile{Manifest: `{"name":"zero","version":"1","kind":"scorer","matches_builtin":true}`}.Module()
 	rep := Conformance(ctx, claim)
 	if rep.Pass || rep.Mode != "exact" {
 		t.Fatalf("a zero scorer passed exact conformance: %+v", rep)
@@ -98,7 +99,7 @@ func TestConformanceDetectsMismatch(t *testing.T) {
 		t.Fatalf("detail does not name the first differing field: %q", detail)
 	}
 
-	rep = Conformance(ctx, hostile{}.module())
+	rep = Conformance(ctx, wasmtest.Hostile{}.Module())
 	if !rep.Pass || rep.Mode != "well-formed" {
 		var sb strings.Builder
 		rep.WriteText(&sb)
@@ -115,8 +116,8 @@ func TestConformanceDetectsMismatch(t *testing.T) {
 // its position in the batch.
 func TestConformanceDetectsNondeterminism(t *testing.T) {
 	// after the loop: result 0 gets risk = n_pairs / 2^20 (depends on the batch size)
-	after := code{}.get(2).get(0).load32(20).op(0xb8 /* f64.convert_i32_u */).f64(1 << 20).op(0xa3 /* f64.div */).storeF64(0)
-	rep := Conformance(ctx, hostile{after: after}.module())
+	after := wasmtest.Code{}.Get(2).Get(0).Load32(20).Op(0xb8 /* f64.convert_i32_u */).F64(1 << 20).Op(0xa3 /* f64.div */).StoreF64(0)
+	rep := Conformance(ctx, wasmtest.Hostile{After: after}.Module())
 	if rep.Pass {
 		t.Fatal("a batch-dependent scorer passed")
 	}
@@ -147,78 +148,86 @@ type hostileCase struct {
 func hostileCases() []hostileCase {
 	nan := math.NaN()
 	return []hostileCase{
-		{name: "infinite loop in score", module: func() []byte { return hostile{score: code{}.spin().i32(0)}.module() },
+		{name: "infinite loop in score", module: func() []byte { return wasmtest.Hostile{Score: wasmtest.Code{}.Spin().I32(0)}.Module() },
 			reason: ReasonTimeout, detail: "BatchTimeout"},
-		{name: "infinite loop in cdp_init", module: func() []byte { return hostile{init: code{}.spin().i32(0)}.module() },
+		{name: "infinite loop in cdp_init", module: func() []byte { return wasmtest.Hostile{Init: wasmtest.Code{}.Spin().I32(0)}.Module() },
 			refused: "init time limit", cause: "init"},
-		{name: "infinite loop in _initialize", module: func() []byte { return hostile{initialize: code{}.spin()}.module() },
+		{name: "infinite loop in _initialize", module: func() []byte { return wasmtest.Hostile{Initialize: wasmtest.Code{}.Spin()}.Module() },
 			refused: "init time limit", cause: "init"},
-		{name: "infinite loop in the start function", module: func() []byte { return hostile{startLoop: true}.module() },
+		{name: "infinite loop in the start function", module: func() []byte { return wasmtest.Hostile{StartLoop: true}.Module() },
 			refused: "init time limit", cause: "init"},
 		{name: "unbounded recursion", module: func() []byte {
 			// cdp_score calls itself (function index 4: after the three
 			// constant exports and cdp_alloc)
-			return hostile{score: code{}.get(0).call(4).drop().i32(0)}.module()
+			return wasmtest.Hostile{Score: wasmtest.Code{}.Get(0).Call(4).Drop().I32(0)}.Module()
 		}, reason: ReasonTrap, detail: "stack overflow"},
 		{name: "memory bomb", module: func() []byte {
 			// grow 64 pages (4 MiB) at a time until refused, then trap (a runtime out of memory)
-			return hostile{score: code{}.block().loop().i32(64).memGrow().i32(-1).i32Eq().brIf(1).br(0).end().end().unreachable().i32(0)}.module()
+			return wasmtest.Hostile{Score: wasmtest.Code{}.Block().Loop().I32(64).MemGrow().I32(-1).I32Eq().BrIf(1).Br(0).End().End().Unreachable().I32(0)}.Module()
 		}, reason: ReasonTrap},
 		{name: "memory bomb that keeps trying", module: func() []byte {
-			return hostile{score: code{}.loop().i32(1).memGrow().drop().br(0).end().i32(0)}.module()
+			return wasmtest.Hostile{Score: wasmtest.Code{}.Loop().I32(1).MemGrow().Drop().Br(0).End().I32(0)}.Module()
 		}, reason: ReasonTimeout},
-		{name: "declared memory over the limit", module: func() []byte { return hostile{memMin: 4096}.module() },
+		{name: "declared memory over the limit", module: func() []byte { return wasmtest.Hostile{MemMin: 4096}.Module() },
 			limits: Limits{MemoryPages: 1024}, refused: "compile", cause: "compile"},
-		{name: "trap on every call", module: func() []byte { return hostile{score: code{}.unreachable().i32(0)}.module() },
+		{name: "trap on every call", module: func() []byte { return wasmtest.Hostile{Score: wasmtest.Code{}.Unreachable().I32(0)}.Module() },
 			reason: ReasonTrap, detail: "unreachable"},
-		{name: "NaN risk", module: func() []byte { return hostile{after: code{}.get(2).f64(nan).storeF64(0)}.module() },
+		{name: "NaN risk", module: func() []byte { return wasmtest.Hostile{After: wasmtest.Code{}.Get(2).F64(nan).StoreF64(0)}.Module() },
 			reason: ReasonMalformed, detail: "risk outside [0, 1]"},
-		{name: "risk above 1", module: func() []byte { return hostile{after: code{}.get(2).f64(1.5).storeF64(0)}.module() },
+		{name: "risk above 1", module: func() []byte { return wasmtest.Hostile{After: wasmtest.Code{}.Get(2).F64(1.5).StoreF64(0)}.Module() },
 			reason: ReasonMalformed, detail: "risk outside"},
-		{name: "negative distance", module: func() []byte { return hostile{after: code{}.get(2).f64(-1).storeF64(16)}.module() },
+		{name: "negative distance", module: func() []byte { return wasmtest.Hostile{After: wasmtest.Code{}.Get(2).F64(-1).StoreF64(16)}.Module() },
 			reason: ReasonMalformed, detail: "dmin"},
-		{name: "infinite distance", module: func() []byte { return hostile{after: code{}.get(2).f64(math.Inf(1)).storeF64(16)}.module() },
+		{name: "infinite distance", module: func() []byte {
+			return wasmtest.Hostile{After: wasmtest.Code{}.Get(2).F64(math.Inf(1)).StoreF64(16)}.Module()
+		},
 			reason: ReasonMalformed, detail: "dmin"},
-		{name: "tca outside the window", module: func() []byte { return hostile{after: code{}.get(2).f64(31).storeF64(8)}.module() },
+		{name: "tca outside the window", module: func() []byte { return wasmtest.Hostile{After: wasmtest.Code{}.Get(2).F64(31).StoreF64(8)}.Module() },
 			reason: ReasonMalformed, detail: "tca"},
-		{name: "flags without window", module: func() []byte { return hostile{after: code{}.get(2).i32(1).store32(40)}.module() },
+		{name: "flags without window", module: func() []byte { return wasmtest.Hostile{After: wasmtest.Code{}.Get(2).I32(1).Store32(40)}.Module() },
 			reason: ReasonMalformed, detail: "conflict window"},
-		{name: "too few results", module: func() []byte { return hostile{outCount: code{}.get(0).load32(20).i32(1).i32Sub()}.module() },
+		{name: "too few results", module: func() []byte {
+			return wasmtest.Hostile{OutCount: wasmtest.Code{}.Get(0).Load32(20).I32(1).I32Sub()}.Module()
+		},
 			reason: ReasonMalformed, detail: "out_count"},
-		{name: "too many results", module: func() []byte { return hostile{outCount: code{}.get(0).load32(20).i32(1).i32Add()}.module() },
+		{name: "too many results", module: func() []byte {
+			return wasmtest.Hostile{OutCount: wasmtest.Code{}.Get(0).Load32(20).I32(1).I32Add()}.Module()
+		},
 			reason: ReasonMalformed, detail: "out_count"},
-		{name: "error status", module: func() []byte { return hostile{status: 4, errorMsg: "model exploded"}.module() },
+		{name: "error status", module: func() []byte { return wasmtest.Hostile{Status: 4, ErrorMsg: "model exploded"}.Module() },
 			reason: ReasonGuestError, detail: "ERR_INTERNAL: model exploded"},
 		{name: "proc_exit in score", module: func() []byte {
-			return hostile{imports: []wimport{{"wasi_snapshot_preview1", "proc_exit", []byte{tI32}, nil}},
-				score: code{}.i32(3).call(0).i32(0)}.module()
+			return wasmtest.Hostile{Imports: []wasmtest.Import{{Module: "wasi_snapshot_preview1", Name: "proc_exit", Params: []byte{wasmtest.TypeI32}}},
+				Score: wasmtest.Code{}.I32(3).Call(0).I32(0)}.Module()
 		}, reason: ReasonExit, detail: "exit code 3"},
-		{name: "wrong ABI major", module: func() []byte { return hostile{version: 2 << 16}.module() },
+		{name: "wrong ABI major", module: func() []byte { return wasmtest.Hostile{Version: 2 << 16}.Module() },
 			refused: "plugin speaks ABI 2.0, host speaks 1.0", cause: "abi_version"},
-		{name: "newer ABI minor", module: func() []byte { return hostile{version: 1<<16 | 9}.module() },
+		{name: "newer ABI minor", module: func() []byte { return wasmtest.Hostile{Version: 1<<16 | 9}.Module() },
 			refused: "plugin needs ABI 1.9", cause: "abi_version"},
-		{name: "missing cdp_alloc", module: func() []byte { return hostile{noAlloc: true}.module() },
+		{name: "missing cdp_alloc", module: func() []byte { return wasmtest.Hostile{NoAlloc: true}.Module() },
 			refused: "missing export cdp_alloc", cause: "exports"},
-		{name: "scorer without cdp_score", module: func() []byte { return hostile{noScore: true}.module() },
+		{name: "scorer without cdp_score", module: func() []byte { return wasmtest.Hostile{NoScore: true}.Module() },
 			refused: "no cdp_score export", cause: "exports"},
 		{name: "wrong export signature", module: func() []byte {
-			return hostile{noScore: true, extra: []wfunc{{export: "cdp_score", params: []byte{tI32, tI32}, result: []byte{tI32}, body: code{}.i32(0)}}}.module()
+			return wasmtest.Hostile{NoScore: true, Extra: []wasmtest.Func{{Export: "cdp_score", Params: []byte{wasmtest.TypeI32, wasmtest.TypeI32}, Result: []byte{wasmtest.TypeI32}, Body: wasmtest.Code{}.I32(0)}}}.Module()
 		}, refused: "export cdp_score has signature", cause: "exports"},
-		{name: "WASI command", module: func() []byte { return hostile{startOnly: true}.module() },
+		{name: "WASI command", module: func() []byte { return wasmtest.Hostile{StartOnly: true}.Module() },
 			refused: "reactor", cause: "exports"},
 		{name: "over the size limit", module: func() []byte {
-			return hostile{data: []wdata{{8192, make([]byte, 40000)}}}.module()
+			return wasmtest.Hostile{Data: []wasmtest.Data{{Offset: 8192, Bytes: make([]byte, 40000)}}}.Module()
 		}, limits: Limits{MaxModuleBytes: 32 << 10}, refused: "over the limit of 32768", cause: "too_large"},
 		{name: "imports a host function not offered", module: func() []byte {
-			return hostile{imports: []wimport{{"env", "launch_missiles", nil, nil}}}.module()
+			return wasmtest.Hostile{Imports: []wasmtest.Import{{Module: "env", Name: "launch_missiles"}}}.Module()
 		}, refused: "imports function env.launch_missiles", cause: "imports"},
 		{name: "imports an unknown WASI function", module: func() []byte {
-			return hostile{imports: []wimport{{"wasi_snapshot_preview1", "sock_open_everything", nil, nil}}}.module()
+			return wasmtest.Hostile{Imports: []wasmtest.Import{{Module: "wasi_snapshot_preview1", Name: "sock_open_everything"}}}.Module()
 		}, refused: "not offered", cause: "imports"},
-		{name: "bad manifest", module: func() []byte { return hostile{manifest: `{"name":"bad name!","version":"1","kind":"scorer"}`}.module() },
+		{name: "bad manifest", module: func() []byte {
+			return wasmtest.Hostile{Manifest: `{"name":"bad name!","version":"1","kind":"scorer"}`}.Module()
+		},
 			refused: "manifest name", cause: "manifest"},
 		{name: "stateful manifest", module: func() []byte {
-			return hostile{manifest: `{"name":"s","version":"1","kind":"scorer","stateful":true}`}.module()
+			return wasmtest.Hostile{Manifest: `{"name":"s","version":"1","kind":"scorer","stateful":true}`}.Module()
 		}, refused: "stateful", cause: "manifest"},
 		{name: "not a module", module: func() []byte { return []byte("\x00asm\x01\x00\x00\x00garbage") }, refused: "malformed module", cause: "compile"},
 		// Modules of a few bytes whose declared counts would make wazero
@@ -341,7 +350,7 @@ func TestHostileModules(t *testing.T) {
 
 // TestFailureWithoutFallback returns the typed failure.
 func TestFailureWithoutFallback(t *testing.T) {
-	p := mustLoad(t, mustRuntime(t), hostile{score: code{}.unreachable().i32(0)}.module(), Options{Instances: 1})
+	p := mustLoad(t, mustRuntime(t), wasmtest.Hostile{Score: wasmtest.Code{}.Unreachable().I32(0)}.Module(), Options{Instances: 1})
 	vs, ps := traffic(1, 8, 8, 100)
 	_, err := p.ScoreModel(ctx, abi.Params{Horizon: 30, MinRisk: 0.3}, vs, ps, make([]abi.Result, len(ps)))
 	f, ok := IsFailure(err)
@@ -354,7 +363,7 @@ func TestFailureWithoutFallback(t *testing.T) {
 func TestBreakerReset(t *testing.T) {
 	// A scorer that fails only while memory page 18 is absent... simpler: a
 	// module that always traps, to open the breaker, then Reset.
-	p := mustLoad(t, mustRuntime(t), hostile{score: code{}.unreachable().i32(0)}.module(),
+	p := mustLoad(t, mustRuntime(t), wasmtest.Hostile{Score: wasmtest.Code{}.Unreachable().I32(0)}.Module(),
 		Options{Instances: 1, Fallback: builtin.Scorer{}, Breaker: Breaker{Failures: 2, Window: time.Minute}})
 	vs, ps := traffic(1, 8, 8, 100)
 	res := make([]abi.Result, len(ps))
@@ -380,11 +389,11 @@ func TestBreakerReset(t *testing.T) {
 func TestGuestOutputRateLimited(t *testing.T) {
 	// iovec at 3000: {ptr 3100, len 6}; "hello\n" at 3100; nwritten at 3016.
 	iov := []byte{0x1c, 0x0c, 0, 0, 6, 0, 0, 0}
-	mod := hostile{
-		imports: []wimport{{"wasi_snapshot_preview1", "fd_write", []byte{tI32, tI32, tI32, tI32}, []byte{tI32}}},
-		data:    []wdata{{3000, iov}, {3100, []byte("hello\n")}},
-		after:   code{}.i32(1).i32(3000).i32(1).i32(3016).call(0).drop(),
-	}.module()
+	mod := wasmtest.Hostile{
+		Imports: []wasmtest.Import{{Module: "wasi_snapshot_preview1", Name: "fd_write", Params: []byte{wasmtest.TypeI32, wasmtest.TypeI32, wasmtest.TypeI32, wasmtest.TypeI32}, Result: []byte{wasmtest.TypeI32}}},
+		Data:    []wasmtest.Data{{Offset: 3000, Bytes: iov}, {Offset: 3100, Bytes: []byte("hello\n")}},
+		After:   wasmtest.Code{}.I32(1).I32(3000).I32(1).I32(3016).Call(0).Drop(),
+	}.Module()
 	logger, logs := newTestLogger()
 	p := mustLoad(t, mustRuntime(t), mod, Options{Instances: 1, Logger: logger, LogBurst: 5, LogLinesPerSecond: 0.001})
 	vs, ps := traffic(1, 8, 8, 100)
@@ -406,7 +415,7 @@ func TestGuestOutputRateLimited(t *testing.T) {
 // from cdp_init refuses the module.
 func TestConfigReachesInit(t *testing.T) {
 	// cdp_init(ptr, len) returns 0 only when len == 13 (`{"limit": 10}`).
-	mod := hostile{init: code{}.get(1).i32(13).i32Eq().ifElseI32(code{}.i32(0), code{}.i32(2))}.module()
+	mod := wasmtest.Hostile{Init: wasmtest.Code{}.Get(1).I32(13).I32Eq().IfElseI32(wasmtest.Code{}.I32(0), wasmtest.Code{}.I32(2))}.Module()
 	r := mustRuntime(t)
 	if _, err := r.Load(ctx, mod, Options{Config: []byte(`{"limit": 10}`)}); err != nil {
 		t.Fatal(err)
@@ -416,7 +425,7 @@ func TestConfigReachesInit(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	// No cdp_init: a non-empty config is refused.
-	_, err = r.Load(ctx, hostile{}.module(), Options{Config: []byte(`{"x":1}`)})
+	_, err = r.Load(ctx, wasmtest.Hostile{}.Module(), Options{Config: []byte(`{"x":1}`)})
 	if !IsRefused(err) || !strings.Contains(err.Error(), "takes no configuration") {
 		t.Fatalf("got %v", err)
 	}
@@ -498,7 +507,7 @@ func TestScoreDoesNotAllocate(t *testing.T) {
 // TestPredictorRefusedAndFallback: a scorer-only plugin asked to predict
 // hands the batch to the fallback predictor.
 func TestPredictUsesFallbackForScorerOnlyPlugin(t *testing.T) {
-	p := mustLoad(t, mustRuntime(t), hostile{}.module(), Options{FallbackPredictor: builtin.Predictor{}})
+	p := mustLoad(t, mustRuntime(t), wasmtest.Hostile{}.Module(), Options{FallbackPredictor: builtin.Predictor{}})
 	vs, _ := traffic(1, 10, 1, 100)
 	boxes := make([]abi.Box, len(vs))
 	id, err := p.PredictModel(ctx, abi.Params{Horizon: 30}, vs, boxes, nil)
@@ -519,7 +528,7 @@ func TestCompilationCacheKeyedBySettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close(ctx)
-	mod := hostile{}.module()
+	mod := wasmtest.Hostile{}.Module()
 	mustLoad(t, r, mod, Options{Limits: Limits{MemoryPages: 512}})
 	mustLoad(t, r, mod, Options{Limits: Limits{MemoryPages: 1024}})
 	if len(r.caches) != 2 {
@@ -535,12 +544,12 @@ func TestCompilationCacheKeyedBySettings(t *testing.T) {
 // contained like a bad scorer: the builtin predictor answers instead.
 func TestMalformedPrediction(t *testing.T) {
 	// cdp_predict: out_count = n_vehicles, boxes left as they are (zero).
-	mod := hostile{
-		manifest: `{"name":"lazy","version":"1","kind":"predictor"}`,
-		noScore:  true,
-		extra: []wfunc{{export: "cdp_predict", params: []byte{tI32}, result: []byte{tI32},
-			body: code{}.get(0).get(0).load32(16).store32(52).i32(0)}},
-	}.module()
+	mod := wasmtest.Hostile{
+		Manifest: `{"name":"lazy","version":"1","kind":"predictor"}`,
+		NoScore:  true,
+		Extra: []wasmtest.Func{{Export: "cdp_predict", Params: []byte{wasmtest.TypeI32}, Result: []byte{wasmtest.TypeI32},
+			Body: wasmtest.Code{}.Get(0).Get(0).Load32(16).Store32(52).I32(0)}},
+	}.Module()
 	p := mustLoad(t, mustRuntime(t), mod, Options{Instances: 1, FallbackPredictor: builtin.Predictor{}, Logger: discardLogger()})
 	vs, _ := traffic(2, 40, 1, 1000)
 	prm := abi.Params{Horizon: 30, MinRisk: 0.3, Samples: 2}

@@ -7,6 +7,7 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/builtin"
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
 	"github.com/collision-detection-platform/distributed-platform/plugins"
+	"github.com/collision-detection-platform/distributed-platform/plugins/wasmtest"
 )
 
 // A plugin's life: upload (validated first), activate, roll back; a module
@@ -23,7 +24,7 @@ func Example() {
 	}
 	defer m.Close(ctx)
 
-	rec, _, err := m.Upload(ctx, Upload{Module: zeroScorer("zero", "1.0.0"), Kind: "scorer"})
+	rec, _, err := m.Upload(ctx, Upload{Module: wasmtest.ZeroScorer("zero", "1.0.0"), Kind: "scorer"})
 	if err != nil {
 		fmt.Println(err)
 		return

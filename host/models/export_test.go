@@ -1,12 +1,14 @@
 package models
 
+import "github.com/collision-detection-platform/distributed-platform/plugins/wasmtest"
+
 // Exported for the external tests (models_test), which drive the manager
 // through the REST API (api imports this package, so those tests cannot live
 // in package models).
 var (
 	ExampleModule = example
-	ZeroScorer    = zeroScorer
-	TimeBomb      = timeBomb
+	ZeroScorer    = wasmtest.ZeroScorer
+	TimeBomb      = wasmtest.TimeBomb
 )
 
 // BadUpload is a module the registry must refuse, and what the refusal says.
@@ -22,11 +24,11 @@ func BadUploads(good []byte) []BadUpload {
 	return []BadUpload{
 		{"not wasm", RefusedNotWasm, "magic bytes", []byte("#!/bin/sh\necho hello\n")},
 		{"truncated", RefusedCompile, "section", good[:len(good)/2]},
-		{"over the size limit", RefusedTooLarge, "over the limit of 65536", hostile{data: []wdata{{8192, make([]byte, 70<<10)}}}.module()},
-		{"wrong ABI version", RefusedABIVersion, "plugin speaks ABI 2.0, host speaks 1.0", hostile{version: 2 << 16}.module()},
-		{"missing export", RefusedExports, "missing export cdp_alloc", hostile{noAlloc: true}.module()},
+		{"over the size limit", RefusedTooLarge, "over the limit of 65536", wasmtest.Hostile{Data: []wasmtest.Data{{Offset: 8192, Bytes: make([]byte, 70<<10)}}}.Module()},
+		{"wrong ABI version", RefusedABIVersion, "plugin speaks ABI 2.0, host speaks 1.0", wasmtest.Hostile{Version: 2 << 16}.Module()},
+		{"missing export", RefusedExports, "missing export cdp_alloc", wasmtest.Hostile{NoAlloc: true}.Module()},
 		{"failing conformance", RefusedConformance, "score-edge",
-			hostile{manifest: `{"name":"zero","version":"1","kind":"scorer","matches_builtin":true}`}.module()},
-		{"looping init", RefusedInit, "init time limit of 300ms", hostile{init: code{}.spin().i32(0)}.module()},
+			wasmtest.Hostile{Manifest: `{"name":"zero","version":"1","kind":"scorer","matches_builtin":true}`}.Module()},
+		{"looping init", RefusedInit, "init time limit of 300ms", wasmtest.Hostile{Init: wasmtest.Code{}.Spin().I32(0)}.Module()},
 	}
 }

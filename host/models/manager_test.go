@@ -16,6 +16,7 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/builtin"
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
 	"github.com/collision-detection-platform/distributed-platform/plugins"
+	"github.com/collision-detection-platform/distributed-platform/plugins/wasmtest"
 )
 
 // TestUploadRefusals: each bad module is refused with its cause and a
@@ -25,7 +26,7 @@ func TestUploadRefusals(t *testing.T) {
 	m := newManager(t, newEngine(t, nil), t.TempDir(), func(c *Config) {
 		c.Options.Limits = plugins.Limits{MaxModuleBytes: 64 << 10, InitTimeout: 300 * time.Millisecond}
 	})
-	big := hostile{data: []wdata{{8192, make([]byte, 70<<10)}}}.module()
+	big := wasmtest.Hostile{Data: []wasmtest.Data{{Offset: 8192, Bytes: make([]byte, 70<<10)}}}.Module()
 	cases := []struct {
 		name   string
 		module []byte
@@ -37,16 +38,16 @@ func TestUploadRefusals(t *testing.T) {
 		{"empty", nil, "scorer", RefusedNotWasm, "empty"},
 		{"truncated", ccpa[:len(ccpa)/2], "scorer", RefusedCompile, "section"},
 		{"over the size limit", big, "scorer", RefusedTooLarge, "over the limit of 65536 (plugins.limits.max_module_bytes)"},
-		{"wrong ABI major", hostile{version: 2 << 16}.module(), "scorer", RefusedABIVersion, "plugin speaks ABI 2.0, host speaks 1.0"},
-		{"newer ABI minor", hostile{version: 1<<16 | 7}.module(), "scorer", RefusedABIVersion, "plugin needs ABI 1.7"},
-		{"missing export", hostile{noAlloc: true}.module(), "scorer", RefusedExports, "missing export cdp_alloc"},
-		{"scorer without cdp_score", hostile{noScore: true}.module(), "scorer", RefusedExports, "no cdp_score export"},
-		{"failing conformance", hostile{manifest: `{"name":"zero","version":"1","kind":"scorer","matches_builtin":true}`}.module(),
+		{"wrong ABI major", wasmtest.Hostile{Version: 2 << 16}.Module(), "scorer", RefusedABIVersion, "plugin speaks ABI 2.0, host speaks 1.0"},
+		{"newer ABI minor", wasmtest.Hostile{Version: 1<<16 | 7}.Module(), "scorer", RefusedABIVersion, "plugin needs ABI 1.7"},
+		{"missing export", wasmtest.Hostile{NoAlloc: true}.Module(), "scorer", RefusedExports, "missing export cdp_alloc"},
+		{"scorer without cdp_score", wasmtest.Hostile{NoScore: true}.Module(), "scorer", RefusedExports, "no cdp_score export"},
+		{"failing conformance", wasmtest.Hostile{Manifest: `{"name":"zero","version":"1","kind":"scorer","matches_builtin":true}`}.Module(),
 			"scorer", RefusedConformance, "risk"},
-		{"looping init", hostile{init: code{}.spin().i32(0)}.module(), "scorer", RefusedInit, "init time limit of 300ms"},
-		{"looping _initialize", hostile{initialize: code{}.spin()}.module(), "scorer", RefusedInit, "init time limit"},
-		{"imports a host function", hostile{imports: []wimport{{"env", "launch", nil, nil}}}.module(), "scorer", RefusedImports, "env.launch"},
-		{"kind mismatch", zeroScorer("z", "1"), "predictor", RefusedKind, `declared kind "predictor", but the manifest says "scorer"`},
+		{"looping init", wasmtest.Hostile{Init: wasmtest.Code{}.Spin().I32(0)}.Module(), "scorer", RefusedInit, "init time limit of 300ms"},
+		{"looping _initialize", wasmtest.Hostile{Initialize: wasmtest.Code{}.Spin()}.Module(), "scorer", RefusedInit, "init time limit"},
+		{"imports a host function", wasmtest.Hostile{Imports: []wasmtest.Import{{Module: "env", Name: "launch"}}}.Module(), "scorer", RefusedImports, "env.launch"},
+		{"kind mismatch", wasmtest.ZeroScorer("z", "1"), "predictor", RefusedKind, `declared kind "predictor", but the manifest says "scorer"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -89,13 +90,13 @@ func TestLifecycle(t *testing.T) {
 	eng := newEngine(t, nil)
 	m := newManager(t, eng, "", nil)
 	ctx := context.Background()
-	a := mustUpload(t, m, zeroScorer("zero-a", "1.0.0"), "scorer")
-	b := mustUpload(t, m, zeroScorer("zero-b", "2.0.0"), "scorer")
+	a := mustUpload(t, m, wasmtest.ZeroScorer("zero-a", "1.0.0"), "scorer")
+	b := mustUpload(t, m, wasmtest.ZeroScorer("zero-b", "2.0.0"), "scorer")
 	if a.State != StateStored || a.Name != "zero-a" || a.Kind != "scorer" || a.UploadedBy.RemoteAddr != "test" {
 		t.Fatalf("record %+v", a)
 	}
 	// Same module again: the same record; with another config: conflict.
-	again := mustUpload(t, m, zeroScorer("zero-a", "1.0.0"), "scorer")
+	again := mustUpload(t, m, wasmtest.ZeroScorer("zero-a", "1.0.0"), "scorer")
 	if again.ID != a.ID || len(m.List()) != 2 {
 		t.Fatalf("re-upload made a new record")
 	}
@@ -201,7 +202,7 @@ func TestRestart(t *testing.T) {
 	eng := newEngine(t, nil)
 	m := newManager(t, eng, dir, nil)
 	ccpa := mustUpload(t, m, example(t, "c-cpa"), "scorer")
-	zero := mustUpload(t, m, zeroScorer("zero", "1"), "scorer")
+	zero := mustUpload(t, m, wasmtest.ZeroScorer("zero", "1"), "scorer")
 	if _, err := m.Activate(ctx, zero.ID, Actor{RemoteAddr: "a"}); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +278,7 @@ func TestAutomaticRollback(t *testing.T) {
 	})
 	ctx := context.Background()
 	good := mustUpload(t, m, example(t, "c-cpa"), "scorer")
-	bomb := mustUpload(t, m, timeBomb("bomb", 1.75e9), "scorer")
+	bomb := mustUpload(t, m, wasmtest.TimeBomb("bomb", 1.75e9), "scorer")
 	if _, err := m.Activate(ctx, good.ID, Actor{}); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +342,7 @@ func TestShadowComparison(t *testing.T) {
 	eng := newEngine(t, nil)
 	m := newManager(t, eng, "", nil)
 	ctx := context.Background()
-	zero := mustUpload(t, m, zeroScorer("zero", "1"), "scorer")
+	zero := mustUpload(t, m, wasmtest.ZeroScorer("zero", "1"), "scorer")
 	if _, err := m.Shadow(ctx, zero.ID, ShadowRequest{Share: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +458,7 @@ func TestConcurrentAdmin(t *testing.T) {
 	ctx := context.Background()
 	var ids []string
 	for i := 0; i < 3; i++ {
-		ids = append(ids, mustUpload(t, m, zeroScorer("z"+itoa(i), "1"), "scorer").ID)
+		ids = append(ids, mustUpload(t, m, wasmtest.ZeroScorer("z"+itoa(i), "1"), "scorer").ID)
 	}
 	ids = append(ids, mustUpload(t, m, example(t, "c-cpa"), "scorer").ID)
 	stop := make(chan struct{})
@@ -533,7 +534,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := mustUpload(t, m, zeroScorer("z", "1"), "scorer")
+	rec := mustUpload(t, m, wasmtest.ZeroScorer("z", "1"), "scorer")
 	if _, err := m.Activate(context.Background(), rec.ID, Actor{}); err != nil {
 		t.Fatal(err)
 	}
