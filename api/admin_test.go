@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"github.com/collision-detection-platform/distributed-platform/examples"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,29 +17,10 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/plugins"
 )
 
-// cCPA builds examples/c-cpa with clang (skipped without it, except under CI).
+// cCPA builds examples/c-cpa (examples.Module: skipped without clang, except under CI).
 func cCPA(t *testing.T) []byte {
 	t.Helper()
-	clang, err := exec.LookPath("clang")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("clang is required under CI (.ci/install-toolchains.sh)")
-		}
-		t.Skip("clang not installed")
-	}
-	root, _ := filepath.Abs("..")
-	out := filepath.Join(t.TempDir(), "cpa.wasm")
-	cmd := exec.Command(clang, "--target=wasm32", "-nostdlib", "-O3", "-ffp-contract=off",
-		"-I"+filepath.Join(root, "sdk", "c"), "-Wl,--no-entry", "-Wl,--export-dynamic", "-Wl,--strip-all",
-		"-o", out, filepath.Join(root, "examples", "c-cpa", "cpa.c"))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build c-cpa: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return examples.Module(t, "c-cpa")
 }
 
 // withPlugins enables the admin API with a plugin manager over the engine.

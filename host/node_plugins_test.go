@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/collision-detection-platform/distributed-platform/examples"
 	"net"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -21,10 +21,7 @@ func TestServeRestoresActivePlugin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Wasm module")
 	}
-	module, err := os.ReadFile(buildExample(t, "c-cpa"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	module := examples.Module(t, "c-cpa")
 	cfg := config.Default()
 	cfg.System.DataDir = t.TempDir()
 	cfg.API.Admin.Enabled = true

@@ -1,8 +1,7 @@
 package host
 
 import (
-	"os"
-	"os/exec"
+	"github.com/collision-detection-platform/distributed-platform/examples"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -10,34 +9,6 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/host/config"
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
 )
-
-// buildExample builds one of examples/ to a .wasm file from source.
-func buildExample(t *testing.T, name string) string {
-	t.Helper()
-	root, _ := filepath.Abs("..")
-	out := filepath.Join(t.TempDir(), name+".wasm")
-	var cmd *exec.Cmd
-	switch name {
-	case "c-cpa":
-		clang, err := exec.LookPath("clang")
-		if err != nil {
-			t.Fatal("clang is needed to build examples/c-cpa (.ci/install-toolchains.sh installs it)")
-		}
-		cmd = exec.Command(clang, "--target=wasm32", "-nostdlib", "-O3", "-ffp-contract=off",
-			"-I"+filepath.Join(root, "sdk", "c"), "-Wl,--no-entry", "-Wl,--export-dynamic", "-Wl,--strip-all",
-			"-o", out, filepath.Join(root, "examples", "c-cpa", "cpa.c"))
-	case "go-cpa":
-		cmd = exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./examples/go-cpa")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	default:
-		t.Fatalf("unknown example %s", name)
-	}
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, b)
-	}
-	return out
-}
 
 // TestReplayWithWasmScorersMatchesBuiltin: the recordings replayed with the C
 // and Go CPA examples as the scorer give exactly the builtin's risk events,
@@ -57,7 +28,7 @@ func TestReplayWithWasmScorersMatchesBuiltin(t *testing.T) {
 		{"solent-ais-2016-01-12/tracks.csv", "ship", config.Class{Horizontal: 200, Vertical: 50}, 250},
 	}
 	for _, ex := range []string{"c-cpa", "go-cpa"} {
-		wasm := buildExample(t, ex)
+		wasm := examples.File(t, ex)
 		for _, f := range files {
 			t.Run(ex+"/"+filepath.Dir(f.rel), func(t *testing.T) {
 				want, _ := replayFileWith(t, f.rel, f.class, f.spec, f.max, "")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/collision-detection-platform/distributed-platform/examples"
 	"github.com/tetratelabs/wazero"
 )
 
@@ -22,10 +23,16 @@ func BenchmarkScore(b *testing.B) {
 	}{
 		{"builtin", func(*testing.B) abi.Scorer { return builtin.Scorer{} }},
 		{"c-cpa", func(b *testing.B) abi.Scorer {
-			return mustLoad(b, mustRuntime(b), exampleModule(b, "c-cpa"), benchOptions)
+			return mustLoad(b, mustRuntime(b), examples.Module(b, "c-cpa"), benchOptions)
 		}},
 		{"go-cpa", func(b *testing.B) abi.Scorer {
-			return mustLoad(b, mustRuntime(b), exampleModule(b, "go-cpa"), benchOptions)
+			return mustLoad(b, mustRuntime(b), examples.Module(b, "go-cpa"), benchOptions)
+		}},
+		{"as-cpa", func(b *testing.B) abi.Scorer {
+			return mustLoad(b, mustRuntime(b), examples.Module(b, "as-cpa"), benchOptions)
+		}},
+		{"rust-cpa", func(b *testing.B) abi.Scorer {
+			return mustLoad(b, mustRuntime(b), examples.Module(b, "rust-cpa"), benchOptions)
 		}},
 	}
 	for _, m := range models {
@@ -61,7 +68,7 @@ func BenchmarkScore(b *testing.B) {
 // cache) and cached (a new wazero runtime over a warm cache), and the time
 // to create an instance.
 func BenchmarkCompile(b *testing.B) {
-	mod := exampleModule(b, "go-cpa")
+	mod := examples.Module(b, "go-cpa")
 	lim, _ := Options{}.resolved()
 	cfg := func(c wazero.CompilationCache) wazero.RuntimeConfig {
 		return wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(lim.Limits.MemoryPages).WithCompilationCache(c)
@@ -119,7 +126,7 @@ func BenchmarkCompile(b *testing.B) {
 func BenchmarkInstance(b *testing.B) {
 	for _, name := range []string{"go-cpa", "c-cpa"} {
 		b.Run(name, func(b *testing.B) {
-			p := mustLoad(b, mustRuntime(b), exampleModule(b, name), Options{Instances: 1})
+			p := mustLoad(b, mustRuntime(b), examples.Module(b, name), Options{Instances: 1})
 			for b.Loop() {
 				in, err := p.newInstance(ctx)
 				if err != nil {

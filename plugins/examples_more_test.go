@@ -1,8 +1,6 @@
 package plugins
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"math"
 	"os"
@@ -10,13 +8,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/collision-detection-platform/distributed-platform/examples"
 )
 
 // The examples beyond c-cpa and go-cpa, each built from source with its own
@@ -24,8 +22,6 @@ import (
 // exactly what `make plugins` builds.
 type moreExample struct {
 	name string
-	// toolchain reports what is missing to build it ("" when nothing).
-	toolchain func() string
 	// exact: the manifest claims matches_builtin, so conformance compares
 	// every field with the builtin's; otherwise it checks well-formedness.
 	exact bool
@@ -33,11 +29,11 @@ type moreExample struct {
 }
 
 var moreExamples = []moreExample{
-	{name: "as-cpa", toolchain: haveAssemblyScript, exact: true, kind: abi.KindScorer | abi.KindPredictor},
-	{name: "rust-cpa", toolchain: haveRust, exact: true, kind: abi.KindScorer | abi.KindPredictor},
-	{name: "aviation", toolchain: haveClang, kind: abi.KindScorer},
-	{name: "pc-foster", toolchain: haveGo, kind: abi.KindScorer},
-	{name: "turn-predictor", toolchain: haveGo, kind: abi.KindPredictor},
+	{name: "as-cpa", exact: true, kind: abi.KindScorer | abi.KindPredictor},
+	{name: "rust-cpa", exact: true, kind: abi.KindScorer | abi.KindPredictor},
+	{name: "aviation", kind: abi.KindScorer},
+	{name: "pc-foster", kind: abi.KindScorer},
+	{name: "turn-predictor", kind: abi.KindPredictor},
 }
 
 func moreExampleByName(name string) moreExample {
@@ -48,41 +44,6 @@ func moreExampleByName(name string) moreExample {
 	}
 	panic("no example " + name)
 }
-
-// haveAssemblyScript: the compiler that .ci/install-toolchains.sh installs
-// into sdk/assemblyscript/node_modules, and node to run it.
-func haveAssemblyScript() string {
-	if _, err := exec.LookPath("node"); err != nil {
-		return "node"
-	}
-	if _, err := os.Stat(filepath.Join("..", "sdk", "assemblyscript", "node_modules", ".bin", "asc")); err != nil {
-		return "sdk/assemblyscript/node_modules/.bin/asc"
-	}
-	return ""
-}
-
-// haveRust: Debian's rustc with the wasm32 standard library
-// (libstd-rust-dev-wasm32), not the rustup rustc that may be first on PATH.
-func haveRust() string {
-	if _, err := os.Stat("/usr/bin/rustc"); err != nil {
-		return "/usr/bin/rustc"
-	}
-	if m, _ := filepath.Glob("/usr/lib/rustlib/wasm32-unknown-unknown/lib/libstd-*.rlib"); len(m) == 0 {
-		return "libstd-rust-dev-wasm32"
-	}
-	return ""
-}
-
-func haveClang() string {
-	for _, tool := range []string{"clang", "wasm-ld"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return tool
-		}
-	}
-	return ""
-}
-
-func haveGo() string { return "" }
 
 // threadCPU returns the CPU time of the calling OS thread on Linux
 // (getrusage RUSAGE_THREAD), 0 elsewhere. The caller holds
@@ -99,69 +60,13 @@ func threadCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-var (
-	moreBuildMu sync.Mutex
-	moreBuilt   = map[string][]byte{}
-	moreErr     = map[string]error{}
-)
-
-// buildMore builds examples/<name> once per test binary. A missing toolchain
-// skips the test, except under CI=true, where .ci/run installs every
-// toolchain (.ci/install-toolchains.sh) and a missing one is a failure.
-func buildMore(tb testing.TB, name string) []byte {
-	tb.Helper()
-	e := moreExampleByName(name)
-	if missing := e.toolchain(); missing != "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%s: %s is required under CI (.ci/install-toolchains.sh plugins installs it)", name, missing)
-		}
-		tb.Skipf("%s: %s not installed (.ci/install-toolchains.sh plugins installs it)", name, missing)
-	}
-	moreBuildMu.Lock()
-	defer moreBuildMu.Unlock()
-	if mod, ok := moreBuilt[name]; ok {
-		return mod
-	}
-	if err, ok := moreErr[name]; ok {
-		tb.Fatal(err)
-	}
-	mod, err := makeExample(name)
-	if err != nil {
-		moreErr[name] = err
-		tb.Fatal(err)
-	}
-	moreBuilt[name] = mod
-	return mod
-}
-
-func makeExample(name string) ([]byte, error) {
-	src, err := filepath.Abs(filepath.Join("..", "examples", name))
-	if err != nil {
-		return nil, err
-	}
-	dir := filepath.Join(buildDir, "more-"+name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	out := filepath.Join(dir, name+".wasm")
-	cmd := exec.Command("make", "-s", "-C", src, "OUT="+out, "BUILD="+dir,
-		"GO="+filepath.Join(runtime.GOROOT(), "bin", "go"))
-	cmd.Env = append(os.Environ(), "GOFLAGS=-trimpath")
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, &buildError{name, err, stderr.String()}
-	}
-	return os.ReadFile(out)
-}
-
 // TestMoreExamplesConformance builds each example from source and runs the
 // conformance vectors: exact for the CPA ports, well-formed (ranges, counts,
 // determinism, independence of batch order) for the other models.
 func TestMoreExamplesConformance(t *testing.T) {
 	for _, e := range moreExamples {
 		t.Run(e.name, func(t *testing.T) {
-			rep := Conformance(ctx, buildMore(t, e.name))
+			rep := Conformance(ctx, examples.Module(t, e.name))
 			var sb strings.Builder
 			rep.WriteText(&sb)
 			t.Log("\n" + sb.String())
@@ -218,7 +123,7 @@ func TestMoreCPAMatchBuiltinOnTraffic(t *testing.T) {
 	}
 	for _, name := range []string{"as-cpa", "rust-cpa"} {
 		t.Run(name, func(t *testing.T) {
-			p := mustLoad(t, mustRuntime(t), buildMore(t, name), Options{Limits: Limits{MaxBatch: 4096, BatchTimeout: 10 * time.Second}, Instances: 2})
+			p := mustLoad(t, mustRuntime(t), examples.Module(t, name), Options{Limits: Limits{MaxBatch: 4096, BatchTimeout: 10 * time.Second}, Instances: 2})
 			got := make([]abi.Result, len(ps))
 			id, err := p.ScoreModel(ctx, prm, vs, ps, got)
 			if err != nil {
@@ -259,55 +164,6 @@ func TestMoreCPAMatchBuiltinOnTraffic(t *testing.T) {
 // enforcement is on all the same, and its cost does not depend on the limit.
 var benchOptions = Options{Instances: 1, Limits: Limits{BatchTimeout: 10 * time.Second}}
 
-// BenchmarkScoreSDK reports ns per scored pair for the builtin and the
-// AssemblyScript and Rust CPA examples at batch sizes 64, 1024 and 16384,
-// through the normal call path with deadline enforcement on
-// (WithCloseOnContextDone and the batch time limit), as BenchmarkScore does
-// for the C and Go examples.
-func BenchmarkScoreSDK(b *testing.B) {
-	prm := abi.Params{Horizon: 30, MinRisk: 0.3}
-	models := []struct {
-		name string
-		new  func(b *testing.B) abi.Scorer
-	}{
-		{"builtin", func(*testing.B) abi.Scorer { return builtin.Scorer{} }},
-		{"as-cpa", func(b *testing.B) abi.Scorer {
-			return mustLoad(b, mustRuntime(b), buildMore(b, "as-cpa"), benchOptions)
-		}},
-		{"rust-cpa", func(b *testing.B) abi.Scorer {
-			return mustLoad(b, mustRuntime(b), buildMore(b, "rust-cpa"), benchOptions)
-		}},
-	}
-	for _, m := range models {
-		b.Run(m.name, func(b *testing.B) {
-			s := m.new(b)
-			for _, n := range []int{64, 1024, 16384} {
-				b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-					vs, ps := traffic(9, max(64, n/2), n, 3000)
-					res := make([]abi.Result, n)
-					// The guest runs on the calling goroutine: pinned to one
-					// thread, its CPU clock measures the work, not the time
-					// spent waiting for a core on a loaded machine.
-					runtime.LockOSThread()
-					defer runtime.UnlockOSThread()
-					b.ReportAllocs()
-					cpu0 := threadCPU()
-					for b.Loop() {
-						if err := s.Score(context.Background(), prm, vs, ps, res); err != nil {
-							b.Fatal(err)
-						}
-					}
-					cpu := threadCPU() - cpu0
-					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/pair")
-					if cpu > 0 {
-						b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/pair")
-					}
-				})
-			}
-		})
-	}
-}
-
 // scoreOne scores one pair with a loaded plugin.
 func scoreOne(t *testing.T, s abi.Scorer, prm abi.Params, a, b abi.Vehicle) abi.Result {
 	t.Helper()
@@ -328,7 +184,7 @@ func aircraft(x, y, alt, vx, vy float64) abi.Vehicle {
 // TestAviationSeparationMinima: loss of separation is inside 5 NM
 // horizontally and 1000 ft vertically, whatever the vehicles' class zones.
 func TestAviationSeparationMinima(t *testing.T) {
-	p := mustLoad(t, mustRuntime(t), buildMore(t, "aviation"), Options{Instances: 1})
+	p := mustLoad(t, mustRuntime(t), examples.Module(t, "aviation"), Options{Instances: 1})
 	prm := abi.Params{Horizon: 120, MinRisk: 0.3}
 	const nm, ft = 1852.0, 0.3048
 	cases := []struct {
@@ -431,7 +287,7 @@ func diskProbability(miss, s, r float64) float64 {
 // TestPcFoster checks the probability of collision against the exact disc
 // integral, its response to the configuration, and refused configurations.
 func TestPcFoster(t *testing.T) {
-	mod := buildMore(t, "pc-foster")
+	mod := examples.Module(t, "pc-foster")
 	prm := abi.Params{Horizon: 30, MinRisk: 0.1}
 	// A crossing: B passes A's path with a miss distance of `miss` metres at
 	// tca = 10 s; each has sigma 20 m and a hard-body radius of 10 m, so
@@ -501,7 +357,7 @@ func TestPcFoster(t *testing.T) {
 // rate from the configuration and from the acceleration, the box against a
 // dense walk along the arc, and refused configurations.
 func TestTurnPredictor(t *testing.T) {
-	mod := buildMore(t, "turn-predictor")
+	mod := examples.Module(t, "turn-predictor")
 	const h, ns = 60.0, 12
 	prm := abi.Params{Horizon: h, MinRisk: 0.3, Samples: ns}
 	r := mustRuntime(t) // one runtime: its compilation cache compiles the module once
@@ -717,7 +573,7 @@ export function cdp_predict(batch: usize): i32 {
 func buildFixture(t *testing.T, lang string) []byte {
 	t.Helper()
 	example := map[string]string{"rust": "rust-cpa", "as": "as-cpa"}[lang]
-	buildMore(t, example) // the toolchain is there (or the test fails under CI)
+	examples.Module(t, example) // the toolchain is there (or the test fails under CI)
 	dir := t.TempDir()
 	sdk, _ := filepath.Abs(filepath.Join("..", "sdk"))
 	out := filepath.Join(dir, "fixture.wasm")
@@ -812,8 +668,8 @@ func TestMakePlugins(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every example")
 	}
-	for _, have := range []func() string{haveClang, haveAssemblyScript, haveRust} {
-		if missing := have(); missing != "" {
+	for _, name := range examples.Names() {
+		if missing := examples.Missing(name); missing != "" {
 			if os.Getenv("CI") == "true" {
 				t.Fatalf("%s is required under CI (.ci/install-toolchains.sh plugins installs it)", missing)
 			}
@@ -868,7 +724,7 @@ func TestMoreOnRecordings(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, name := range []string{"as-cpa", "rust-cpa"} {
-				p := mustLoad(t, mustRuntime(t), buildMore(t, name), Options{Instances: 1, Limits: Limits{BatchTimeout: 10 * time.Second}})
+				p := mustLoad(t, mustRuntime(t), examples.Module(t, name), Options{Instances: 1, Limits: Limits{BatchTimeout: 10 * time.Second}})
 				got := make([]abi.Result, len(ps))
 				if err := p.Score(ctx, prm, vs, ps, got); err != nil {
 					t.Fatal(err)
@@ -890,7 +746,7 @@ func TestMoreOnRecordings(t *testing.T) {
 			if err := (builtin.Scorer{}).Score(ctx, prm, vs, ps, want); err != nil {
 				t.Fatal(err)
 			}
-			p := mustLoad(t, mustRuntime(t), buildMore(t, "aviation"), Options{Instances: 1, Limits: Limits{BatchTimeout: 10 * time.Second}})
+			p := mustLoad(t, mustRuntime(t), examples.Module(t, "aviation"), Options{Instances: 1, Limits: Limits{BatchTimeout: 10 * time.Second}})
 			got := make([]abi.Result, len(ps))
 			if err := p.Score(ctx, prm, vs, ps, got); err != nil {
 				t.Fatal(err)

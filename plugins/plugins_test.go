@@ -12,6 +12,7 @@ import (
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/collision-detection-platform/distributed-platform/examples"
 	"github.com/collision-detection-platform/distributed-platform/plugins/wasmtest"
 )
 
@@ -22,7 +23,7 @@ var ctx = context.Background()
 func TestExamplesConformance(t *testing.T) {
 	for _, name := range []string{"c-cpa", "go-cpa"} {
 		t.Run(name, func(t *testing.T) {
-			mod := exampleModule(t, name)
+			mod := examples.Module(t, name)
 			rep := Conformance(ctx, mod)
 			var sb strings.Builder
 			rep.WriteText(&sb)
@@ -58,7 +59,7 @@ func TestExamplesMatchBuiltinOnTraffic(t *testing.T) {
 	}
 	for _, name := range []string{"c-cpa", "go-cpa"} {
 		t.Run(name, func(t *testing.T) {
-			p := mustLoad(t, mustRuntime(t), exampleModule(t, name), Options{Limits: Limits{MaxBatch: 4096}, Instances: 2})
+			p := mustLoad(t, mustRuntime(t), examples.Module(t, name), Options{Limits: Limits{MaxBatch: 4096}, Instances: 2})
 			got := make([]abi.Result, len(ps))
 			id, err := p.ScoreModel(ctx, prm, vs, ps, got)
 			if err != nil {
@@ -434,7 +435,7 @@ func TestConfigReachesInit(t *testing.T) {
 // TestConcurrentScore hammers one plugin from more goroutines than it has
 // instances; every result must match the builtin.
 func TestConcurrentScore(t *testing.T) {
-	p := mustLoad(t, mustRuntime(t), exampleModule(t, "go-cpa"), Options{Instances: 2})
+	p := mustLoad(t, mustRuntime(t), examples.Module(t, "go-cpa"), Options{Instances: 2})
 	prm := abi.Params{Horizon: 30, MinRisk: 0.3}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -475,7 +476,7 @@ func TestConcurrentScore(t *testing.T) {
 // is on (it starts a goroutine that watches the context), so the bound is
 // what a bare call of the same export costs.
 func TestScoreDoesNotAllocate(t *testing.T) {
-	mod := exampleModule(t, "c-cpa")
+	mod := examples.Module(t, "c-cpa")
 	p := mustLoad(t, mustRuntime(t), mod, Options{Instances: 1})
 	vs, ps := traffic(5, 2000, 1024, 3000)
 	res := make([]abi.Result, len(ps))

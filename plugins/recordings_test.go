@@ -11,6 +11,7 @@ import (
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
+	"github.com/collision-detection-platform/distributed-platform/examples"
 )
 
 // recordingPairs replays a recorded traffic file (../shared/data/*/tracks.csv)
@@ -116,7 +117,7 @@ func TestExamplesMatchBuiltinOnRecordings(t *testing.T) {
 				t.Fatalf("recording gave too little to compare: %d pairs, %d conflicts", len(ps), conflicts)
 			}
 			for _, m := range models {
-				p := mustLoad(t, mustRuntime(t), exampleModule(t, m), Options{Instances: 1})
+				p := mustLoad(t, mustRuntime(t), examples.Module(t, m), Options{Instances: 1})
 				got := make([]abi.Result, len(ps))
 				if err := p.Score(ctx, prm, vs, ps, got); err != nil {
 					t.Fatal(err)

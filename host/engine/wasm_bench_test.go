@@ -2,9 +2,7 @@ package engine
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"github.com/collision-detection-platform/distributed-platform/examples"
 	"testing"
 
 	"github.com/collision-detection-platform/distributed-platform/builtin"
@@ -16,22 +14,7 @@ import (
 // the same traffic, alternating the two within one run so that the ratio holds
 // on a loaded machine. Target: the Wasm run at least 70 % of the builtin's.
 func BenchmarkEngineScorer(b *testing.B) {
-	clang, err := exec.LookPath("clang")
-	if err != nil {
-		b.Fatal("clang is needed to build examples/c-cpa (.ci/install-toolchains.sh)")
-	}
-	root, _ := filepath.Abs("../..")
-	wasm := filepath.Join(b.TempDir(), "cpa.wasm")
-	cmd := exec.Command(clang, "--target=wasm32", "-nostdlib", "-O3", "-ffp-contract=off",
-		"-I"+filepath.Join(root, "sdk", "c"), "-Wl,--no-entry", "-Wl,--export-dynamic", "-Wl,--strip-all",
-		"-o", wasm, filepath.Join(root, "examples", "c-cpa", "cpa.c"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("build c-cpa: %v\n%s", err, out)
-	}
-	module, err := os.ReadFile(wasm)
-	if err != nil {
-		b.Fatal(err)
-	}
+	module := examples.Module(b, "c-cpa")
 	rt, err := plugins.NewRuntime(plugins.RuntimeConfig{})
 	if err != nil {
 		b.Fatal(err)

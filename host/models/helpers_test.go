@@ -2,11 +2,9 @@ package models
 
 import (
 	"context"
+	"github.com/collision-detection-platform/distributed-platform/examples"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -22,54 +20,10 @@ var (
 	built    = map[string][]byte{}
 )
 
-func TestMain(m *testing.M) {
-	d, err := os.MkdirTemp("", "cdp-models-test")
-	if err != nil {
-		panic(err)
-	}
-	buildDir = d
-	code := m.Run()
-	os.RemoveAll(d)
-	os.Exit(code)
-}
-
-// example builds examples/<name> (c-cpa with clang, go-cpa with the Go
-// toolchain) once per test binary and returns the module.
+// example builds examples/<name> once per test binary (examples.Module).
 func example(tb testing.TB, name string) []byte {
 	tb.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if b, ok := built[name]; ok {
-		return b
-	}
-	root, _ := filepath.Abs(filepath.Join("..", ".."))
-	out := filepath.Join(buildDir, name+".wasm")
-	var cmd *exec.Cmd
-	switch name {
-	case "c-cpa":
-		clang, err := exec.LookPath("clang")
-		if err != nil {
-			tb.Fatal("clang is needed to build examples/c-cpa (.ci/install-toolchains.sh installs it)")
-		}
-		cmd = exec.Command(clang, "--target=wasm32", "-nostdlib", "-O3", "-ffp-contract=off",
-			"-I"+filepath.Join(root, "sdk", "c"), "-Wl,--no-entry", "-Wl,--export-dynamic", "-Wl,--strip-all",
-			"-o", out, filepath.Join(root, "examples", "c-cpa", "cpa.c"))
-	case "go-cpa":
-		cmd = exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./examples/go-cpa")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	default:
-		tb.Fatalf("unknown example %s", name)
-	}
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("build %s: %v\n%s", name, err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	built[name] = b
-	return b
+	return examples.Module(tb, name)
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
