@@ -23,7 +23,6 @@ const (
 const (
 	ReasonSeparated    = "separated"
 	ReasonLost         = "lost"
-	ReasonModelChanged = "model changed"
 )
 
 // Event is one step of a risk's life. Its ID is deterministic (risk id and
@@ -47,7 +46,7 @@ type Event struct {
 	// TIn is the predicted entry into loss of separation, Unix seconds; absent
 	// when the pair is not predicted to lose separation.
 	TIn *float64 `json:"t_in,omitempty"`
-	// Reason says why a risk resolved (separated, lost, model changed).
+	// Reason says why a risk resolved (separated, lost).
 	Reason string `json:"reason,omitempty"`
 	// OpenedAt is the data time the risk opened.
 	OpenedAt float64 `json:"opened_at"`

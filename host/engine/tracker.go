@@ -212,21 +212,3 @@ func (t *tracker) resolveVehicle(e *Engine, slot uint32, reason string, evs []Ev
 	}
 	return evs
 }
-
-// ResolveAll resolves every open risk with the reason given (for example
-// ReasonModelChanged) and publishes the events. It returns how many resolved.
-func (e *Engine) ResolveAll(reason string) int {
-	e.mu.Lock()
-	var evs []Event
-	ids := make([]string, 0, len(e.tr.byID))
-	for id := range e.tr.byID {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		evs = e.tr.resolve(e, e.tr.byID[id], reason, evs)
-	}
-	e.mu.Unlock()
-	e.publish(evs)
-	return len(evs)
-}
