@@ -89,13 +89,20 @@ func firstPosition(path string) (lat, lon float64, err error) {
 	defer f.Close()
 	r := ingest.NewCSVReader(f)
 	var rec ingest.Record
+	var bad error
 	for {
 		if err := r.Read(&rec); err != nil {
 			if err == io.EOF {
+				if bad != nil {
+					return 0, 0, fmt.Errorf("replay: %s: no valid record with a position (first malformed row: %w)", path, bad)
+				}
 				return 0, 0, fmt.Errorf("replay: %s: no record with a position", path)
 			}
 			var ce *ingest.CSVError
 			if errors.As(err, &ce) && errors.Is(err, ingest.ErrCSVRow) {
+				if bad == nil {
+					bad = err
+				}
 				continue
 			}
 			return 0, 0, fmt.Errorf("replay: %s: %w", path, err)

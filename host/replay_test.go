@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,4 +140,17 @@ func TestReplaySolentReportsClosePasses(t *testing.T) {
 		t.Fatal("no event predicts a pass closer than 50 m")
 	}
 	t.Logf("%d ship pairs reported, %d events predict a pass under 50 m", len(pairs), close)
+}
+
+// TestOriginAutoNamesMalformedRows: `--origin auto` on a file whose rows are
+// all malformed says which row is wrong, not merely "no position".
+func TestOriginAutoNamesMalformedRows(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "bad.csv")
+	if err := os.WriteFile(p, []byte("id,t,lat,lon,alt_m,vx_mps,vy_mps,vz_mps\na,xx,1,2,3,4,5,6\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := firstPosition(p)
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "column t") {
+		t.Fatalf("error %v: want the malformed row named", err)
+	}
 }
