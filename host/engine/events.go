@@ -21,8 +21,8 @@ const (
 
 // Reasons a risk resolves.
 const (
-	ReasonSeparated    = "separated"
-	ReasonLost         = "lost"
+	ReasonSeparated = "separated"
+	ReasonLost      = "lost"
 )
 
 // Event is one step of a risk's life. Its ID is deterministic (risk id and
