@@ -12,9 +12,8 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/abi"
 )
 
-// recordedDir holds the team's recorded traffic (not part of the repository;
-// the tests that need it skip without it).
-const recordedDir = "../../shared/data"
+// recordedDir holds the recorded traffic kept in the repository.
+const recordedDir = "../examples/data"
 
 // loadTracks reads a tracks.csv (id,t,lat,lon,alt_m,vx_mps,vy_mps,vz_mps)
 // into states in a local tangent plane at the first record (flat earth: the
@@ -23,7 +22,7 @@ func loadTracks(t *testing.T, path string, zone [3]float32) (ids []string, vs []
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
-		t.Skipf("recorded traffic not available: %v", err)
+		t.Fatalf("recorded traffic: %v", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)

@@ -17,16 +17,11 @@ import (
 
 func dataFile(t *testing.T, rel string) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for i := 0; i < 6; i++ {
-		p := filepath.Join(dir, "..", "shared", "data", rel)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		dir = filepath.Dir(dir)
+	p := filepath.Join("..", "examples", "data", rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("recorded traffic: %v", err)
 	}
-	t.Fatalf("../shared/data/%s not found above the repository", rel)
-	return ""
+	return p
 }
 
 // replayFile runs a recording through `cdp replay`'s code path with one class

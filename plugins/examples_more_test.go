@@ -700,7 +700,7 @@ func TestMakePlugins(t *testing.T) {
 	}
 }
 
-// TestMoreOnRecordings replays the recorded traffic (../shared/data): the
+// TestMoreOnRecordings replays the recorded traffic (examples/data): the
 // AssemblyScript and Rust CPA examples must equal the builtin bit for bit,
 // and on the UK air traffic the aviation scorer must find exactly the
 // conflicts, with the same windows, that the builtin finds when every
@@ -717,7 +717,7 @@ func TestMoreOnRecordings(t *testing.T) {
 	}
 	for _, rec := range recordings {
 		t.Run(rec.name, func(t *testing.T) {
-			vs, ps := recordingPairs(t, filepath.Join("..", "..", "shared", "data", rec.name, "tracks.csv"), rec.hsep, rec.vsep, rec.reach)
+			vs, ps := recordingPairs(t, filepath.Join("..", "examples", "data", rec.name, "tracks.csv"), rec.hsep, rec.vsep, rec.reach)
 			prm := abi.Params{Horizon: rec.horizon, MinRisk: 0.3}
 			want := make([]abi.Result, len(ps))
 			if err := (builtin.Scorer{}).Score(ctx, prm, vs, ps, want); err != nil {

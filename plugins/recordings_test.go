@@ -14,7 +14,7 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/examples"
 )
 
-// recordingPairs replays a recorded traffic file (../shared/data/*/tracks.csv)
+// recordingPairs replays a recorded traffic file (examples/data/*/tracks.csv)
 // in 10 s ticks and returns, for every tick, the latest state of each
 // vehicle seen in the last 30 s and the pairs within reach of each other, as
 // one batch. Positions are projected onto a local plane at the first fix
@@ -23,7 +23,7 @@ import (
 func recordingPairs(tb testing.TB, path string, hsep, vsep, reach float64) ([]abi.Vehicle, []abi.Pair) {
 	f, err := os.Open(path)
 	if err != nil {
-		tb.Skipf("recording not available: %v", err)
+		tb.Fatalf("recorded traffic: %v", err)
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
@@ -99,7 +99,7 @@ func TestExamplesMatchBuiltinOnRecordings(t *testing.T) {
 	models := []string{"c-cpa", "go-cpa"}
 	for _, rec := range recordings {
 		t.Run(rec.name, func(t *testing.T) {
-			path := filepath.Join("..", "..", "shared", "data", rec.name, "tracks.csv")
+			path := filepath.Join("..", "examples", "data", rec.name, "tracks.csv")
 			vs, ps := recordingPairs(t, path, rec.hsep, rec.vsep, rec.reach)
 			prm := abi.Params{Horizon: rec.horizon, MinRisk: 0.3}
 			want := make([]abi.Result, len(ps))

@@ -137,19 +137,15 @@ func RecordJSON(b []byte, r *ingest.Record, class string) []byte {
 	return append(b, '}')
 }
 
-// DataFile finds ../shared/data/rel above the repository.
+// DataFile is the path of examples/data/rel, the recorded traffic kept in
+// the repository.
 func DataFile(t testing.TB, rel string) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for i := 0; i < 8; i++ {
-		p := filepath.Join(dir, "..", "shared", "data", rel)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		dir = filepath.Dir(dir)
+	p := filepath.Join("..", "..", "examples", "data", rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("recorded traffic: %v", err)
 	}
-	t.Skipf("../shared/data/%s not found above the repository", rel)
-	return ""
+	return p
 }
 
 // DataTicker is an Ingester that ticks its engine on data-time boundaries of

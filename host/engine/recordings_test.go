@@ -13,19 +13,14 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/host/geo"
 )
 
-// dataDir finds ../shared/data from the repository (tests run in their
-// package directory; CI clones the repository beside a copy of shared/).
+// dataDir is examples/data, the recorded traffic kept in the repository
+// (tests run in their package directory).
 func dataDir(t testing.TB) string {
-	dir, _ := os.Getwd()
-	for i := 0; i < 6; i++ {
-		p := filepath.Join(dir, "..", "shared", "data")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		dir = filepath.Dir(dir)
+	p := filepath.Join("..", "..", "examples", "data")
+	if st, err := os.Stat(p); err != nil || !st.IsDir() {
+		t.Fatalf("recorded traffic: %v", err)
 	}
-	t.Fatal("../shared/data not found above the repository")
-	return ""
+	return p
 }
 
 type row struct {

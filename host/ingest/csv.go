@@ -8,7 +8,7 @@ import (
 	"math"
 )
 
-// csvColumns are the columns of a recording (see shared/data/README.md), in
+// csvColumns are the columns of a recording (see examples/data/README.md), in
 // their usual order, and the field each fills.
 var csvColumns = [...]struct {
 	name  string

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-const dataDir = "../../../shared/data"
+const dataDir = "../../examples/data"
 
 // TestCSVRecordings reads both recordings whole: every row decodes, validates
 // and normalises, and the row counts are the documented ones.
@@ -27,7 +27,7 @@ func TestCSVRecordings(t *testing.T) {
 	for _, c := range cases {
 		f, err := os.Open(filepath.Join(dataDir, c.dir, "tracks.csv"))
 		if err != nil {
-			t.Skipf("recordings not available: %v", err)
+			t.Fatalf("recorded traffic: %v", err)
 		}
 		r := NewCSVReader(f)
 		ids := map[string]bool{}
