@@ -192,6 +192,8 @@ func TestBadFiles(t *testing.T) {
 		{"class zero vertical", "collision_detection:\n  classes:\n    heli: {horizontal: 10}\n", "collision_detection.classes.heli.vertical", ErrOutOfRange, "must be > 0, got 0"},
 		{"missing plugin file", "plugins:\n  scorer:\n    path: /nonexistent/scorer.wasm\n", "plugins.scorer.path", ErrOutOfRange, "no such file"},
 		{"tls half set", "security:\n  tls:\n    cert_file: " + examplePath + "\n", "security.tls.cert_file", ErrConflict, "set together"},
+		{"tls refused until served", "security:\n  tls:\n    cert_file: " + examplePath + "\n    key_file: " + examplePath + "\n", "security.tls.cert_file", ErrUnsupported, "would serve plain HTTP"},
+		{"jwt refused until enforced", "security:\n  jwt:\n    enabled: true\n    secret_file: " + examplePath + "\n", "security.jwt.enabled", ErrUnsupported, "would answer without a token"},
 		{"dotted key in a file", "grid.min_size: 5\n", "grid.min_size", ErrUnknownKey, "nest them, grid: min_size: ..."},
 		{"too many shards", "grid:\n  shards: 5000\n", "grid.shards", ErrOutOfRange, "[1, 4096]"},
 		{"class name too long", "collision_detection:\n  classes:\n    " + strings.Repeat("a", 65) + ": {horizontal: 1, vertical: 1}\n", "collision_detection.classes." + strings.Repeat("a", 65), ErrOutOfRange, "1 to 64"},

@@ -16,6 +16,10 @@ var (
 	ErrOutOfRange = errors.New("config: value out of range")
 	// ErrConflict: two or more settings contradict each other.
 	ErrConflict = errors.New("config: conflicting settings")
+	// ErrUnsupported: the setting is known but this build cannot honour it;
+	// cdp refuses to start rather than run without it (a security setting
+	// that does nothing must never fail open).
+	ErrUnsupported = errors.New("config: setting not supported")
 	// ErrSource: a file could not be read or parsed.
 	ErrSource = errors.New("config: cannot read source")
 )

@@ -363,6 +363,16 @@ func validate(c *Config, prov map[string]string) Errors {
 			"must be set when security.jwt.enabled is true")
 	}
 	ch.regularFile("security.jwt.secret_file", c.Security.JWT.SecretFile)
+	// A security setting that is accepted and does nothing is worse than
+	// none: until the listener and the middleware use these, refuse them.
+	if t.CertFile != "" || t.KeyFile != "" {
+		ch.fail(ErrUnsupported, "security.tls.cert_file", []string{"security.tls.key_file"},
+			"HTTPS is not implemented in this build: cdp would serve plain HTTP; remove security.tls or terminate TLS in a proxy")
+	}
+	if c.Security.JWT.Enabled || c.Security.JWT.Issuer != "" || c.Security.JWT.Audience != "" {
+		ch.fail(ErrUnsupported, "security.jwt.enabled", []string{"security.jwt.issuer", "security.jwt.audience"},
+			"JWT authentication is not implemented in this build: every endpoint would answer without a token; remove security.jwt")
+	}
 
 	return ch.errs
 }
