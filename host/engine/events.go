@@ -69,6 +69,10 @@ type Risk struct {
 	OpenedAt float64     `json:"opened_at"`
 	Seq      int         `json:"seq"`
 	Model    abi.ModelID `json:"model"`
+	// Resolving is set while the risk is below MinRisk - Hysteresis and
+	// waits ResolveAfter seconds of data time to resolve (Engine.Risks and
+	// Engine.Risk; never in a snapshot's view of the last event).
+	Resolving bool `json:"resolving"`
 
 	// tin/hasTIn carry TIn without a heap pointer while the tracker re-scores
 	// an open risk every tick; withTIn materialises it for a view or event.

@@ -72,19 +72,23 @@ func (e *Engine) Vehicles(fn func(VehicleState) bool) {
 	}
 }
 
-// Risks returns the open risks ordered by id.
+// Risks returns the open risks ordered by id, each as it stands now (see
+// Risk).
 func (e *Engine) Risks() []Risk {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	out := make([]Risk, 0, len(e.tr.byID))
 	for _, r := range e.tr.byID {
-		out = append(out, r.view)
+		out = append(out, r.current())
 	}
 	slices.SortFunc(out, func(a, b Risk) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
-// Risk returns the open risk with the given id.
+// Risk returns the open risk with the given id as it stands now: its latest
+// assessment (risk, TCA, distance of the last tick that scored the pair),
+// which may differ from its last event's by less than the update deltas, and
+// Resolving while it waits below the band to resolve.
 func (e *Engine) Risk(id string) (Risk, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -92,5 +96,14 @@ func (e *Engine) Risk(id string) (Risk, bool) {
 	if !ok {
 		return Risk{}, false
 	}
-	return r.view, true
+	return r.current(), true
+}
+
+// current is the risk's latest assessment, with the id, sequence number
+// and opening time of its episode, and Resolving set while its risk stays
+// below MinRisk - Hysteresis (it resolves after ResolveAfter there).
+func (r *openRisk) current() Risk {
+	c := r.cur.withTIn()
+	c.Resolving = r.below
+	return c
 }

@@ -400,3 +400,40 @@ func TestVehiclesInIDOrder(t *testing.T) {
 		t.Fatalf("walked %d vehicles, %v ... %v", len(got), got[:2], got[len(got)-2:])
 	}
 }
+
+// TestRisksShowCurrentAssessment: Risks and Risk show an open risk's latest
+// assessment, not its last event's (a change below update_risk_delta emits
+// nothing), and mark it resolving while it waits below the band.
+func TestRisksShowCurrentAssessment(t *testing.T) {
+	sc := &scriptedScorer{risks: []float64{0.9, 0.85, 0.1}}
+	cfg := Default()
+	cfg.ResolveAfter = 10
+	e, log := newTestEngine(t, cfg, Models{Predictor: builtin.Predictor{}, Scorer: sc})
+	t0 := 1_700_000_000.0
+	step := func(k int) Risk {
+		t.Helper()
+		tt := t0 + float64(k)
+		submit(t, e, Update{ID: []byte("a"), V: drone(0, 0, tt)}, Update{ID: []byte("b"), V: drone(30, 0, tt)})
+		rs := e.Risks()
+		if len(rs) != 1 {
+			t.Fatalf("step %d: %d open risks, want 1", k, len(rs))
+		}
+		one, ok := e.Risk(rs[0].ID)
+		if !ok || one.Risk != rs[0].Risk || one.Resolving != rs[0].Resolving {
+			t.Fatalf("step %d: Risk(%s) = %+v, %v; Risks() has %+v", k, rs[0].ID, one, ok, rs[0])
+		}
+		return rs[0]
+	}
+	if r := step(0); r.Risk != 0.9 || r.Resolving {
+		t.Fatalf("opened: %+v, want risk 0.9, not resolving", r)
+	}
+	if r := step(1); r.Risk != 0.85 || r.Resolving || r.Seq != 0 {
+		t.Fatalf("after a change below the update delta: %+v, want the current 0.85 at seq 0", r)
+	}
+	if len(log.evs) != 1 {
+		t.Fatalf("events %+v, want only the opening", log.evs)
+	}
+	if r := step(2); r.Risk != 0.1 || !r.Resolving {
+		t.Fatalf("below the band: %+v, want risk 0.1 and resolving", r)
+	}
+}
