@@ -138,6 +138,9 @@ func NewNode(cfg config.Config, logger *slog.Logger) (*Node, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	if err := checkAvailable(cfg); err != nil {
+		return nil, err
+	}
 	frame, err := Frame(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("host: system.frame: %w", err)
@@ -168,6 +171,20 @@ func NewNode(cfg config.Config, logger *slog.Logger) (*Node, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &Node{Config: cfg, Frame: frame, Validator: val, Engine: eng, History: hist, Registry: reg, Logger: logger}, nil
+}
+
+// checkAvailable refuses the settings that this build accepts in the schema
+// but does not honour yet, naming the key, so that no setting is silently
+// ignored.
+func checkAvailable(cfg config.Config) error {
+	if cfg.Database.Postgres.DSN != "" {
+		return &NotAvailableError{Key: "database.postgres.dsn", Reason: "the PostgreSQL store is not available in this build; " +
+			"unset it (history is kept in memory, or under system.data_dir)"}
+	}
+	if cfg.Database.Redis.Addr != "" {
+		return &NotAvailableError{Key: "database.redis.addr", Reason: "the Redis store is not available in this build; unset it"}
+	}
+	return nil
 }
 
 // Models returns the models the configuration names: the builtin ones unless

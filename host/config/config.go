@@ -104,7 +104,8 @@ type Database struct {
 type Postgres struct {
 	// DSN is a pgx connection string (postgres://user@host:5432/cdp). Prefer
 	// setting it from the environment (CDP_DATABASE_POSTGRES_DSN) so the
-	// password stays out of files. Default "" (embedded store).
+	// password stays out of files. Default "" (embedded store). Not
+	// available in this build yet: cdp refuses to start when it is set.
 	DSN string `koanf:"dsn"`
 	// MaxConns caps the connection pool; 0 lets pgx choose. Default 0.
 	MaxConns int `koanf:"max_conns"`
@@ -112,7 +113,8 @@ type Postgres struct {
 
 // Redis configures the Redis connection.
 type Redis struct {
-	// Addr is host:port of the Redis server. Default "" (no Redis).
+	// Addr is host:port of the Redis server. Default "" (no Redis). Not
+	// available in this build yet: cdp refuses to start when it is set.
 	Addr string `koanf:"addr"`
 	// Username for Redis ACL authentication. Default "".
 	Username string `koanf:"username"`

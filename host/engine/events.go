@@ -7,54 +7,30 @@ import (
 	"strconv"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/abi/risk"
 )
 
-// EventType is the lifecycle step a risk event reports.
-type EventType string
+// The risk event and the sink contract live in abi/risk, below the engine
+// and the stores; these aliases keep the engine's names.
+type (
+	// EventType is risk.EventType.
+	EventType = risk.EventType
+	// Event is risk.Event: one step of a risk's life.
+	Event = risk.Event
+	// Sink is risk.Sink: receives the events of each tick.
+	Sink = risk.Sink
+	// SinkFunc is risk.SinkFunc.
+	SinkFunc = risk.SinkFunc
+)
 
-// Risk event types.
+// Risk event types and resolve reasons (risk.EventOpened...).
 const (
-	EventOpened   EventType = "opened"
-	EventUpdated  EventType = "updated"
-	EventResolved EventType = "resolved"
+	EventOpened     = risk.EventOpened
+	EventUpdated    = risk.EventUpdated
+	EventResolved   = risk.EventResolved
+	ReasonSeparated = risk.ReasonSeparated
+	ReasonLost      = risk.ReasonLost
 )
-
-// Reasons a risk resolves.
-const (
-	ReasonSeparated = "separated"
-	ReasonLost      = "lost"
-)
-
-// Event is one step of a risk's life. Its ID is deterministic (risk id and
-// sequence number), so a consumer that sees an event twice after a redelivery
-// can drop the copy.
-type Event struct {
-	ID       string    `json:"id"`
-	Type     EventType `json:"type"`
-	RiskID   string    `json:"risk_id"`
-	Seq      int       `json:"seq"`
-	VehicleA string    `json:"vehicle_a"`
-	VehicleB string    `json:"vehicle_b"`
-	// Risk in [0, 1] from the scorer.
-	Risk float64 `json:"risk"`
-	// Time is the data time of the assessment: the later of the two states.
-	Time float64 `json:"time"`
-	// TCA is the predicted time of closest approach, Unix seconds.
-	TCA float64 `json:"tca"`
-	// DMin is the predicted 3D distance at TCA, metres.
-	DMin float64 `json:"dmin"`
-	// TIn is the predicted entry into loss of separation, Unix seconds; absent
-	// when the pair is not predicted to lose separation.
-	TIn *float64 `json:"t_in,omitempty"`
-	// Reason says why a risk resolved (separated, lost).
-	Reason string `json:"reason,omitempty"`
-	// OpenedAt is the data time the risk opened.
-	OpenedAt float64 `json:"opened_at"`
-	// Model produced the assessment.
-	Model abi.ModelID `json:"model"`
-	// Emitted is the wall-clock Unix time the event left the engine.
-	Emitted float64 `json:"emitted"`
-}
 
 // Risk is the current view of an open risk.
 type Risk struct {
@@ -95,18 +71,6 @@ func (r Risk) withTIn() Risk {
 	}
 	return r
 }
-
-// Sink receives the events of each tick, in a deterministic order, on the
-// engine's goroutine. It must not block for long and must not keep evs.
-type Sink interface {
-	Publish(evs []Event)
-}
-
-// SinkFunc adapts a function to Sink.
-type SinkFunc func(evs []Event)
-
-// Publish calls f.
-func (f SinkFunc) Publish(evs []Event) { f(evs) }
 
 // riskID is deterministic: the two vehicle ids in order and the times of
 // the two states that opened it, in milliseconds. The same input therefore

@@ -4,7 +4,7 @@
 // the PostgreSQL store replaces it behind the same methods (the api package
 // declares the interface it consumes, api.History).
 //
-// A Store is an engine.Sink: register it with engine.AddSink and every risk
+// A Store is a risk.Sink: register it with the engine (AddSink) and every risk
 // event the engine emits is kept, the oldest evicted first once Capacity is
 // reached.
 package memory
@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/abi/risk"
 )
 
 // DefaultCapacity is the number of events a Store keeps when Config.Capacity
@@ -40,7 +40,7 @@ type Stats struct {
 // Store is a bounded, concurrency-safe ring of risk events. Create it with New.
 type Store struct {
 	mu       sync.RWMutex
-	ring     []engine.Event
+	ring     []risk.Event
 	head     int // index of the oldest event
 	n        int // events held
 	appended uint64
@@ -56,17 +56,17 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Capacity == 0 {
 		cfg.Capacity = DefaultCapacity
 	}
-	return &Store{ring: make([]engine.Event, cfg.Capacity)}, nil
+	return &Store{ring: make([]risk.Event, cfg.Capacity)}, nil
 }
 
-// Publish implements engine.Sink: it appends copies of evs. It runs on the
+// Publish implements risk.Sink: it appends copies of evs. It runs on the
 // engine's tick goroutine and only takes the store's lock for the copy.
-func (s *Store) Publish(evs []engine.Event) { _ = s.Append(context.Background(), evs) }
+func (s *Store) Publish(evs []risk.Event) { _ = s.Append(context.Background(), evs) }
 
 // Append keeps copies of evs (the engine reuses its slice, and TIn points into
 // memory the store does not own, so both are copied). It never fails for the
 // memory store; the error is for stores that write somewhere.
-func (s *Store) Append(_ context.Context, evs []engine.Event) error {
+func (s *Store) Append(_ context.Context, evs []risk.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -103,7 +103,7 @@ func (s *Store) Append(_ context.Context, evs []engine.Event) error {
 
 // each calls fn for the held events, oldest first, until it returns false.
 // The caller holds s.mu for reading.
-func (s *Store) each(fn func(*engine.Event) bool) {
+func (s *Store) each(fn func(*risk.Event) bool) {
 	c := len(s.ring)
 	for i := 0; i < s.n; i++ {
 		if !fn(&s.ring[(s.head+i)%c]) {
@@ -121,15 +121,15 @@ func (s *Store) each(fn func(*engine.Event) bool) {
 //
 // Range filters on data time, not on Event.Emitted (the wall clock), because
 // a replayed recording's risks belong to the recording's times.
-func (s *Store) Range(ctx context.Context, from, to time.Time, vehicle string, limit int) ([]engine.Event, error) {
+func (s *Store) Range(ctx context.Context, from, to time.Time, vehicle string, limit int) ([]risk.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	lo, hi := unixBound(from, false), unixBound(to, true)
-	var out []engine.Event
+	var out []risk.Event
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	s.each(func(ev *engine.Event) bool {
+	s.each(func(ev *risk.Event) bool {
 		if ev.Time < lo || ev.Time >= hi {
 			return true
 		}
@@ -145,14 +145,14 @@ func (s *Store) Range(ctx context.Context, from, to time.Time, vehicle string, l
 // ByRisk returns the events of one risk, oldest first (opened, updated...,
 // resolved), or none when the store does not hold it (never seen, or
 // evicted).
-func (s *Store) ByRisk(ctx context.Context, riskID string) ([]engine.Event, error) {
+func (s *Store) ByRisk(ctx context.Context, riskID string) ([]risk.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []engine.Event
+	var out []risk.Event
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	s.each(func(ev *engine.Event) bool {
+	s.each(func(ev *risk.Event) bool {
 		if ev.RiskID == riskID {
 			out = append(out, *ev)
 		}
@@ -163,7 +163,7 @@ func (s *Store) ByRisk(ctx context.Context, riskID string) ([]engine.Event, erro
 
 // ByVehicle returns the events of the risks the vehicle took part in, oldest
 // first, at most limit when limit > 0. It is Range with open bounds.
-func (s *Store) ByVehicle(ctx context.Context, vehicle string, limit int) ([]engine.Event, error) {
+func (s *Store) ByVehicle(ctx context.Context, vehicle string, limit int) ([]risk.Event, error) {
 	return s.Range(ctx, time.Time{}, time.Time{}, vehicle, limit)
 }
 
@@ -188,4 +188,4 @@ func unixBound(t time.Time, upper bool) float64 {
 
 var inf = math.Inf(1)
 
-var _ engine.Sink = (*Store)(nil)
+var _ risk.Sink = (*Store)(nil)

@@ -8,17 +8,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/abi/risk"
 )
 
-func ev(risk string, seq int, a, b string, t float64) engine.Event {
-	return engine.Event{
-		ID: fmt.Sprintf("%s.%d", risk, seq), RiskID: risk, Seq: seq, Type: engine.EventUpdated,
+func ev(riskID string, seq int, a, b string, t float64) risk.Event {
+	return risk.Event{
+		ID: fmt.Sprintf("%s.%d", riskID, seq), RiskID: riskID, Seq: seq, Type: risk.EventUpdated,
 		VehicleA: a, VehicleB: b, Time: t,
 	}
 }
 
-func ids(evs []engine.Event) []string {
+func ids(evs []risk.Event) []string {
 	out := make([]string, len(evs))
 	for i := range evs {
 		out[i] = evs[i].ID
@@ -52,7 +52,7 @@ func TestRingEvictsOldest(t *testing.T) {
 	s, _ := New(Config{Capacity: 3})
 	ctx := context.Background()
 	for i := range 5 {
-		s.Publish([]engine.Event{ev("r", i, "a", "b", float64(100+i))})
+		s.Publish([]risk.Event{ev("r", i, "a", "b", float64(100+i))})
 	}
 	all, _ := s.Range(ctx, time.Time{}, time.Time{}, "", 0)
 	eq(t, "after 5 appends into 3", ids(all), []string{"r.2", "r.3", "r.4"})
@@ -65,7 +65,7 @@ func TestRingEvictsOldest(t *testing.T) {
 func TestRangeBoundsAndFilters(t *testing.T) {
 	s, _ := New(Config{Capacity: 10})
 	ctx := context.Background()
-	s.Publish([]engine.Event{
+	s.Publish([]risk.Event{
 		ev("r1", 0, "a", "b", 100),
 		ev("r2", 0, "c", "d", 101.5),
 		ev("r1", 1, "a", "b", 102),
@@ -98,7 +98,7 @@ func TestRangeBoundsAndFilters(t *testing.T) {
 func TestPublishCopies(t *testing.T) {
 	s, _ := New(Config{Capacity: 4})
 	tin := 42.0
-	in := []engine.Event{ev("r", 0, "a", "b", 1)}
+	in := []risk.Event{ev("r", 0, "a", "b", 1)}
 	in[0].TIn = &tin
 	s.Publish(in)
 	in[0].ID = "overwritten"
@@ -119,7 +119,7 @@ func TestConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 500 {
-				s.Publish([]engine.Event{ev(fmt.Sprintf("w%d", w), i, "a", "b", float64(i))})
+				s.Publish([]risk.Event{ev(fmt.Sprintf("w%d", w), i, "a", "b", float64(i))})
 			}
 		}()
 		go func() {
@@ -144,7 +144,7 @@ func TestConcurrent(t *testing.T) {
 // engine's tick goroutine.
 func TestPublishAllocs(t *testing.T) {
 	s, _ := New(Config{Capacity: 128})
-	evs := []engine.Event{ev("r", 0, "a", "b", 1), ev("q", 0, "a", "c", 2)}
+	evs := []risk.Event{ev("r", 0, "a", "b", 1), ev("q", 0, "a", "c", 2)}
 	if n := testing.AllocsPerRun(100, func() { s.Publish(evs) }); n != 0 {
 		t.Fatalf("Publish allocates %v times per call, want 0", n)
 	}
@@ -153,7 +153,7 @@ func TestPublishAllocs(t *testing.T) {
 func BenchmarkRange(b *testing.B) {
 	s, _ := New(Config{Capacity: DefaultCapacity})
 	for i := range DefaultCapacity {
-		s.Publish([]engine.Event{ev("r", i, "a", "b", float64(i))})
+		s.Publish([]risk.Event{ev("r", i, "a", "b", float64(i))})
 	}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -165,10 +165,10 @@ func BenchmarkRange(b *testing.B) {
 
 func ExampleStore() {
 	s, _ := New(Config{Capacity: 2})
-	s.Publish([]engine.Event{
-		{ID: "r-1.0", RiskID: "r-1", Type: engine.EventOpened, Time: 10},
-		{ID: "r-1.1", RiskID: "r-1", Type: engine.EventResolved, Time: 12},
-		{ID: "r-2.0", RiskID: "r-2", Type: engine.EventOpened, Time: 13},
+	s.Publish([]risk.Event{
+		{ID: "r-1.0", RiskID: "r-1", Type: risk.EventOpened, Time: 10},
+		{ID: "r-1.1", RiskID: "r-1", Type: risk.EventResolved, Time: 12},
+		{ID: "r-2.0", RiskID: "r-2", Type: risk.EventOpened, Time: 13},
 	})
 	evs, _ := s.ByRisk(context.Background(), "r-1")
 	for _, e := range evs {
