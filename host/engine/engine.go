@@ -83,8 +83,13 @@ type Engine struct {
 	models atomic.Pointer[Models]
 	kick   chan struct{} // SetModels asks Run for a tick now
 
-	// mu guards the state below; a tick holds it for writing, readers
-	// (API queries, export) for reading.
+	// tickMu serialises the writers of the state below: Tick and Restore.
+	tickMu sync.Mutex
+	// mu guards the state below against readers (API queries, export). A
+	// tick holds it for writing only while it writes (apply, expire,
+	// predict and place; track and adjust), not while it queries the grid
+	// and scores, which only read: a query or a status call waits for the
+	// short write phases, never for the scoring of a dense tick.
 	mu    sync.RWMutex
 	ids   idIndex
 	names []string
@@ -114,6 +119,9 @@ type Engine struct {
 	orderCount []int32 // counting-sort buckets of track
 
 	stats counters
+	// pub is what Stats reads without any lock: the state-table figures as
+	// of the end of the last tick.
+	pub atomic.Pointer[published]
 
 	// phase state of the workers
 	next      atomic.Int64
@@ -188,6 +196,7 @@ func New(cfg Config, m Models) (*Engine, error) {
 	}
 	e.workers = make([]worker, n)
 	e.SetModels(m)
+	e.publishStats()
 	return e, nil
 }
 
@@ -288,23 +297,32 @@ var ErrClosed = errors.New("engine: closed")
 // TrySubmit accepts the whole batch or, when the queue cannot hold it, none of
 // it (ErrQueueFull). Accepted updates are applied by the next tick.
 func (e *Engine) TrySubmit(ups []Update) error {
+	return e.enqueue(ups, nil, len(ups))
+}
+
+// enqueue queues the n updates of ups whose verdict is VerdictAccepted (all
+// of them when verdicts is nil), all or none.
+func (e *Engine) enqueue(ups []Update, verdicts []Verdict, n int) error {
 	q := &e.q
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	if len(q.ups)+len(ups) > q.max && len(q.ups) > 0 {
+	if len(q.ups)+n > q.max && len(q.ups) > 0 {
 		q.mu.Unlock()
 		return ErrQueueFull
 	}
 	for i := range ups {
+		if verdicts != nil && verdicts[i] != VerdictAccepted {
+			continue
+		}
 		u := &ups[i]
 		q.ups = append(q.ups, pendingUpdate{idOff: uint32(len(q.ids)), idLen: uint32(len(u.ID)), v: u.V})
 		q.ids = append(q.ids, u.ID...)
 	}
 	q.mu.Unlock()
-	e.stats.accepted.Add(uint64(len(ups)))
+	e.stats.accepted.Add(uint64(n))
 	return nil
 }
 
@@ -401,8 +419,9 @@ func (e *Engine) Close() {
 func (e *Engine) Tick() TickStats {
 	start := time.Now()
 	models := e.models.Load()
+	e.tickMu.Lock()
+	defer e.tickMu.Unlock()
 	e.mu.Lock()
-	defer e.mu.Unlock()
 
 	ups, ids, gen := e.swap(e.applied, e.idArena)
 	e.applied, e.idArena = ups, ids
@@ -464,7 +483,11 @@ func (e *Engine) Tick() TickStats {
 		e.predictAndPlace(models, &ts)
 		t2 := time.Now()
 		ts.Predict = t2.Sub(t1)
+		// Querying and scoring only read the state table, the grid and the
+		// tracker: readers may run beside them (tickMu keeps other writers out).
+		e.mu.Unlock()
 		e.queryAndScore(models, &ts)
+		e.mu.Lock()
 		t3 := time.Now()
 		ts.Score = t3.Sub(t2)
 		evs = e.track(models, evs, &ts)
@@ -475,6 +498,8 @@ func (e *Engine) Tick() TickStats {
 	if e.grid.Adjust() {
 		ts.Resized = true
 	}
+	e.publishStats()
+	e.mu.Unlock()
 	ts.Adjust = time.Since(t1)
 	ts.Duration = time.Since(start)
 	e.stats.add(&ts)
@@ -509,11 +534,20 @@ func (e *Engine) now() float64 {
 	return e.clock + (wall - e.clockWall)
 }
 
+// peekNow is now without moving the wall reference: readers holding the read
+// lock use it.
+func (e *Engine) peekNow() float64 {
+	if e.cfg.Now == nil || e.clockAdvanced || e.clockWall == 0 {
+		return e.clock
+	}
+	return e.clock + (e.cfg.Now() - e.clockWall)
+}
+
 // Clock returns the engine clock, Unix seconds (see Config.Now).
 func (e *Engine) Clock() float64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.now()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.peekNow()
 }
 
 func (e *Engine) alloc(name string) uint32 {

@@ -32,23 +32,29 @@ const (
 	ReasonLost      = risk.ReasonLost
 )
 
-// Risk is the current view of an open risk.
+// Risk is an open risk. Engine.Risks and Engine.Risk give its latest
+// assessment (the last time the pair was scored), which may be newer than its
+// last event: a risk that drifts by less than update_risk_delta emits no
+// event, and one below the resolve threshold waits resolve_after before it
+// resolves. A Snapshot holds what the last event said.
 type Risk struct {
-	ID       string      `json:"id"`
-	VehicleA string      `json:"vehicle_a"`
-	VehicleB string      `json:"vehicle_b"`
-	Risk     float64     `json:"risk"`
-	Time     float64     `json:"time"`
-	TCA      float64     `json:"tca"`
-	DMin     float64     `json:"dmin"`
-	TIn      *float64    `json:"t_in,omitempty"`
-	OpenedAt float64     `json:"opened_at"`
-	Seq      int         `json:"seq"`
-	Model    abi.ModelID `json:"model"`
-	// Resolving is set while the risk is below MinRisk - Hysteresis and
-	// waits ResolveAfter seconds of data time to resolve (Engine.Risks and
-	// Engine.Risk; never in a snapshot's view of the last event).
-	Resolving bool `json:"resolving"`
+	ID       string   `json:"id"`
+	VehicleA string   `json:"vehicle_a"`
+	VehicleB string   `json:"vehicle_b"`
+	Risk     float64  `json:"risk"`
+	Time     float64  `json:"time"`
+	TCA      float64  `json:"tca"`
+	DMin     float64  `json:"dmin"`
+	TIn      *float64 `json:"t_in,omitempty"`
+	OpenedAt float64  `json:"opened_at"`
+	// Seq is the sequence number of the risk's last event.
+	Seq   int         `json:"seq"`
+	Model abi.ModelID `json:"model"`
+	// Resolving is set while the risk is below min_risk_level - hysteresis
+	// and waits resolve_after (of data time, from ResolvingSince) before it
+	// resolves; it resolves then unless it rises again.
+	Resolving      bool    `json:"resolving"`
+	ResolvingSince float64 `json:"resolving_since,omitempty"`
 
 	// tin/hasTIn carry TIn without a heap pointer while the tracker re-scores
 	// an open risk every tick; withTIn materialises it for a view or event.

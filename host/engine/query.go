@@ -98,12 +98,3 @@ func (e *Engine) Risk(id string) (Risk, bool) {
 	}
 	return r.current(), true
 }
-
-// current is the risk's latest assessment, with the id, sequence number
-// and opening time of its episode, and Resolving set while its risk stays
-// below MinRisk - Hysteresis (it resolves after ResolveAfter there).
-func (r *openRisk) current() Risk {
-	c := r.cur.withTIn()
-	c.Resolving = r.below
-	return c
-}

@@ -114,8 +114,11 @@ func (e *Engine) Restore(s Snapshot) error {
 		}
 	}
 	m := e.models.Load()
+	e.tickMu.Lock()
+	defer e.tickMu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	defer e.publishStats()
 	e.tick++
 	e.dirty = e.dirty[:0]
 	for _, v := range s.Vehicles {
@@ -152,7 +155,8 @@ func (e *Engine) Restore(s Snapshot) error {
 			r.tin, r.hasTIn = *r.TIn, true
 			r.los = *r.TIn <= r.Time // entered at or before the assessment
 		}
-		o := &openRisk{a: a, b: b, view: r, cur: r}
+		o := &openRisk{a: a, b: b, view: r, cur: r, below: r.Resolving, belowSince: r.ResolvingSince}
+		o.view.Resolving, o.view.ResolvingSince, o.cur.Resolving, o.cur.ResolvingSince = false, 0, false, 0
 		e.tr.open[key] = o
 		e.tr.byID[r.ID] = o
 		e.tr.bySlot[a] = append(e.tr.bySlot[a], o)

@@ -88,8 +88,8 @@ var TickBuckets = [...]time.Duration{
 // Stats is a snapshot of the engine's counters since start; /system/status,
 // health and the Prometheus collector all read it.
 type Stats struct {
-	Vehicles      int           // live vehicles in the state table
-	OpenRisks     int           // risks open now
+	Vehicles      int           // live vehicles in the state table at the end of the last tick
+	OpenRisks     int           // risks open at the end of the last tick
 	Pending       int           // updates accepted, waiting for a tick
 	Accepted      uint64        // updates accepted by Submit/TrySubmit
 	Applied       uint64        // updates applied to the state table
@@ -114,20 +114,41 @@ type Stats struct {
 	// PhaseTotals is the time spent in each tick phase since start: apply,
 	// predict, score (grid query and scoring), track, adjust.
 	PhaseTotals [5]time.Duration
-	Clock       float64    // newest state time applied, Unix seconds
-	Grid        grid.Stats // broadphase
+	// Clock is the newest state time applied, Unix seconds, as of the end of
+	// the last tick.
+	Clock float64
+	// Grid is the broadphase as of the end of the last tick.
+	Grid grid.Stats
 }
 
-// Stats returns a snapshot.
+// published holds the figures of the state table and grid as of the end of
+// the last tick (or restore), for Stats.
+type published struct {
+	vehicles, openRisks int
+	clock               float64
+	grid                grid.Stats
+}
+
+// publishStats stores the state figures for Stats; the caller holds mu for
+// writing. One small allocation per tick.
+func (e *Engine) publishStats() {
+	e.pub.Store(&published{
+		vehicles:  e.ids.len(),
+		openRisks: len(e.tr.open),
+		clock:     e.clock,
+		grid:      e.grid.Stats(),
+	})
+}
+
+// Stats returns a snapshot. It takes no lock that a tick holds: the
+// counters are atomic and the state figures (Vehicles, OpenRisks, Clock,
+// Grid) are those published at the end of the last tick, so that health
+// checks, /system/status and /metrics answer at once while a long tick runs.
 func (e *Engine) Stats() Stats {
-	e.mu.RLock()
-	s := Stats{
-		Vehicles:  e.ids.len(),
-		OpenRisks: len(e.tr.open),
-		Clock:     e.clock,
-		Grid:      e.grid.Stats(),
+	var s Stats
+	if p := e.pub.Load(); p != nil {
+		s.Vehicles, s.OpenRisks, s.Clock, s.Grid = p.vehicles, p.openRisks, p.clock, p.grid
 	}
-	e.mu.RUnlock()
 	c := &e.stats
 	s.Pending = e.Pending()
 	s.Accepted = c.accepted.Load()

@@ -153,6 +153,16 @@ func (t *tracker) observe(e *Engine, m *Models, s *scored, evs []Event) []Event 
 	return evs
 }
 
+// current returns the risk's latest assessment, as Engine.Risks shows it.
+func (r *openRisk) current() Risk {
+	c := r.cur.withTIn()
+	c.Resolving, c.ResolvingSince = r.below, 0
+	if r.below {
+		c.ResolvingSince = r.belowSince
+	}
+	return c
+}
+
 // event builds an event from the risk's latest assessment.
 func (r *openRisk) event(typ EventType, reason string) Event {
 	c := &r.cur
