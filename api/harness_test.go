@@ -35,6 +35,11 @@ var testFrame = geo.MustNew(geo.Config{Lat: 51.5, Lon: -0.12})
 
 func newEngine(t testing.TB, mod func(*engine.Config)) *engine.Engine {
 	t.Helper()
+	return newEngineWith(t, mod, engine.Models{Predictor: builtin.Predictor{}, Scorer: builtin.Scorer{}})
+}
+
+func newEngineWith(t testing.TB, mod func(*engine.Config), m engine.Models) *engine.Engine {
+	t.Helper()
 	cfg := engine.Default()
 	// The tests step the engine one tick per data second and expect a pair
 	// that separates to resolve at once: no resolve_after hold.
@@ -42,7 +47,7 @@ func newEngine(t testing.TB, mod func(*engine.Config)) *engine.Engine {
 	if mod != nil {
 		mod(&cfg)
 	}
-	e, err := engine.New(cfg, engine.Models{Predictor: builtin.Predictor{}, Scorer: builtin.Scorer{}})
+	e, err := engine.New(cfg, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +58,13 @@ func newEngine(t testing.TB, mod func(*engine.Config)) *engine.Engine {
 // history are set already) and engMod the engine's configuration.
 func newHarness(t testing.TB, opt func(*api.Options), engMod func(*engine.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, eng: newEngine(t, engMod), done: make(chan error, 1)}
+	return newHarnessWith(t, opt, newEngine(t, engMod))
+}
+
+// newHarnessWith starts a server on the engine e.
+func newHarnessWith(t testing.TB, opt func(*api.Options), e *engine.Engine) *harness {
+	t.Helper()
+	h := &harness{t: t, eng: e, done: make(chan error, 1)}
 	var err error
 	if h.hist, err = memory.New(memory.Config{Capacity: 1000}); err != nil {
 		t.Fatal(err)

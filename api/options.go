@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -119,6 +120,13 @@ type Options struct {
 	// its write deadline per event. Defaults 10 s, 10 s, 60 s; negative: none.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 
+	// DefaultLimit is the page size of GET /api/v1/risks and /vehicles when
+	// the request names no limit (api.default_limit). Default 100.
+	DefaultLimit int
+	// MaxLimit is the largest limit a list request may ask for, 400 above
+	// (api.max_limit); it also caps the history's pages. Default 10000.
+	MaxLimit int
+
 	// MaxConnections caps the connections served at once (fasthttp's
 	// Concurrency); beyond it new connections get 503. With BodyLimit it
 	// bounds the memory held by request bodies. Default 4096.
@@ -214,6 +222,15 @@ func (o Options) withDefaults() (Options, error) {
 	dur(&o.ReadTimeout, 10*time.Second)
 	dur(&o.WriteTimeout, 10*time.Second)
 	dur(&o.IdleTimeout, 60*time.Second)
+	if o.MaxLimit <= 0 {
+		o.MaxLimit = 10000
+	}
+	if o.DefaultLimit <= 0 {
+		o.DefaultLimit = 100
+	}
+	if o.DefaultLimit > o.MaxLimit {
+		return o, fmt.Errorf("api: DefaultLimit (api.default_limit) %d is above MaxLimit (api.max_limit) %d", o.DefaultLimit, o.MaxLimit)
+	}
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = 4096
 	}

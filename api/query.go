@@ -1,9 +1,9 @@
 package api
 
 import (
-	"encoding/base64"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,13 +16,9 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/host/geo"
 )
 
-// Paging limits of the list endpoints.
-const (
-	defaultVehicleLimit = 100
-	maxVehicleLimit     = 10000
-	defaultEventLimit   = 1000
-	maxEventLimit       = 10000
-)
+// defaultEventLimit is the history's page size unless api.max_limit is
+// lower.
+const defaultEventLimit = 1000
 
 // vehicleView is a vehicle as the API shows it: the position both in WGS84
 // and in the engine frame, the velocity in the frame and as ground speed,
@@ -49,6 +45,9 @@ type vehicleView struct {
 	VSep   float64       `json:"vsep"`
 	Sigma  float64       `json:"sigma"`
 	Box    [2][3]float64 `json:"swept_box"` // [[minX,minY,minZ],[maxX,maxY,maxZ]], frame metres
+	// Risk is the vehicle's highest open risk now, shown when the list is
+	// sorted or filtered by risk.
+	Risk *float64 `json:"risk,omitempty"`
 }
 
 func (s *Server) view(vs *engine.VehicleState) vehicleView {
@@ -93,53 +92,96 @@ func (s *Server) getVehicle(c *fiber.Ctx) error {
 	return c.JSON(s.view(&vs))
 }
 
-// getVehicles lists vehicles in id order, optionally in a box, paged.
+// getVehicles lists vehicles, paged, optionally filtered.
 //
-//	GET /api/v1/vehicles?bbox=minLon,minLat,maxLon,maxLat[&crs=wgs84|frame][&limit=100][&cursor=...]
+//	GET /api/v1/vehicles[?sort=id|risk][&limit=N][&cursor=C][&min_risk=R]
+//	    [&bbox=minLon,minLat,maxLon,maxLat[&crs=wgs84|frame]][&class=NAME[,NAME]]
 //
-// bbox in WGS84 degrees (minLon > maxLon crosses the antimeridian), or with
-// crs=frame as minX,minY,maxX,maxY engine-frame metres. limit in [1, 10000],
-// default 100. The answer carries next_cursor while more vehicles follow;
-// pass it back as cursor.
+// sort=id (default) lists in id order; sort=risk lists the vehicles with the
+// highest open risk first (then by id), then those without one. bbox in WGS84
+// degrees (minLon > maxLon crosses the antimeridian), or with crs=frame as
+// minX,minY,maxX,maxY engine-frame metres. min_risk keeps the vehicles with
+// an open risk at or above it. limit in [1, api.max_limit], default
+// api.default_limit. The answer carries next_cursor while more vehicles
+// follow; pass it back as cursor with the same sort. With sort=risk or
+// min_risk each vehicle shows "risk", its highest open risk now.
 func (s *Server) getVehicles(c *fiber.Ctx) error {
-	var box *area
-	if q := c.Query("bbox"); q != "" {
-		var p *Problem
-		if box, p = parseArea(q, c.Query("crs")); p != nil {
-			return p
-		}
-	} else if crs := c.Query("crs"); crs != "" {
-		return badParam("crs", crs, "crs needs a bbox")
-	}
-	limit, p := parseLimit(c.Query("limit"), defaultVehicleLimit, maxVehicleLimit)
+	q, p := s.parseListQuery(c, sortID)
 	if p != nil {
 		return p
 	}
-	after := ""
-	if cur := c.Query("cursor"); cur != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cur)
-		if err != nil || len(b) == 0 {
-			return badParam("cursor", cur, "not a cursor from a previous answer")
+	var (
+		states []engine.VehicleState
+		risks  []float64 // by states index, when worst is set
+		worst  map[string]float64
+		more   bool
+	)
+	if q.sort == sortRisk || q.hasMin {
+		// The highest current risk of each vehicle that has an open risk.
+		worst = make(map[string]float64)
+		for _, r := range s.eng.Risks() {
+			for _, id := range [2]string{r.VehicleA, r.VehicleB} {
+				if w, ok := worst[id]; !ok || r.Risk > w {
+					worst[id] = r.Risk
+				}
+			}
 		}
-		after = string(b)
 	}
-	frame := s.opts.Frame
-	var states []engine.VehicleState
-	more := false
-	s.eng.Vehicles(func(vs engine.VehicleState) bool {
-		if after != "" && vs.ID <= after {
-			return true
-		}
-		if box != nil && !box.contains(frame, &vs.State) {
-			return true
-		}
-		if len(states) == limit {
+	take := func(vs engine.VehicleState, risk float64) bool {
+		if len(states) == q.limit {
 			more = true
 			return false
 		}
 		states = append(states, vs)
+		risks = append(risks, risk)
 		return true
-	})
+	}
+	if q.sort == sortRisk {
+		// Vehicles with a risk above 0 first, highest first; then the
+		// rest (risk 0) in id order, read from the state table.
+		type ranked struct {
+			id   string
+			risk float64
+		}
+		var rs []ranked
+		for id, w := range worst {
+			if w > 0 && w >= q.minRisk && q.cur.after(w, id) {
+				rs = append(rs, ranked{id, w})
+			}
+		}
+		slices.SortFunc(rs, func(a, b ranked) int { return byRiskThenID(a.risk, a.id, b.risk, b.id) })
+		full := false
+		for _, r := range rs {
+			vs, ok := s.eng.Vehicle(r.id)
+			if !ok || !s.vehicleMatches(&q, &vs) {
+				continue
+			}
+			if !take(vs, r.risk) {
+				full = true
+				break
+			}
+		}
+		if !full && !(q.hasMin && q.minRisk > 0) {
+			s.eng.Vehicles(func(vs engine.VehicleState) bool {
+				w, risky := worst[vs.ID]
+				if w > 0 || (q.hasMin && !risky) || !q.cur.after(0, vs.ID) || !s.vehicleMatches(&q, &vs) {
+					return true
+				}
+				return take(vs, 0)
+			})
+		}
+	} else {
+		s.eng.Vehicles(func(vs engine.VehicleState) bool {
+			if !q.cur.after(0, vs.ID) || !s.vehicleMatches(&q, &vs) {
+				return true
+			}
+			w := worst[vs.ID]
+			if q.hasMin && (w < q.minRisk || (q.minRisk == 0 && !hasKey(worst, vs.ID))) {
+				return true
+			}
+			return take(vs, w)
+		})
+	}
 	out := struct {
 		Vehicles   []vehicleView `json:"vehicles"`
 		Count      int           `json:"count"`
@@ -147,11 +189,21 @@ func (s *Server) getVehicles(c *fiber.Ctx) error {
 	}{Vehicles: make([]vehicleView, len(states)), Count: len(states)}
 	for i := range states {
 		out.Vehicles[i] = s.view(&states[i])
+		if worst != nil {
+			r := risks[i]
+			out.Vehicles[i].Risk = &r
+		}
 	}
 	if more {
-		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(states[len(states)-1].ID))
+		last := len(states) - 1
+		out.NextCursor = cursor{sort: q.sort, risk: risks[last], id: states[last].ID}.encode()
 	}
 	return c.JSON(out)
+}
+
+func hasKey(m map[string]float64, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // pathID returns the {id} path parameter, percent-decoded (ids may hold any
@@ -243,24 +295,80 @@ func parseLimit(q string, def, max int) (int, *Problem) {
 	return n, nil
 }
 
-// getRisks lists the open risks, ordered by id.
+// getRisks lists the open risks as they stand now, paged, optionally
+// filtered.
 //
-//	GET /api/v1/risks[?vehicle=ID]
+//	GET /api/v1/risks[?sort=risk|id][&limit=N][&cursor=C][&min_risk=R]
+//	    [&bbox=minLon,minLat,maxLon,maxLat[&crs=wgs84|frame]][&class=NAME[,NAME]]
+//	    [&vehicle=ID][&resolving=true|false]
+//
+// sort=risk (default) lists the highest risk first, then by id; sort=id in
+// id order. Each risk shows its current assessment (the last tick's, not its
+// last event's) and "resolving": true while it is below min_risk_level -
+// hysteresis and waits to resolve; resolving=false leaves those out,
+// resolving=true lists only them. bbox and class keep the risks with either
+// vehicle inside the box or of one of the classes. total is the number of
+// risks that pass the filters; next_cursor is there while more follow (pass
+// it back as cursor with the same sort; a risk whose risk changed between
+// two pages may show on both or neither).
 func (s *Server) getRisks(c *fiber.Ctx) error {
-	rs := s.eng.Risks()
-	if v := c.Query("vehicle"); v != "" {
-		keep := rs[:0]
-		for _, r := range rs {
-			if r.VehicleA == v || r.VehicleB == v {
-				keep = append(keep, r)
-			}
+	q, p := s.parseListQuery(c, sortRisk)
+	if p != nil {
+		return p
+	}
+	resolving := 0 // -1: leave out, 1: only them
+	if v := c.Query("resolving"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return badParam("resolving", v, "want true (only the risks waiting to resolve) or false (leave them out)")
 		}
-		rs = keep
+		resolving = -1
+		if b {
+			resolving = 1
+		}
+	}
+	vehicle := c.Query("vehicle")
+	rs := s.eng.Risks()
+	keep := rs[:0]
+	for i := range rs {
+		r := &rs[i]
+		switch {
+		case vehicle != "" && r.VehicleA != vehicle && r.VehicleB != vehicle,
+			q.hasMin && r.Risk < q.minRisk,
+			resolving < 0 && r.Resolving,
+			resolving > 0 && !r.Resolving,
+			!s.riskMatches(&q, r):
+			continue
+		}
+		keep = append(keep, *r)
+	}
+	rs = keep
+	if q.sort == sortRisk {
+		slices.SortFunc(rs, func(a, b engine.Risk) int { return byRiskThenID(a.Risk, a.ID, b.Risk, b.ID) })
+	} // else Risks() is in id order already
+	total := len(rs)
+	start := 0
+	if q.cur != nil {
+		start, _ = slices.BinarySearchFunc(rs, q.cur, func(r engine.Risk, c *cursor) int {
+			if c.after(r.Risk, r.ID) {
+				return 1
+			}
+			return -1
+		})
+	}
+	page := rs[start:]
+	next := ""
+	if len(page) > q.limit {
+		page = page[:q.limit]
+		last := &page[len(page)-1]
+		next = cursor{sort: q.sort, risk: last.Risk, id: last.ID}.encode()
 	}
 	return c.JSON(struct {
-		Risks []engine.Risk `json:"risks"`
-		Count int           `json:"count"`
-	}{rs, len(rs)})
+		Risks      []engine.Risk `json:"risks"`
+		Count      int           `json:"count"`
+		Total      int           `json:"total"`
+		NextCursor string        `json:"next_cursor,omitempty"`
+	}{page, len(page), total, next})
 }
 
 // riskAnswer is one risk with its history.
@@ -325,7 +433,7 @@ func (s *Server) getRiskHistory(c *fiber.Ctx) error {
 	if !from.IsZero() && !to.IsZero() && to.Before(from) {
 		return badParam("to", c.Query("to"), "to is before from")
 	}
-	limit, p := parseLimit(c.Query("limit"), defaultEventLimit, maxEventLimit)
+	limit, p := parseLimit(c.Query("limit"), min(defaultEventLimit, s.opts.MaxLimit), s.opts.MaxLimit)
 	if p != nil {
 		return p
 	}

@@ -220,6 +220,8 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 		ReadTimeout:         c.ReadTimeout,
 		WriteTimeout:        c.WriteTimeout,
 		IdleTimeout:         c.IdleTimeout,
+		DefaultLimit:        c.DefaultLimit,
+		MaxLimit:            c.MaxLimit,
 		Registerer:          n.Registry,
 		Gatherer:            n.Registry,
 		Logger:              n.Logger,

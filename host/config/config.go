@@ -360,6 +360,13 @@ type API struct {
 	// ShutdownTimeout bounds the graceful drain on stop; written in seconds.
 	// Default 15.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// DefaultLimit is the page size of GET /api/v1/risks and /vehicles when
+	// a request names no limit. Default 100.
+	DefaultLimit int `koanf:"default_limit"`
+	// MaxLimit is the largest page a list request may ask for (400 above);
+	// it also caps the risk history's pages and the live stream's initial
+	// snapshot. Default 10000.
+	MaxLimit int `koanf:"max_limit"`
 	// Admin configures the admin endpoints (plugin upload, state import).
 	Admin Admin `koanf:"admin"`
 }
@@ -533,6 +540,8 @@ func Default() Config {
 			WriteTimeout:    10 * time.Second,
 			IdleTimeout:     60 * time.Second,
 			ShutdownTimeout: 15 * time.Second,
+			DefaultLimit:    100,
+			MaxLimit:        10000,
 			Admin: Admin{
 				Enabled: false,
 				Allow:   []string{"127.0.0.1/32", "::1/128"},

@@ -334,6 +334,11 @@ func validate(c *Config, prov map[string]string) Errors {
 	ch.nonNegativeDuration("api.write_timeout", a.WriteTimeout)
 	ch.nonNegativeDuration("api.idle_timeout", a.IdleTimeout)
 	ch.positiveDuration("api.shutdown_timeout", a.ShutdownTimeout)
+	ch.positiveInt("api.default_limit", a.DefaultLimit)
+	ch.positiveInt("api.max_limit", a.MaxLimit)
+	if a.DefaultLimit > a.MaxLimit && a.MaxLimit > 0 {
+		ch.fail(ErrOutOfRange, "api.default_limit", nil, "%d is above api.max_limit %d", a.DefaultLimit, a.MaxLimit)
+	}
 	for i, cidr := range a.Admin.Allow {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
 			ch.fail(ErrOutOfRange, fmt.Sprintf("api.admin.allow[%d]", i), nil, "want a network in CIDR form such as 10.0.0.0/8, got %q", cidr)
