@@ -2,23 +2,36 @@
 GO      ?= go
 BIN     ?= bin/cdp
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/collision-detection-platform/distributed-platform/host/cli.version=$(VERSION)
+# The commit and its time, stamped at link time: `go build` records them in
+# the build information itself only with -buildvcs (which GOFLAGS may turn off).
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null)
+CLI     := github.com/collision-detection-platform/distributed-platform/host/cli
+LDFLAGS := -s -w -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).date=$(DATE)
 SIMULATE ?= 2000
 
-.PHONY: build run test test-short bench lint plugins fuzz clean
+.PHONY: build install run test test-short bench lint plugins fuzz clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./host/cmd/cdp
+
+## install: cdp into $(go env GOBIN), or $(go env GOPATH)/bin, which must be on PATH
+install:
+	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./host/cmd/cdp
+	@d=$$($(GO) env GOBIN); [ -n "$$d" ] || d=$$($(GO) env GOPATH)/bin; echo "installed $$d/cdp"; \
+	  case ":$$PATH:" in *":$$d:"*) ;; *) echo "$$d is not on PATH: export PATH=\"$$d:\$$PATH\"";; esac
 
 ## run: the whole server on embedded defaults, fed by simulated traffic
 run: build
 	./$(BIN) serve --simulate $(SIMULATE)
 
-## test: every test CI runs: vet, all tests, and the concurrent packages again under the race detector
+## test: every test CI runs: vet, all tests, and the concurrent packages again under the race
+## detector; each run ends with the tests it skipped and why (host/cmd/testreport)
+TESTREPORT = $(GO) run ./host/cmd/testreport
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 25m ./...
-	$(GO) test -race -short -count=1 -timeout 20m ./grid ./host/engine ./host ./api/... ./store/...
+	$(TESTREPORT) -count=1 -timeout 25m ./...
+	$(TESTREPORT) -race -short -count=1 -timeout 20m ./grid ./host/engine ./host ./api/... ./store/...
 
 test-short:
 	$(GO) test -short -count=1 ./...
@@ -31,20 +44,11 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-## plugins: every example plugin built from source to bin/plugins/<example>.wasm
-## (toolchains: .ci/install-toolchains.sh plugins)
+## plugins: every example plugin built from source to bin/plugins/<example>.wasm; an example
+## whose toolchain is missing is skipped and listed (toolchains: .ci/install-toolchains.sh)
 PLUGINS_OUT ?= bin/plugins
 plugins:
-	@mkdir -p $(PLUGINS_OUT)/.build
-	@set -e; for d in examples/*/; do n=$$(basename $$d); [ -f $$d/Makefile ] || continue; \
-	  out=$(abspath $(PLUGINS_OUT))/$$n.wasm; echo "== $$n -> $(PLUGINS_OUT)/$$n.wasm"; \
-	  if grep -q '^OUT ?=' $$d/Makefile; then \
-	    $(MAKE) -s -C $$d GO=$(GO) OUT=$$out BUILD=$(abspath $(PLUGINS_OUT))/.build; \
-	  else \
-	    $(MAKE) -s -C $$d GO=$(GO); \
-	    cp $$d/$$(sed -n 's/^\([A-Za-z0-9_.-]*\.wasm\):.*/\1/p' $$d/Makefile | head -n1) $$out; \
-	  fi; \
-	done
+	@GO=$(GO) MAKE=$(MAKE) sh examples/plugins.sh $(PLUGINS_OUT)
 
 ## fuzz: a short run (FUZZTIME each, default 20s) of every fuzz target
 FUZZTIME ?= 20s

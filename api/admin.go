@@ -92,8 +92,8 @@ func modelsProblem(err error) error {
 // postPlugin uploads a module. The body is either multipart/form-data with
 // the file in "module" and the fields kind, name, version, description and
 // config, or the raw module (application/wasm) with those as query
-// parameters. kind is required; name and version, when given, must be the
-// manifest's; config is a JSON object passed to cdp_init. The module is
+// parameters. kind defaults to the manifest's; kind, name and version, when
+// given, must be the manifest's; config is a JSON object passed to cdp_init. The module is
 // validated before it is stored: 201 with the record, 200 when the same
 // module and configuration are stored already, 413/422 with the reason.
 //
@@ -128,10 +128,7 @@ func (s *Server) postPlugin(c *fiber.Ctx) error {
 	} else {
 		u.Module = append([]byte(nil), c.Body()...)
 	}
-	u.Kind = field("kind")
-	if u.Kind == "" {
-		return badParam("kind", "", "required: scorer, predictor or predictor+scorer")
-	}
+	u.Kind = field("kind") // "": the manifest's
 	u.Name, u.Version, u.Description = field("name"), field("version"), field("description")
 	u.Config = json.RawMessage(field("config"))
 	rec, created, err := mgr.Upload(c.UserContext(), u)

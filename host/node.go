@@ -12,6 +12,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -227,6 +228,7 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 		Logger:              n.Logger,
 		Version:             version,
 		Plugins:             n.Plugins,
+		Ready:               n.ready,
 		OnThrottle: func(on bool, reason string) {
 			typ := "throttling_off"
 			if on {
@@ -241,6 +243,23 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 			return n.Kafka.Stats()
 		},
 	})
+}
+
+// ready is the node's part of /readyz: a configured Kafka cluster that does
+// not answer makes the node not ready (its input and its risk events would
+// go nowhere), while REST ingest keeps working.
+func (n *Node) ready() error {
+	if k := n.Kafka; k != nil {
+		if st := k.Stats(); !st.Connected {
+			why := st.LastError
+			if why == "" {
+				why = "no answer yet"
+			}
+			return fmt.Errorf("kafka (messaging.kafka.bootstrap_servers %s) unreachable: %s",
+				strings.Join(n.Config.Messaging.Kafka.BootstrapServers, ","), why)
+		}
+	}
+	return nil
 }
 
 // Run serves until ctx is done: the engine ticks, the API listens on ln (or

@@ -110,6 +110,9 @@ func TestNodeWithKafka(t *testing.T) {
 	if risk == nil || !bytes.Contains(risk.Value, []byte(`"type":"opened"`)) {
 		t.Fatalf("no opened risk on collision-risks: %v", risk)
 	}
+	if code, body := readyz(t, base, http.StatusOK); code != http.StatusOK {
+		t.Errorf("/readyz with Kafka answering: %d %s", code, body)
+	}
 	r, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -181,12 +184,39 @@ func TestNodeWithUnreachableKafka(t *testing.T) {
 	if !strings.Contains(logs.String(), "cannot reach Kafka at "+addr) || !strings.Contains(logs.String(), "REST ingest continues") {
 		t.Errorf("the log does not say Kafka is unreachable:\n%s", logs.String())
 	}
+	// Not ready while the configured cluster does not answer (alive: yes).
+	if code, body := readyz(t, base, http.StatusServiceUnavailable); code != http.StatusServiceUnavailable || !strings.Contains(body, "kafka") || !strings.Contains(body, addr) {
+		t.Errorf("/readyz with Kafka unreachable: %d %s", code, body)
+	}
+	if r, err := http.Get(base + "/healthz"); err != nil || r.StatusCode != http.StatusOK {
+		t.Errorf("/healthz with Kafka unreachable: %v %v", r, err)
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := n.Engine.Vehicle("r1"); !ok {
 		t.Error("the REST record is not in the state")
 	}
+}
+
+// readyz polls GET /readyz for up to 10 s until it answers want, and returns
+// the last answer.
+func readyz(t *testing.T, base string, want int) (int, string) {
+	t.Helper()
+	var code int
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		r, err := http.Get(base + "/readyz")
+		if err != nil {
+			continue
+		}
+		body, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+		if code = r.StatusCode; code == want {
+			break
+		}
+	}
+	return code, string(body)
 }
 
 func grepLines(s, sub string) string {

@@ -57,24 +57,46 @@ func (Runner) Replay(ctx context.Context, cfg config.Config, opts cli.ReplayOpti
 	}
 	defer f.Close()
 	var in io.Reader = f
+	var bar *progressbar.ProgressBar
 	if opts.Progress {
 		st, _ := f.Stat()
-		bar := progressbar.DefaultBytes(st.Size(), "replaying")
-		defer bar.Finish()
+		// progressbar.DefaultBytes, drawn on opts.Stderr rather than os.Stderr.
+		bar = progressbar.NewOptions64(st.Size(), progressbar.OptionSetDescription("replaying"),
+			progressbar.OptionSetWriter(opts.Stderr), progressbar.OptionShowBytes(true),
+			progressbar.OptionShowTotalBytes(true), progressbar.OptionSetWidth(10),
+			progressbar.OptionThrottle(65*time.Millisecond), progressbar.OptionShowCount(),
+			progressbar.OptionOnCompletion(func() { fmt.Fprint(opts.Stderr, "\n") }),
+			progressbar.OptionSpinnerType(14), progressbar.OptionFullWidth(), progressbar.OptionSetRenderBlankState(true))
 		in = io.TeeReader(f, bar)
 	}
 	out := bufio.NewWriterSize(opts.Stdout, 64<<10)
 	defer out.Flush()
 	sum, err := ReplayStream(ctx, cfg, in, opts, out)
-	if err != nil {
+	interrupted := err != nil && ctx.Err() != nil
+	if bar != nil {
+		if err == nil {
+			_ = bar.Finish()
+		} else {
+			_ = bar.Exit() // where it stopped, not 100 %
+			fmt.Fprintln(opts.Stderr)
+		}
+	}
+	if err != nil && !interrupted {
 		return err
 	}
 	out.Flush()
-	fmt.Fprintf(opts.Stderr, "replay: %d vehicles, %d records (%d rejected), %d updates applied (%d stale), %d risks opened, %d events, %.3fs wall, %.0f updates/s\n",
-		sum.Vehicles, sum.Records, sum.Rejected, sum.Updates, sum.Stale, sum.RisksOpened, sum.Events,
+	what := "replay"
+	if interrupted {
+		what = "replay interrupted"
+	}
+	fmt.Fprintf(opts.Stderr, "%s: %d vehicles, %d records (%d rejected), %d updates applied (%d stale), %d risks opened, %d events, %.3fs wall, %.0f updates/s\n",
+		what, sum.Vehicles, sum.Records, sum.Rejected, sum.Updates, sum.Stale, sum.RisksOpened, sum.Events,
 		sum.Wall.Seconds(), sum.UpdatesPerS)
 	for r, n := range sum.Rejects {
 		fmt.Fprintf(opts.Stderr, "replay: rejected %d records: %s\n", n, r)
+	}
+	if interrupted {
+		return fmt.Errorf("replay: %w after %d records", cli.ErrInterrupted, sum.Records)
 	}
 	return nil
 }
@@ -172,6 +194,18 @@ func ReplayStream(ctx context.Context, cfg config.Config, in io.Reader, opts cli
 		vehicles = map[string]struct{}{}
 	)
 	sum.Rejects = map[string]int{}
+	// summary completes sum from the engine: at the end, or where an
+	// interruption stopped the replay.
+	summary := func() ReplaySummary {
+		s := e.Stats()
+		sum.Vehicles = len(vehicles)
+		sum.Updates = s.Applied
+		sum.Stale = s.Stale + s.Duplicates
+		sum.RisksOpened = s.Opened
+		sum.Wall = time.Since(start)
+		sum.UpdatesPerS = float64(sum.Records) / sum.Wall.Seconds()
+		return sum
+	}
 	flush := func() error {
 		for i := range ups {
 			ups[i].ID = ids[offs[i]:offs[i+1]]
@@ -219,7 +253,7 @@ func ReplayStream(ctx context.Context, cfg config.Config, in io.Reader, opts cli
 		if rec.T >= tickEnd || rec.T < tickEnd-interval {
 			if len(ups) > 0 {
 				if err := flush(); err != nil {
-					return sum, err
+					return summary(), err
 				}
 			}
 			tickEnd = (math.Floor(rec.T/interval) + 1) * interval
@@ -232,12 +266,12 @@ func ReplayStream(ctx context.Context, cfg config.Config, in io.Reader, opts cli
 					select {
 					case <-time.After(d):
 					case <-ctx.Done():
-						return sum, ctx.Err()
+						return summary(), ctx.Err()
 					}
 				}
 			}
 			if ctx.Err() != nil {
-				return sum, ctx.Err()
+				return summary(), ctx.Err()
 			}
 		}
 		if _, ok := vehicles[string(rec.ID)]; !ok {
@@ -252,17 +286,10 @@ func ReplayStream(ctx context.Context, cfg config.Config, in io.Reader, opts cli
 	}
 	if len(ups) > 0 {
 		if err := flush(); err != nil {
-			return sum, err
+			return summary(), err
 		}
 	}
-	s := e.Stats()
-	sum.Vehicles = len(vehicles)
-	sum.Updates = s.Applied
-	sum.Stale = s.Stale + s.Duplicates
-	sum.RisksOpened = s.Opened
-	sum.Wall = time.Since(start)
-	sum.UpdatesPerS = float64(sum.Records) / sum.Wall.Seconds()
-	return sum, werr
+	return summary(), werr
 }
 
 // replayToServer sends the file as NDJSON batches to a running server's
@@ -291,6 +318,17 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 	if cfg.API.MaxBatch > 0 && cfg.API.MaxBatch < batch {
 		batch = cfg.API.MaxBatch
 	}
+	report := func(what string) {
+		el := time.Since(start)
+		fmt.Fprintf(opts.Stderr, "%s: sent %d records to %s: %d accepted, %d rejected, %.3fs, %.0f records/s\n",
+			what, sent, url, accepted, rejected, el.Seconds(), float64(sent)/el.Seconds())
+	}
+	// interrupted reports what was sent before Ctrl-C (the batch in flight
+	// may or may not have arrived: the server's answer was not read).
+	interrupted := func() error {
+		report("replay interrupted")
+		return fmt.Errorf("replay: %w after %d records sent", cli.ErrInterrupted, sent)
+	}
 	post := func() error {
 		for {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -299,6 +337,9 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 			}
 			req.Header.Set("Content-Type", "application/x-ndjson")
 			resp, err := client.Do(req)
+			if err != nil && ctx.Err() != nil {
+				return interrupted()
+			}
 			if err != nil {
 				return fmt.Errorf("replay: --target: %w", err)
 			}
@@ -315,7 +356,7 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 				select {
 				case <-time.After(time.Duration(max(wait, 1)) * time.Second):
 				case <-ctx.Done():
-					return ctx.Err()
+					return interrupted()
 				}
 				continue
 			case resp.StatusCode/100 != 2:
@@ -329,6 +370,9 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 		}
 	}
 	for {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		err := r.Read(&rec)
 		if err == io.EOF {
 			break
@@ -357,7 +401,7 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 				select {
 				case <-time.After(d):
 				case <-ctx.Done():
-					return ctx.Err()
+					return interrupted()
 				}
 			}
 		}
@@ -378,9 +422,7 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 			return err
 		}
 	}
-	el := time.Since(start)
-	fmt.Fprintf(opts.Stderr, "replay: sent %d records to %s: %d accepted, %d rejected, %.3fs, %.0f records/s\n",
-		sent, url, accepted, rejected, el.Seconds(), float64(sent)/el.Seconds())
+	report("replay")
 	return nil
 }
 

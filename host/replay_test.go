@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,5 +148,29 @@ func TestOriginAutoNamesMalformedRows(t *testing.T) {
 	_, _, err := firstPosition(p)
 	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "column t") {
 		t.Fatalf("error %v: want the malformed row named", err)
+	}
+}
+
+// Ctrl-C during `cdp replay` prints what was replayed so far and exits 130;
+// the progress bar stays where it stopped instead of jumping to 100 %.
+func TestReplayInterrupted(t *testing.T) {
+	file := dataFile(t, "solent-ais-2016-01-12/tracks.csv")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(700*time.Millisecond, cancel)
+	var out, errb bytes.Buffer
+	// At real time the recording lasts hours: the interruption comes first.
+	code := cli.Execute(ctx, []string{"replay", file, "--speed", "1", "--class", "ship=0.5nm,50m", "--max-distance", "1000"},
+		cli.Options{Runner: Runner{}, Stdout: &out, Stderr: &errb, LookupEnv: func(string) (string, bool) { return "", false },
+			IsTerminal: func(io.Writer) bool { return true }})
+	stderr := errb.String()
+	if code != cli.ExitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", code, cli.ExitInterrupted, stderr)
+	}
+	if !strings.Contains(stderr, "replay interrupted: ") || !strings.Contains(stderr, "cdp: replay: interrupted after ") {
+		t.Fatalf("no partial summary:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "replaying") || strings.Contains(stderr, "100%") {
+		t.Fatalf("progress bar: want it drawn and stopped short of 100 %%:\n%s", stderr)
 	}
 }

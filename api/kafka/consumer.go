@@ -504,38 +504,48 @@ func (c *Consumer) problem(what string, err error) {
 	c.lastLog, c.suppressed = time.Now(), 0
 }
 
-// watchConnection probes the brokers until they answer once, saying clearly
-// that they are unreachable meanwhile; REST ingest is unaffected.
+// watchConnection probes the brokers for as long as the consumer runs: every
+// second with backoff while they do not answer (saying clearly that they are
+// unreachable; REST ingest is unaffected), every probeInterval once they do.
+// Connected (and so /readyz) follows the cluster even while no record
+// arrives to prove it.
 func (c *Consumer) watchConnection(ctx context.Context) {
 	backoff := time.Second
-	for attempt := 1; ctx.Err() == nil; attempt++ {
+	down := 0 // failed probes in a row
+	for ctx.Err() == nil {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := c.cl.Ping(pctx)
 		cancel()
-		if err == nil {
-			c.st.connected.Store(true)
-			if attempt > 1 {
-				c.log.Info("kafka: connected", "brokers", c.o.Kafka.BootstrapServers, "attempts", attempt)
-			}
-			return
-		}
 		if ctx.Err() != nil {
 			return
 		}
-		c.st.connected.Store(false)
-		msg := kafkaconn.Describe(c.o.Kafka, err)
-		c.st.lastErr.Store(&msg)
-		if attempt == 1 || attempt%10 == 0 {
-			c.log.Error("kafka: "+msg+"; retrying in the background, REST ingest continues", "attempt", attempt)
+		wait := probeInterval
+		if err == nil {
+			c.st.connected.Store(true)
+			if down > 0 {
+				c.log.Info("kafka: connected", "brokers", c.o.Kafka.BootstrapServers, "attempts", down+1)
+			}
+			down, backoff = 0, time.Second
+		} else {
+			down++
+			c.st.connected.Store(false)
+			msg := kafkaconn.Describe(c.o.Kafka, err)
+			c.st.lastErr.Store(&msg)
+			if down == 1 || down%10 == 0 {
+				c.log.Error("kafka: "+msg+"; retrying in the background, REST ingest continues", "attempt", down)
+			}
+			wait, backoff = backoff, min(backoff*2, 30*time.Second)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, 30*time.Second)
 	}
 }
+
+// probeInterval is how often watchConnection checks a cluster that answers.
+const probeInterval = 5 * time.Second
 
 // lags returns the lag of each partition assigned, by partition.
 func (c *Consumer) lags() []PartitionLag {

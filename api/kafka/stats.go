@@ -21,8 +21,9 @@ type PartitionLag struct {
 // Stats is a snapshot of the Kafka edge since start; /system/status, health
 // and the Prometheus collector read it.
 type Stats struct {
-	// Connected is whether the brokers answer: false until the first answer,
-	// after a fetch error, and true again once records arrive.
+	// Connected is whether the brokers answer: false until the first answer
+	// and after a fetch error or a failed probe (a cluster that answers is
+	// probed every 5 s), true again once a probe answers or records arrive.
 	Connected bool `json:"connected"`
 	// LastError is the last connection, fetch or commit problem, "" for none.
 	LastError string `json:"last_error,omitempty"`

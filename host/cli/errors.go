@@ -9,6 +9,10 @@ import (
 // root passes a Runner in Options.
 var ErrNotImplemented = errors.New("cli: not implemented yet (no engine runner wired into this binary)")
 
+// ErrInterrupted: a command stopped early on SIGINT/SIGTERM after
+// reporting what it had done; it exits with ExitInterrupted.
+var ErrInterrupted = errors.New("interrupted")
+
 // Exit codes of the cdp binary.
 const (
 	// ExitOK: success.
@@ -18,6 +22,9 @@ const (
 	// ExitUsage: the command line itself is wrong (unknown command or flag,
 	// wrong number of arguments, bad flag value).
 	ExitUsage = 2
+	// ExitInterrupted: stopped by SIGINT (Ctrl-C) or SIGTERM before the
+	// end, as a shell reports a command killed by SIGINT (128 + 2).
+	ExitInterrupted = 130
 )
 
 // UsageError is a mistake in the command line; it exits with ExitUsage and
@@ -50,6 +57,9 @@ func ExitCode(err error) int {
 	var ue *UsageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return ExitUsage
+	}
+	if errors.Is(err, ErrInterrupted) {
+		return ExitInterrupted
 	}
 	return ExitError
 }

@@ -30,9 +30,10 @@ version it declares, its manifest, and its answers on the conformance vectors
 (abi/testdata) against the builtin models. A model that declares itself
 different from the builtin is checked for well-formed output instead:
 ranges, counts, finiteness and determinism.`,
-		Example: `  cdp plugin test examples/c-cpa/cpa.wasm
+		Example: `  make plugins    # builds the examples into bin/plugins/
+  cdp plugin test bin/plugins/c-cpa.wasm
   cdp plugin test --json my-scorer.wasm
-  cdp plugin upload --kind scorer my-scorer.wasm
+  cdp plugin upload bin/plugins/turn-predictor.wasm
   cdp plugin shadow --share 0.2 3f2a9c1d
   cdp plugin activate 3f2a9c1d
   cdp plugin rollback`,
@@ -211,8 +212,12 @@ func newPluginUploadCmd(c *adminClient) *cobra.Command {
 'cdp plugin test' does and as a load with its limits does (size, compile,
 exports, ABI version, init within its time budget, conformance vectors) and
 stores it by sha256; a refusal says exactly why. The plugin is stored, not
-active: try it with 'cdp plugin shadow', then 'cdp plugin activate'.`,
-		Example: `  cdp plugin upload --kind scorer my-scorer.wasm
+active: try it with 'cdp plugin shadow', then 'cdp plugin activate'.
+
+The kind (scorer, predictor or predictor+scorer) is the one the module's
+manifest declares; --kind stores a predictor+scorer module as one of the two.`,
+		Example: `  cdp plugin upload bin/plugins/c-cpa.wasm
+  cdp plugin upload --kind predictor bin/plugins/as-cpa.wasm
   cdp plugin upload --kind scorer --config '{"gain": 2}' my-scorer.wasm
   cdp plugin upload --kind scorer --config @scorer.json --server http://cdp:8080 my-scorer.wasm`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -231,8 +236,8 @@ active: try it with 'cdp plugin shadow', then 'cdp plugin activate'.`,
 			if cfg != "" && !json.Valid([]byte(cfg)) {
 				return usagef(cmd, "--config: not valid JSON")
 			}
-			q := url.Values{"kind": {kind}}
-			for k, v := range map[string]string{"name": name, "version": version, "description": desc, "config": cfg} {
+			q := url.Values{}
+			for k, v := range map[string]string{"kind": kind, "name": name, "version": version, "description": desc, "config": cfg} {
 				if v != "" {
 					q.Set(k, v)
 				}
@@ -246,7 +251,7 @@ active: try it with 'cdp plugin shadow', then 'cdp plugin activate'.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kind, "kind", "scorer", "what the module is: scorer, predictor or predictor+scorer (must be its manifest's)")
+	f.StringVar(&kind, "kind", "", "store the module as a scorer, predictor or predictor+scorer (default: its manifest's kind)")
 	f.StringVar(&name, "name", "", "expected manifest name (the upload is refused when it differs)")
 	f.StringVar(&version, "version", "", "expected manifest version (the upload is refused when it differs)")
 	f.StringVar(&desc, "description", "", "description to record instead of the manifest's")

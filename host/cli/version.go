@@ -48,6 +48,16 @@ type VersionInfo struct {
 // BuildVersion returns the version information of this binary: link-time
 // values first, then the Go build information.
 func BuildVersion() VersionInfo {
+	bi, _ := debug.ReadBuildInfo()
+	return versionFrom(bi)
+}
+
+// versionFrom fills the version from the link-time values, then from bi
+// (nil when the binary carries none): the module version that `go install
+// ...@v1.2.0` records, and the VCS stamp (vcs.revision, vcs.time,
+// vcs.modified) that `go build` records in a git checkout unless
+// -buildvcs=false.
+func versionFrom(bi *debug.BuildInfo) VersionInfo {
 	v := VersionInfo{
 		Version:   version,
 		Commit:    commit,
@@ -57,7 +67,7 @@ func BuildVersion() VersionInfo {
 		ABIMajor:  abi.VersionMajor,
 		ABIMinor:  abi.VersionMinor,
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	if bi != nil {
 		if v.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v.Version = bi.Main.Version
 		}

@@ -239,8 +239,9 @@ func (m *Manager) restore(ctx context.Context) error {
 // Upload is one module offered to the registry.
 type Upload struct {
 	Module []byte
-	// Kind is "scorer", "predictor" or "predictor+scorer"; it must be the
-	// manifest's. Required.
+	// Kind is "scorer", "predictor" or "predictor+scorer"; when set it must
+	// be the manifest's (a predictor+scorer module may be stored as either
+	// one). Default: the manifest's kind.
 	Kind string
 	// Name and Version, when set, must be the manifest's.
 	Name, Version string
@@ -259,9 +260,11 @@ type Upload struct {
 // module again with the same configuration returns its record (created
 // false); with another configuration it is ErrConflict.
 func (m *Manager) Upload(ctx context.Context, u Upload) (rec *Record, created bool, err error) {
-	kind, err := parseKind(u.Kind)
-	if err != nil {
-		return nil, false, err
+	var kind abi.Kind // 0: the manifest's, known after validation
+	if u.Kind != "" {
+		if kind, err = parseKind(u.Kind); err != nil {
+			return nil, false, err
+		}
 	}
 	cfgJSON, err := normConfig(u.Config)
 	if err != nil {
@@ -320,6 +323,9 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (rec *Record, created bo
 		return nil, false, re
 	}
 	man := rep.Manifest
+	if kind == 0 {
+		kind = man.ModelKind()
+	}
 	// A predictor+scorer module may be uploaded as either one: it is then
 	// used as that kind only.
 	if man.ModelKind()&kind != kind {

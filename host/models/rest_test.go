@@ -427,14 +427,21 @@ func TestCLI(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "cpa.wasm")
 	bad := filepath.Join(dir, "bad.wasm")
-	os.WriteFile(good, models.ExampleModule(t, "c-cpa"), 0o644)
-	os.WriteFile(bad, []byte("not a module"), 0o644)
 	cdp := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := cli.Execute(ctx, append(append([]string{"plugin"}, args...), "--server", server),
 			cli.Options{Stdout: &out, Stderr: &errb, LookupEnv: func(string) (string, bool) { return "", false }})
 		return code, out.String(), errb.String()
 	}
+	// Without --kind the module's manifest says what it is: a predictor is
+	// stored as one, not refused as a scorer.
+	pred := filepath.Join(dir, "turn.wasm")
+	os.WriteFile(pred, models.ExampleModule(t, "turn-predictor"), 0o644)
+	if code, out, errs := cdp("upload", pred); code != 0 || !strings.Contains(out, "(predictor)") {
+		t.Fatalf("upload of a predictor without --kind: %d %q %q", code, out, errs)
+	}
+	os.WriteFile(good, models.ExampleModule(t, "c-cpa"), 0o644)
+	os.WriteFile(bad, []byte("not a module"), 0o644)
 	code, out, _ := cdp("upload", "--kind", "scorer", "--config", "{}", good)
 	if code != 0 || !strings.Contains(out, "uploaded cpa-c 1.0.0") {
 		t.Fatalf("upload: %d %q", code, out)
