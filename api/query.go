@@ -70,7 +70,52 @@ func (s *Server) view(vs *engine.VehicleState) vehicleView {
 	if v.Flags&abi.FlagHasAccel != 0 {
 		out.Accel = &[3]float64{v.AX, v.AY, v.AZ}
 	}
+	out.round()
 	return out
+}
+
+// Decimal places a vehicle is shown with: finer than any position or
+// velocity source reports (GNSS, ADS-B and AIS carry at most 7 decimals of a
+// degree, about 1 cm, and mm or mm/s), so an input value comes back as it
+// was sent (51.501, not the 51.50099999999998 of the frame round trip) and
+// a component that is zero shows 0, not -2.7e-18.
+const (
+	degreeDecimals = 7 // lat, lon: 1.1 cm
+	metreDecimals  = 3 // positions, lengths, velocities: 1 mm, 1 mm/s
+	trackDecimals  = 3 // track, degrees
+	timeDecimals   = 6 // t, seconds: 1 µs
+)
+
+// roundTo rounds x to n decimal places; zero is always +0.
+func roundTo(x float64, n int) float64 {
+	p := math.Pow10(n)
+	if r := math.Round(x*p) / p; r != 0 {
+		return r
+	}
+	return 0
+}
+
+// round applies the display precision to every number of the view.
+func (v *vehicleView) round() {
+	v.T = roundTo(v.T, timeDecimals)
+	v.Lat, v.Lon = roundTo(v.Lat, degreeDecimals), roundTo(v.Lon, degreeDecimals)
+	if v.Track = roundTo(v.Track, trackDecimals); v.Track == 360 {
+		v.Track = 0
+	}
+	for _, f := range []*float64{&v.Alt, &v.X, &v.Y, &v.Z, &v.VX, &v.VY, &v.VZ, &v.Speed, &v.VRate,
+		&v.Radius, &v.HSep, &v.VSep, &v.Sigma} {
+		*f = roundTo(*f, metreDecimals)
+	}
+	for i := range v.Box {
+		for j := range v.Box[i] {
+			v.Box[i][j] = roundTo(v.Box[i][j], metreDecimals)
+		}
+	}
+	if v.Accel != nil {
+		for i := range v.Accel {
+			v.Accel[i] = roundTo(v.Accel[i], metreDecimals)
+		}
+	}
 }
 
 // getVehicle answers one vehicle's state.
