@@ -1,8 +1,6 @@
 package api
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -41,19 +39,14 @@ func (s *Server) plugins(c *fiber.Ctx) (*models.Manager, error) {
 }
 
 // actor names the client of an admin request for the registry's records:
-// its address and request id (X-Request-ID, or a new one, echoed back).
+// its address, request id (X-Request-ID, or a new one, echoed back) and,
+// with authentication on, the token's subject.
 func actor(c *fiber.Ctx) models.Actor {
-	id := c.Get(fiber.HeaderXRequestID)
-	if id == "" || len(id) > 128 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
+	a := models.Actor{RequestID: requestID(c), RemoteAddr: c.Context().RemoteAddr().String()}
+	if p, ok := principalOf(c); ok {
+		a.By = p.Subject
 	}
-	// Fiber's strings alias the request buffer (Immutable is off for
-	// ingest): copy what the registry keeps.
-	id = strings.Clone(id)
-	c.Set(fiber.HeaderXRequestID, id)
-	return models.Actor{RequestID: id, RemoteAddr: c.Context().RemoteAddr().String()}
+	return a
 }
 
 // modelsProblem maps a manager error onto a Problem: 404 unknown id, 400 bad

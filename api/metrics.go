@@ -33,6 +33,8 @@ type metrics struct {
 	streams       prometheus.Gauge
 	streamDropped prometheus.Counter
 	streamSent    prometheus.Counter
+
+	authFailures *prometheus.CounterVec // by reason (a bounded set of codes)
 }
 
 func newMetrics(reg prometheus.Registerer, eng Engine) (*metrics, error) {
@@ -90,6 +92,10 @@ func newMetrics(reg prometheus.Registerer, eng Engine) (*metrics, error) {
 		Buckets: prometheus.ExponentialBuckets(100e-6, 4, 9), // 100 µs .. 6.5 s
 	}, []string{"route"})
 	m.reqCache = make(map[reqKey]reqMetrics)
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cdp_auth_failures_total",
+		Help: "Requests refused by authentication or authorization, by reason (no_token, expired, signature, role, ...).",
+	}, []string{"reason"})
 	rejects := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cdp_ingest_records_rejected_total",
 		Help: "Records refused at ingest, by reason.",
@@ -105,7 +111,7 @@ func newMetrics(reg prometheus.Registerer, eng Engine) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		m.accepted, rejects, m.malformed, m.oversize, m.throttled, m.queueFull, m.duration, m.batch,
-		m.streams, m.streamDropped, m.streamSent, m.requests, m.latency, &engineCollector{eng: eng},
+		m.streams, m.streamDropped, m.streamSent, m.requests, m.latency, m.authFailures, &engineCollector{eng: eng},
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -115,6 +121,10 @@ func newMetrics(reg prometheus.Registerer, eng Engine) (*metrics, error) {
 }
 
 func (m *metrics) reject(r ingest.Reason) { m.rejects[r].Inc() }
+
+// authFailure counts a refused request; reason is one of
+// security.AuthError's codes or "role".
+func (m *metrics) authFailure(reason string) { m.authFailures.WithLabelValues(reason).Inc() }
 
 type reqKey struct {
 	route, method string

@@ -105,6 +105,25 @@ type Options struct {
 	// endpoints (api.admin.allow). Default 127.0.0.1/32 and ::1/128.
 	AdminAllow []string
 
+	// Auth, when set, authenticates every request to a route that is not
+	// open (see routePolicy) and authorizes it by role
+	// (security.jwt.enabled). Default nil: no authentication; the admin
+	// routes keep their address allow-list either way.
+	Auth Authenticator
+	// PublicMetrics serves /metrics without a token when Auth is set
+	// (security.jwt.public_metrics), for scrapers that cannot send one.
+	// Default false: /metrics needs the read role.
+	PublicMetrics bool
+	// Audit, when set, records every admin call and every refused
+	// authentication, and serves GET /system/audit. Default nil: nothing is
+	// recorded and /system/audit answers 501.
+	Audit Auditor
+
+	// Warnings are unsafe settings the node runs with (such as listening
+	// beyond loopback without authentication), shown in /system/status.
+	// Default none.
+	Warnings []string
+
 	// MaxTPS is the sustained ingest rate, records/s, the node is sized for
 	// (system.max_tps). Default 0: no throttling.
 	MaxTPS float64

@@ -47,6 +47,7 @@ type Server struct {
 	ln           net.Listener
 
 	adminAllow []netip.Prefix
+	policy     *policies
 }
 
 // New builds a server: it registers the metrics and the live-stream sink with
@@ -108,15 +109,21 @@ func New(opts Options) (*Server, error) {
 	// only then notices a stop: at the default 10 s a stopped server leaves
 	// a goroutine behind for 10 s.
 	s.app.Server().MaxIdleWorkerDuration = time.Second
+	s.policy = compilePolicies(s.app.Config(), o.PublicMetrics)
+	// Authentication and the admin audit run for every request, before the
+	// route's handler (CORS preflights are answered above, without a token).
+	s.app.Use(s.guard)
 	if o.AdminEnabled && o.ImportLimit > o.BodyLimit {
 		// The body limit is per request in fasthttp: raise it for the
-		// import route only, before the body is read.
+		// import route only, before the body is read, and only for a client
+		// that may import (see importAllowed).
 		s.app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 			uri := h.RequestURI()
 			if i := bytes.IndexByte(uri, '?'); i >= 0 {
 				uri = uri[:i]
 			}
-			if h.IsPost() && string(uri) == importPath {
+			// Fiber routes case-insensitively and ignores trailing slashes.
+			if h.IsPost() && strings.EqualFold(strings.TrimRight(string(uri), "/"), importPath) && s.importAllowed(h) {
 				return fasthttp.RequestConfig{MaxRequestBodySize: o.ImportLimit}
 			}
 			return fasthttp.RequestConfig{}
@@ -143,6 +150,7 @@ func (s *Server) routes() {
 	a.Get("/system/version", s.getVersion)
 	a.Get("/system/export-state", s.getExportState)
 	a.Post(importPath, s.postImportState)
+	a.Get("/system/audit", s.getAudit)
 
 	a.Get("/healthz", s.getHealthz)
 	a.Get("/readyz", s.getReadyz)

@@ -108,6 +108,12 @@ type status struct {
 	Plugins any `json:"plugins,omitempty"`
 	// Messaging is the Kafka edge's state, when Kafka is configured.
 	Messaging any `json:"messaging,omitempty"`
+	// Security says whether requests are authenticated, and the unsafe
+	// settings the node runs with.
+	Security struct {
+		Authentication string   `json:"authentication"` // "jwt" or "none"
+		Warnings       []string `json:"warnings"`
+	} `json:"security"`
 }
 
 // getStatus answers the node's state: uptime, vehicles, open risks, ingest
@@ -153,6 +159,14 @@ func (s *Server) getStatus(c *fiber.Ctx) error {
 	if s.opts.Messaging != nil {
 		out.Messaging = s.opts.Messaging()
 	}
+	out.Security.Authentication = "none"
+	if s.opts.Auth != nil {
+		out.Security.Authentication = "jwt"
+	}
+	out.Security.Warnings = s.opts.Warnings
+	if out.Security.Warnings == nil {
+		out.Security.Warnings = []string{}
+	}
 	return c.JSON(&out)
 }
 
@@ -175,14 +189,8 @@ func (s *Server) admin(c *fiber.Ctx) *Problem {
 	if !s.opts.AdminEnabled {
 		return problem(fiber.StatusForbidden, "admin endpoints are disabled (api.admin.enabled)")
 	}
-	ip, err := netip.ParseAddr(c.Context().RemoteIP().String())
-	if err == nil {
-		ip = ip.Unmap()
-		for _, p := range s.adminAllow {
-			if p.Contains(ip) {
-				return nil
-			}
-		}
+	if ip, ok := netip.AddrFromSlice(c.Context().RemoteIP()); ok && s.adminAllowed(ip) {
+		return nil
 	}
 	return problem(fiber.StatusForbidden, "client "+c.Context().RemoteIP().String()+" is not in api.admin.allow")
 }

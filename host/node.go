@@ -23,11 +23,13 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/api/kafka"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
 	"github.com/collision-detection-platform/distributed-platform/grid"
+	"github.com/collision-detection-platform/distributed-platform/host/audit"
 	"github.com/collision-detection-platform/distributed-platform/host/config"
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
 	"github.com/collision-detection-platform/distributed-platform/host/geo"
 	"github.com/collision-detection-platform/distributed-platform/host/ingest"
 	"github.com/collision-detection-platform/distributed-platform/host/models"
+	"github.com/collision-detection-platform/distributed-platform/host/security"
 	"github.com/collision-detection-platform/distributed-platform/plugins"
 	"github.com/collision-detection-platform/distributed-platform/store/memory"
 )
@@ -92,6 +94,15 @@ type Node struct {
 	// messaging.kafka.bootstrap_servers set; nil otherwise. The rest of the
 	// node reports lifecycle events through Kafka.SystemEvent.
 	Kafka *kafka.Bridge
+	// Auth verifies bearer tokens when security.jwt.enabled; nil otherwise.
+	Auth *security.Authenticator
+	// Audit is the audit log: <system.data_dir>/audit.jsonl, or the process
+	// log without a data directory.
+	Audit     *audit.Log
+	auditFile *audit.FileSink
+	// Warnings are unsafe settings the node runs with (logged at start and
+	// shown in /system/status).
+	Warnings []string
 }
 
 // StartPlugins opens the plugin registry under <system.data_dir>/plugins (in
@@ -171,7 +182,11 @@ func NewNode(cfg config.Config, logger *slog.Logger) (*Node, error) {
 	eng.AddSink(hist)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Node{Config: cfg, Frame: frame, Validator: val, Engine: eng, History: hist, Registry: reg, Logger: logger}, nil
+	n := &Node{Config: cfg, Frame: frame, Validator: val, Engine: eng, History: hist, Registry: reg, Logger: logger}
+	if err := n.provisionSecurity(); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // checkAvailable refuses the settings that this build accepts in the schema
@@ -206,7 +221,7 @@ var loadPluginModels = func(cfg config.Config, m engine.Models, _ *slog.Logger) 
 // API builds the REST server of the node.
 func (n *Node) API(version api.Version) (*api.Server, error) {
 	c := n.Config.API
-	return api.New(api.Options{
+	o := api.Options{
 		Engine:              n.Engine,
 		Frame:               n.Frame,
 		Validator:           n.Validator,
@@ -229,6 +244,8 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 		Version:             version,
 		Plugins:             n.Plugins,
 		Ready:               n.ready,
+		PublicMetrics:       n.Config.Security.JWT.PublicMetrics,
+		Warnings:            n.Warnings,
 		OnThrottle: func(on bool, reason string) {
 			typ := "throttling_off"
 			if on {
@@ -242,7 +259,15 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 			}
 			return n.Kafka.Stats()
 		},
-	})
+	}
+	// A nil pointer in an interface field would read as "set".
+	if n.Auth != nil {
+		o.Auth = n.Auth
+	}
+	if n.Audit != nil {
+		o.Audit = n.Audit
+	}
+	return api.New(o)
 }
 
 // ready is the node's part of /readyz: a configured Kafka cluster that does
@@ -329,6 +354,7 @@ func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed f
 	if e := n.closePlugins(context.Background()); e != nil && err == nil {
 		err = e
 	}
+	n.closeAudit()
 	return err
 }
 

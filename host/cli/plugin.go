@@ -40,9 +40,11 @@ ranges, counts, finiteness and determinism.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	ac := &adminClient{}
+	ac := &adminClient{lookupEnv: a.opts.LookupEnv}
 	cmd.PersistentFlags().StringVar(&ac.server, "server", "http://localhost:8080",
 		"base URL of the cdp server whose plugins to manage (its admin API must be enabled: api.admin.enabled)")
+	cmd.PersistentFlags().StringVar(&ac.tokenFile, "token-file", "",
+		"`file` holding a bearer token with the admin role, for a server with security.jwt.enabled (default: $CDP_TOKEN)")
 	cmd.AddCommand(newPluginTestCmd(a), newPluginUploadCmd(ac), newPluginListCmd(ac), newPluginShowCmd(ac),
 		newPluginShadowCmd(ac), newPluginActivateCmd(ac), newPluginRollbackCmd(ac), newPluginDeleteCmd(ac))
 	return cmd
@@ -86,7 +88,26 @@ differing field, and the time per scored pair. Exits 1 when the module fails.`,
 
 // adminClient talks to a server's /admin/plugins endpoints.
 type adminClient struct {
-	server string
+	server    string
+	tokenFile string
+	lookupEnv func(string) (string, bool)
+}
+
+// token is the bearer token of --token-file, else $CDP_TOKEN, else "".
+func (c *adminClient) token() (string, error) {
+	if c.tokenFile != "" {
+		b, err := os.ReadFile(c.tokenFile)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	if c.lookupEnv != nil {
+		if v, ok := c.lookupEnv("CDP_TOKEN"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", nil
 }
 
 // problemError is an error answer of the server.
@@ -128,6 +149,13 @@ func (c *adminClient) call(cmd *cobra.Command, method, path, ctype string, body 
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	tok, err := c.token()
+	if err != nil {
+		return err
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	// Uploads run the conformance vectors before the server answers.
 	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)

@@ -121,6 +121,7 @@ deploy/cdp.example.yaml for every key and its default, and check a file with
 		newVersionCmd(a),
 		newPluginCmd(a),
 		newKafkaCmd(a),
+		newAuditCmd(a),
 	)
 	return root
 }

@@ -43,8 +43,7 @@ type Config struct {
 	Plugins Plugins `koanf:"plugins"`
 	// Logging configures the process log.
 	Logging Logging `koanf:"logging"`
-	// Security holds TLS and authentication settings (placeholders until the
-	// security issue wires them).
+	// Security holds TLS and authentication settings.
 	Security Security `koanf:"security"`
 }
 
@@ -423,8 +422,7 @@ type Logging struct {
 	Format string `koanf:"format"`
 }
 
-// Security holds TLS and authentication settings. The listener and the
-// authentication middleware that use them come with the security issue.
+// Security holds TLS and authentication settings.
 type Security struct {
 	// TLS serves the API over HTTPS when both files are set.
 	TLS TLS `koanf:"tls"`
@@ -440,17 +438,40 @@ type TLS struct {
 	KeyFile string `koanf:"key_file"`
 }
 
-// JWT configures bearer-token authentication.
+// JWT configures bearer-token authentication: with Enabled, every call but
+// the health checks (and /openapi.json) needs a token whose roles claim
+// holds ingest, read or admin.
 type JWT struct {
-	// Enabled requires a valid token on every API call. Default false.
+	// Enabled requires a valid token on every API call but the open ones.
+	// Default false.
 	Enabled bool `koanf:"enabled"`
-	// SecretFile holds the HMAC secret (secrets come from files, never from
-	// the YAML itself). Default "".
+	// SecretFile holds the HMAC secret for HS256/384/512, at least 32 bytes
+	// (secrets come from files, never from the YAML itself). Default "".
 	SecretFile string `koanf:"secret_file"`
+	// PublicKeyFiles are PEM public keys or certificates (RSA, ECDSA,
+	// Ed25519); a key's kid is its file name without the extension.
+	// Default [].
+	PublicKeyFiles []string `koanf:"public_key_files"`
+	// JWKSFile is a JSON Web Key Set file of public keys. Default "".
+	JWKSFile string `koanf:"jwks_file"`
+	// Algorithms is the allow-list of token algorithms (HS256/384/512,
+	// RS*, PS*, ES256/384/512, EdDSA; never none); each needs a key of its
+	// kind. Required when Enabled. Default [].
+	Algorithms []string `koanf:"algorithms"`
 	// Issuer is the required "iss" claim; empty accepts any. Default "".
 	Issuer string `koanf:"issuer"`
 	// Audience is the required "aud" claim; empty accepts any. Default "".
 	Audience string `koanf:"audience"`
+	// ClockSkew is the leeway on exp, nbf and iat, in [0, 5m]; written in
+	// seconds. Default 30.
+	ClockSkew time.Duration `koanf:"clock_skew"`
+	// RolesClaim is the claim holding the roles (an array, or a string
+	// separated by spaces or commas); a dotted path reaches into objects
+	// ("realm_access.roles"). Default "roles".
+	RolesClaim string `koanf:"roles_claim"`
+	// PublicMetrics serves /metrics without a token, for scrapers that
+	// cannot send one. Default false (the read role).
+	PublicMetrics bool `koanf:"public_metrics"`
 }
 
 // DefaultClass is the class of a vehicle that names none; it always exists.
@@ -558,5 +579,11 @@ func Default() Config {
 			},
 		},
 		Logging: Logging{Level: "info", Format: "text"},
+		Security: Security{JWT: JWT{
+			PublicKeyFiles: []string{},
+			Algorithms:     []string{},
+			ClockSkew:      30 * time.Second,
+			RolesClaim:     "roles",
+		}},
 	}
 }

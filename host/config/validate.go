@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/collision-detection-platform/distributed-platform/host/security"
 )
 
 // Validate checks c as start would and returns every problem as Errors, or
@@ -363,20 +365,12 @@ func validate(c *Config, prov map[string]string) Errors {
 	}
 	ch.regularFile("security.tls.cert_file", t.CertFile)
 	ch.regularFile("security.tls.key_file", t.KeyFile)
-	if c.Security.JWT.Enabled && c.Security.JWT.SecretFile == "" {
-		ch.fail(ErrConflict, "security.jwt.secret_file", []string{"security.jwt.enabled"},
-			"must be set when security.jwt.enabled is true")
-	}
-	ch.regularFile("security.jwt.secret_file", c.Security.JWT.SecretFile)
+	validateJWT(ch, c.Security.JWT)
 	// A security setting that is accepted and does nothing is worse than
-	// none: until the listener and the middleware use these, refuse them.
+	// none: until the listener uses these, refuse them.
 	if t.CertFile != "" || t.KeyFile != "" {
 		ch.fail(ErrUnsupported, "security.tls.cert_file", []string{"security.tls.key_file"},
 			"HTTPS is not implemented in this build: cdp would serve plain HTTP; remove security.tls or terminate TLS in a proxy")
-	}
-	if c.Security.JWT.Enabled || c.Security.JWT.Issuer != "" || c.Security.JWT.Audience != "" {
-		ch.fail(ErrUnsupported, "security.jwt.enabled", []string{"security.jwt.issuer", "security.jwt.audience"},
-			"JWT authentication is not implemented in this build: every endpoint would answer without a token; remove security.jwt")
 	}
 
 	return ch.errs
@@ -454,4 +448,48 @@ func validateKafka(ch *checker, k Kafka) {
 				"a password must not be written in a configuration file: use messaging.kafka.sasl.password_file or CDP_MESSAGING_KAFKA_SASL_PASSWORD")
 		}
 	}
+}
+
+// validateJWT checks security.jwt: the files exist, and when enabled the
+// keys load and fit the algorithm allow-list (the same code as start).
+func validateJWT(ch *checker, j JWT) {
+	before := len(ch.errs)
+	ch.regularFile("security.jwt.secret_file", j.SecretFile)
+	for i, f := range j.PublicKeyFiles {
+		ch.regularFile(fmt.Sprintf("security.jwt.public_key_files[%d]", i), f)
+	}
+	ch.regularFile("security.jwt.jwks_file", j.JWKSFile)
+	if j.ClockSkew < 0 || j.ClockSkew > 5*time.Minute {
+		ch.fail(ErrOutOfRange, "security.jwt.clock_skew", nil, "must be in [0, 300] seconds, got %s", seconds2(j.ClockSkew))
+	}
+	if j.RolesClaim == "" {
+		ch.fail(ErrOutOfRange, "security.jwt.roles_claim", nil, "must not be empty")
+	}
+	if !j.Enabled {
+		// Keys or rules without enabled would read as protection that is
+		// not there.
+		if j.SecretFile != "" || len(j.PublicKeyFiles) > 0 || j.JWKSFile != "" || len(j.Algorithms) > 0 ||
+			j.Issuer != "" || j.Audience != "" || j.PublicMetrics {
+			ch.fail(ErrConflict, "security.jwt.enabled", []string{"security.jwt.secret_file", "security.jwt.public_key_files", "security.jwt.jwks_file", "security.jwt.algorithms"},
+				"security.jwt keys are set but security.jwt.enabled is false: nothing would be authenticated; set enabled: true or remove them")
+		}
+		return
+	}
+	if j.SecretFile == "" && len(j.PublicKeyFiles) == 0 && j.JWKSFile == "" {
+		ch.fail(ErrConflict, "security.jwt.enabled", []string{"security.jwt.secret_file", "security.jwt.public_key_files", "security.jwt.jwks_file"},
+			"needs a key: set security.jwt.secret_file, security.jwt.public_key_files or security.jwt.jwks_file")
+		return
+	}
+	if len(ch.errs) > before {
+		return // a missing file is reported already
+	}
+	if _, err := security.NewAuthenticator(JWTConfig(j)); err != nil {
+		ch.fail(ErrOutOfRange, "security.jwt", nil, "%s", strings.TrimPrefix(err.Error(), "security: "))
+	}
+}
+
+// JWTConfig is the authenticator configuration of security.jwt.
+func JWTConfig(j JWT) security.JWTConfig {
+	return security.JWTConfig{SecretFile: j.SecretFile, PublicKeyFiles: j.PublicKeyFiles, JWKSFile: j.JWKSFile,
+		Algorithms: j.Algorithms, Issuer: j.Issuer, Audience: j.Audience, ClockSkew: j.ClockSkew, RolesClaim: j.RolesClaim}
 }
