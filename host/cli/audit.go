@@ -22,8 +22,8 @@ configuration load in a hash-chained audit log (audit.jsonl in
 system.data_dir; the process log without one). Admins read it over the API
 (GET /system/audit); 'cdp audit verify' checks that no entry was edited or
 removed.`,
-		Args:  usageArgs(cobra.NoArgs),
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newAuditVerifyCmd(a))
 	return cmd
