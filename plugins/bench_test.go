@@ -64,6 +64,53 @@ func BenchmarkScore(b *testing.B) {
 	}
 }
 
+// BenchmarkInstrumentCost reports what the deadline checks at function
+// entry and the call-depth budget (see instrument) cost each example, in
+// one run: ns per pair (scorers, batches of 1,024) or per vehicle
+// (predictors, 6 samples) with the module as uploaded (checks=loops, what
+// wazero does alone) and as instrumented (checks=entry).
+func BenchmarkInstrumentCost(b *testing.B) {
+	for _, name := range []string{"go-cpa", "pc-foster", "c-cpa", "as-cpa", "rust-cpa", "turn-predictor"} {
+		b.Run(name, func(b *testing.B) {
+			mod := examples.Module(b, name)
+			for _, inst := range []bool{false, true} {
+				b.Run(map[bool]string{false: "checks=loops", true: "checks=entry"}[inst], func(b *testing.B) {
+					o := benchOptions
+					o.uninstrumented = !inst
+					p := mustLoad(b, mustRuntime(b), mod, o)
+					const n = 1024
+					vs, ps := traffic(9, n/2, n, 3000)
+					res := make([]abi.Result, n)
+					prm := abi.Params{Horizon: 30, MinRisk: 0.3, Samples: 6}
+					boxes, samples := make([]abi.Box, len(vs)), make([]abi.Point, 6*len(vs))
+					call := func() error { return p.Score(ctx, prm, vs, ps, res) }
+					per, unit := n, "ns/pair"
+					if p.Kind()&abi.KindScorer == 0 {
+						call = func() error { return p.Predict(ctx, prm, vs, boxes, samples) }
+						per, unit = len(vs), "ns/vehicle"
+					}
+					if err := call(); err != nil { // warm the instance
+						b.Fatal(err)
+					}
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+					cpu0 := threadCPU()
+					for b.Loop() {
+						if err := call(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					cpu := threadCPU() - cpu0
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), unit)
+					if cpu > 0 {
+						b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*per), "cpu-"+unit)
+					}
+				})
+			}
+		})
+	}
+}
+
 // BenchmarkCompile reports the time to compile the Go example cold (empty
 // cache) and cached (a new wazero runtime over a warm cache), and the time
 // to create an instance.

@@ -18,6 +18,7 @@ const (
 	DefaultInitTimeout    = 5 * time.Second
 	DefaultMaxModuleBytes = 32 << 20
 	DefaultMaxBatch       = 16384
+	DefaultMaxCallDepth   = 10000
 	DefaultBreakerCount   = 5
 	DefaultBreakerWindow  = time.Minute
 	DefaultLogLinesPerSec = 5
@@ -43,6 +44,11 @@ type Limits struct {
 	// MaxBatch is the most pairs (score) or vehicles (predict) sent in one
 	// guest call; larger batches are split. Default 16384.
 	MaxBatch int `koanf:"max_batch" json:"max_batch"`
+	// MaxCallDepth bounds the guest's call stack, in frames of up to 16
+	// parameters and locals (a larger frame counts once per 16): a deeper
+	// call traps ("call depth"). wazero would otherwise grow the stack to
+	// 400 MB of host memory before it traps. Default 10000; at most 1<<30.
+	MaxCallDepth uint32 `koanf:"max_call_depth" json:"max_call_depth"`
 }
 
 // Breaker takes a plugin out of service after Failures failures within
@@ -85,6 +91,11 @@ type Options struct {
 	// lines are dropped and counted). Defaults 5 and 20.
 	LogLinesPerSecond float64
 	LogBurst          int
+
+	// uninstrumented loads the module as uploaded, without the deadline
+	// checks and call-depth budget of instrument: only for
+	// BenchmarkInstrumentCost, which measures what they cost.
+	uninstrumented bool
 }
 
 // resolved returns o with every default filled in, or an error naming the
@@ -111,6 +122,12 @@ func (o Options) resolved() (Options, error) {
 	}
 	if l.MaxBatch == 0 {
 		l.MaxBatch = DefaultMaxBatch
+	}
+	if l.MaxCallDepth == 0 {
+		l.MaxCallDepth = DefaultMaxCallDepth
+	}
+	if l.MaxCallDepth > 1<<30 {
+		return o, fmt.Errorf("plugins: Limits.MaxCallDepth = %d exceeds %d", l.MaxCallDepth, 1<<30)
 	}
 	if l.MaxModuleBytes < 0 || l.MaxBatch < 0 {
 		return o, fmt.Errorf("plugins: Limits.MaxModuleBytes = %d and Limits.MaxBatch = %d must be positive", l.MaxModuleBytes, l.MaxBatch)

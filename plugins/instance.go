@@ -26,6 +26,7 @@ type instance struct {
 	mem                         api.Memory
 	scoreFn, predictFn, allocFn api.Function
 	lastErrFn                   api.Function
+	depth                       api.Global // DepthGlobal
 	arena, arenaCap             uint32
 	dead                        bool
 	stack                       [2]uint64
@@ -107,6 +108,7 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	in.scoreFn = mod.ExportedFunction("cdp_score")
 	in.predictFn = mod.ExportedFunction("cdp_predict")
 	in.lastErrFn = mod.ExportedFunction("cdp_last_error")
+	in.depth = mod.ExportedGlobal(DepthGlobal)
 
 	if f := mod.ExportedFunction("_initialize"); f != nil {
 		if _, err := f.Call(ictx); err != nil {
@@ -270,6 +272,8 @@ func (in *instance) call(op string, fn api.Function, arg uint32) (int32, error) 
 		if errors.As(err, &ee) {
 			f.Reason = ReasonExit
 			f.Detail = fmt.Sprintf("exit code %d", ee.ExitCode())
+		} else if in.depth != nil && uint32(in.depth.Get()) == depthExhausted {
+			f.Detail = fmt.Sprintf("stack overflow: call depth over %d (Limits.MaxCallDepth)", in.p.opts.Limits.MaxCallDepth)
 		}
 		return 0, f
 	}

@@ -91,6 +91,16 @@ func (r *Runtime) Load(ctx context.Context, module []byte, opts Options) (*Plugi
 	sum := sha256.Sum256(module)
 	p := &Plugin{opts: o}
 	p.id.SHA256 = hex.EncodeToString(sum[:])
+	// What runs is the module with a deadline check at every function
+	// entry (see instrument); the model keeps the uploaded module's sha256.
+	code, err := instrument(module, o.Limits.MaxCallDepth)
+	if err != nil {
+		return nil, refused(RefusedCompile, "%v", err)
+	}
+	if o.uninstrumented {
+		code = module
+	}
+	codeSum := sha256.Sum256(code)
 	p.rt, err = r.newWazero(ctx, o.Limits)
 	if err != nil {
 		return nil, err
@@ -102,13 +112,13 @@ func (r *Runtime) Load(ctx context.Context, module []byte, opts Options) (*Plugi
 		}
 	}()
 	t0 := time.Now()
-	if err := r.keep(ctx, o.Limits, sum, module); err != nil {
+	if err := r.keep(ctx, o.Limits, codeSum, code); err != nil {
 		if errors.Is(err, ErrClosed) {
 			return nil, err
 		}
 		return nil, refused(RefusedCompile, "compile: %v", err)
 	}
-	p.compiled, err = p.rt.CompileModule(ctx, module)
+	p.compiled, err = p.rt.CompileModule(ctx, code)
 	if err != nil {
 		return nil, refused(RefusedCompile, "compile: %v", err)
 	}

@@ -157,11 +157,18 @@ func hostileCases() []hostileCase {
 			refused: "init time limit", cause: "init"},
 		{name: "infinite loop in the start function", module: func() []byte { return wasmtest.Hostile{StartLoop: true}.Module() },
 			refused: "init time limit", cause: "init"},
+		// No loop anywhere: only a check at function entry stops these.
+		{name: "exponential call tree in score", module: func() []byte { return callTreeIn("score") },
+			reason: ReasonTimeout, detail: "BatchTimeout"},
+		{name: "exponential call tree in cdp_init", module: func() []byte { return callTreeIn("cdp_init") },
+			refused: "init time limit", cause: "init"},
+		{name: "exponential call tree in _initialize", module: func() []byte { return callTreeIn("_initialize") },
+			refused: "init time limit", cause: "init"},
 		{name: "unbounded recursion", module: func() []byte {
 			// cdp_score calls itself (function index 4: after the three
 			// constant exports and cdp_alloc)
 			return wasmtest.Hostile{Score: wasmtest.Code{}.Get(0).Call(4).Drop().I32(0)}.Module()
-		}, reason: ReasonTrap, detail: "stack overflow"},
+		}, reason: ReasonTrap, detail: "call depth over 10000 (Limits.MaxCallDepth)"},
 		{name: "memory bomb", module: func() []byte {
 			// grow 64 pages (4 MiB) at a time until refused, then trap (a runtime out of memory)
 			return wasmtest.Hostile{Score: wasmtest.Code{}.Block().Loop().I32(64).MemGrow().I32(-1).I32Eq().BrIf(1).Br(0).End().End().Unreachable().I32(0)}.Module()
@@ -257,6 +264,28 @@ func hostileCases() []hostileCase {
 // TestHostileModules: each hostile module is refused at load, or contained
 // batch after batch: the host keeps serving, the batch is scored by the
 // fallback (the builtin), and the failure is counted with its reason.
+// callTreeIn returns a zero scorer whose export where ("score", "cdp_init"
+// or "_initialize") makes a depth-48 binary tree of calls (2^48 calls, no
+// loop): it never returns unless stopped at a function entry.
+func callTreeIn(where string) []byte {
+	var h wasmtest.Hostile
+	set := func(c wasmtest.Code) {
+		switch where {
+		case "score":
+			h.After = c
+		case "cdp_init":
+			h.Init = c.I32(0)
+		case "_initialize":
+			h.Initialize = c
+		}
+	}
+	set(wasmtest.Code{}) // so that ExtraIndex counts the export
+	first := h.ExtraIndex()
+	set(wasmtest.Code{}.Call(first))
+	h.Extra = wasmtest.CallTree(first, 48)
+	return h.Module()
+}
+
 func TestHostileModules(t *testing.T) {
 	vs, ps := traffic(11, 64, 300, 800)
 	prm := abi.Params{Horizon: 30, MinRisk: 0.3}

@@ -66,7 +66,7 @@ func NewRuntime(cfg RuntimeConfig) (*Runtime, error) {
 
 // settingsKey names the runtime settings that change compiled code.
 func settingsKey(l Limits) string {
-	return fmt.Sprintf("wazero=v1.12.0;close_on_context_done=true;features=v2;memory_pages=%d", l.MemoryPages)
+	return fmt.Sprintf("wazero=v1.12.0;close_on_context_done=true;entry_checks=%d;features=v2;memory_pages=%d", instrumentVersion, l.MemoryPages)
 }
 
 // cache returns the compilation cache for the settings of l.

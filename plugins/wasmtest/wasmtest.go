@@ -326,6 +326,33 @@ type Hostile struct {
 	StartLoop  bool   // a wasm start function that never returns
 }
 
+// ExtraIndex returns the function index of h.Extra[0] in the module that
+// h.Module writes (imports first, then the exports Hostile defines).
+func (h Hostile) ExtraIndex() uint32 {
+	n := len(h.Imports) + 3 // cdp_abi_version, cdp_manifest, cdp_last_error
+	for _, present := range []bool{!h.NoAlloc, h.Initialize != nil, h.StartOnly, h.Init != nil, !h.NoScore} {
+		if present {
+			n++
+		}
+	}
+	return uint32(n)
+}
+
+// CallTree returns depth functions, to be placed at function index first
+// (Hostile.Extra at Hostile.ExtraIndex): function k calls function k+1
+// twice and the last does nothing, so calling the first makes 2^depth calls
+// without a single loop. At depth 48 it runs for days.
+func CallTree(first uint32, depth int) []Func {
+	fs := make([]Func, depth)
+	for k := range fs {
+		if k < depth-1 {
+			next := first + uint32(k) + 1
+			fs[k].Body = Code{}.Call(next).Call(next)
+		}
+	}
+	return fs
+}
+
 // Module encodes the module h describes.
 func (h Hostile) Module() []byte {
 	if h.Manifest == "" {

@@ -1,0 +1,71 @@
+package plugins
+
+import (
+	"testing"
+
+	"github.com/collision-detection-platform/distributed-platform/plugins/wasmtest"
+	"github.com/tetratelabs/wazero"
+)
+
+// TestInstrumentKeepsSemantics: the rewritten functions return what the
+// originals return, through every way out of a function (falling off the
+// end, return from nested blocks, a branch to the function's label, multiple
+// results), and the depth budget is whole again after each call.
+func TestInstrumentKeepsSemantics(t *testing.T) {
+	i32 := []byte{wasmtest.TypeI32}
+	two := []byte{wasmtest.TypeI32, wasmtest.TypeI32}
+	m := &wasmtest.Module{MemMin: 1, MemMax: -1, Funcs: []wasmtest.Func{
+		// f0(x) = x < 10 ? x+1 (return inside two blocks) : f0(x-10)+100 (recursion)
+		{Export: "f0", Params: i32, Result: i32, Body: wasmtest.Code{}.
+			Block().Block().Get(0).I32(10).Op(0x49).IfThen(wasmtest.Code{}.Get(0).I32(1).I32Add().Op(0x0f)).End().End().
+			Get(0).I32(10).I32Sub().Call(0).I32(100).I32Add()},
+		// f1(x) = (x, x+1) by a branch to the function label
+		{Export: "f1", Params: i32, Result: two, Body: wasmtest.Code{}.
+			Get(0).Get(0).I32(1).I32Add().Br(0)},
+		// f2(x) = f1(x) summed, returned by an explicit return in a loop
+		{Export: "f2", Params: i32, Result: i32, Body: wasmtest.Code{}.
+			Loop().Get(0).Call(1).I32Add().Op(0x0f).End().Unreachable()},
+	}}
+	code, err := instrument(m.Bytes(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	mod, err := rt.Instantiate(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	depth := mod.ExportedGlobal(DepthGlobal)
+	for _, c := range []struct {
+		fn   string
+		arg  uint64
+		want []uint64
+	}{
+		{"f0", 3, []uint64{4}}, {"f0", 25, []uint64{206}}, {"f1", 7, []uint64{7, 8}}, {"f2", 7, []uint64{15}},
+	} {
+		got, err := mod.ExportedFunction(c.fn).Call(ctx, c.arg)
+		if err != nil {
+			t.Fatalf("%s(%d): %v", c.fn, c.arg, err)
+		}
+		if len(got) != len(c.want) || got[0] != c.want[0] || got[len(got)-1] != c.want[len(c.want)-1] {
+			t.Fatalf("%s(%d) = %v, want %v", c.fn, c.arg, got, c.want)
+		}
+		if d := depth.Get(); d != 1000 {
+			t.Fatalf("after %s: depth budget %d, want 1000 back", c.fn, d)
+		}
+	}
+	// 1000 frames of budget: f0 recurses once per 10.
+	if _, err := mod.ExportedFunction("f0").Call(ctx, 20000); err == nil || uint32(depth.Get()) != depthExhausted {
+		t.Fatalf("f0(20000): err %v, depth %d: want the depth trap", err, depth.Get())
+	}
+}
+
+// TestInstrumentRefusesReservedExport: a module cannot export the host's
+// depth global name itself.
+func TestInstrumentRefusesReservedExport(t *testing.T) {
+	m := &wasmtest.Module{MemMin: 1, MemMax: -1, Funcs: []wasmtest.Func{{Export: DepthGlobal}}}
+	if _, err := instrument(m.Bytes(), 10); err == nil {
+		t.Fatal("instrumented a module exporting", DepthGlobal)
+	}
+}
