@@ -571,13 +571,13 @@ func appendULEB(b []byte, v uint64) []byte {
 	}
 }
 
+// sleb33 appends v (0 <= v < 1<<32) as a signed LEB128: the unsigned
+// encoding, plus a zero byte when its last byte would read as negative.
 func sleb33(b []byte, v int64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
+	b = appendULEB(b, uint64(v))
+	if last := len(b) - 1; b[last]&0x40 != 0 {
+		b[last] |= 0x80
+		b = append(b, 0)
 	}
+	return b
 }
