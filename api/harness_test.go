@@ -291,3 +291,17 @@ func (s *sse) next(t testing.TB, d time.Duration) (sseEvent, bool) {
 		return sseEvent{}, false
 	}
 }
+
+// vehicleT is the stored state time of a vehicle (0 when unknown).
+func (h *harness) vehicleT(id string) float64 {
+	h.t.Helper()
+	var v struct {
+		T float64 `json:"t"`
+	}
+	a := h.get("/api/v1/vehicles/" + id)
+	if a.status != http.StatusOK {
+		return 0
+	}
+	a.json(h.t, &v)
+	return v.T
+}

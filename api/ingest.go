@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -30,6 +31,8 @@ type ingestBuf struct {
 	recs []ingest.Record
 	errs []ingest.RecordError
 	ups  []engine.Update
+	from []int // index in recs of each of ups
+	verd []engine.Verdict
 	out  []byte
 }
 
@@ -43,6 +46,7 @@ const maxPooledRecords = 1 << 16
 
 func (s *Server) putIngestBuf(b *ingestBuf) {
 	if cap(b.recs) > maxPooledRecords || cap(b.errs) > maxPooledRecords || cap(b.ups) > maxPooledRecords ||
+		cap(b.from) > maxPooledRecords || cap(b.verd) > maxPooledRecords ||
 		b.unz.Cap() > 64<<20 {
 		return
 	}
@@ -58,15 +62,24 @@ func (s *Server) putIngestBuf(b *ingestBuf) {
 //
 // 202 {"accepted": N, "rejected": M, "errors": [{"index", "id", "field",
 // "reason", "offset"}]}: the valid records are in the engine's queue, the
-// refused ones are listed with their index in the batch. 400: malformed JSON
+// refused ones are listed with their index in the batch. A well-formed
+// record the engine would drop is listed too, on field "t": "stale" (older
+// than the vehicle's stored state), "duplicate" (the same time) or "late"
+// (older than the engine clock minus vehicle_ttl). 400: malformed JSON
 // (nothing accepted; the details give the byte offset, line and column).
 // 413: more records than MaxBatch or a body above BodyLimit. 415: another
 // content type. 429 with Retry-After: above the throttled rate, or the
-// engine's queue is full; 503 with Retry-After: the engine has stopped;
-// nothing of the batch was accepted in either case.
+// engine's queue is full (decided before the body is parsed when the queue
+// has no room at all); 503 with Retry-After: the engine has stopped; nothing
+// of the batch was accepted in either case.
 func (s *Server) postLocations(c *fiber.Ctx) error {
 	if p := checkIngestType(c.Get(fiber.HeaderContentType)); p != nil {
 		return p
+	}
+	// A full queue refuses any batch: say so before parsing it (a client
+	// that retries at once must not cost a parse per attempt).
+	if n := s.eng.Pending(); n > 0 && n >= s.queueMax {
+		return s.queueFull(-1)
 	}
 	start := time.Now()
 	b := s.ingestPool.Get().(*ingestBuf)
@@ -100,14 +113,15 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 			map[string]any{"records": n, "max_batch": s.opts.MaxBatch})
 	}
 
-	ups := b.ups[:0]
+	ups, from := b.ups[:0], b.from[:0]
 	frame, classes := s.opts.Frame, s.opts.Validator.Classes()
 	late := false // a record refused by Normalize sorts after the decoder's errors
 	for i := range recs {
 		r := &recs[i]
 		ups = append(ups, engine.Update{ID: r.ID})
+		from = append(from, i)
 		if err := ingest.Normalize(r, frame, classes, &ups[len(ups)-1].V); err != nil {
-			ups = ups[:len(ups)-1]
+			ups, from = ups[:len(ups)-1], from[:len(from)-1]
 			reason := ingest.ReasonPositionMissing
 			if errors.Is(err, ingest.ErrUnknownClass) {
 				reason = ingest.ReasonUnknownClass
@@ -116,10 +130,7 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 			late = true
 		}
 	}
-	b.ups, b.errs = ups, errs
-	if late {
-		sort.Slice(errs, func(i, j int) bool { return errs[i].Index < errs[j].Index })
-	}
+	b.ups, b.from = ups, from
 
 	if ok, wait := s.throttle.take(len(ups)); !ok {
 		s.throttling(true, "rate")
@@ -130,17 +141,14 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 		p.RetryAfter = retryAfterSeconds(wait)
 		return p
 	}
+	queued := 0
 	if len(ups) > 0 {
-		if err := s.eng.TrySubmit(ups); err != nil {
+		b.verd = slices.Grow(b.verd[:0], len(ups))[:len(ups)]
+		var err error
+		if queued, err = s.eng.TrySubmitChecked(ups, b.verd); err != nil {
 			s.throttle.refund(len(ups))
 			if errors.Is(err, engine.ErrQueueFull) {
-				s.throttling(true, "queue_full")
-				s.metrics.queueFull.Inc()
-				p := problem(fiber.StatusTooManyRequests,
-					"engine queue full; nothing of this batch was accepted, retry later",
-					map[string]any{"records": len(ups)})
-				p.RetryAfter = 1
-				return p
+				return s.queueFull(len(ups))
 			}
 			if errors.Is(err, engine.ErrClosed) {
 				p := problem(fiber.StatusServiceUnavailable,
@@ -150,8 +158,24 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 			}
 			return problem(fiber.StatusServiceUnavailable, "engine refused the batch: "+err.Error())
 		}
+		if queued < len(ups) {
+			s.throttle.refund(len(ups) - queued)
+			for i, v := range b.verd {
+				if v == engine.VerdictAccepted {
+					continue
+				}
+				r := &recs[from[i]]
+				errs = append(errs, ingest.RecordError{Index: r.Index, Offset: r.Offset, ID: r.ID,
+					Field: ingest.FieldT, Reason: verdictReason(v)})
+				late = true
+			}
+		}
 	}
-	s.metrics.accepted.Add(float64(len(ups)))
+	b.errs = errs
+	if late {
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Index < errs[j].Index })
+	}
+	s.metrics.accepted.Add(float64(queued))
 	if s.throttled.Load() {
 		s.throttling(false, "accepting")
 	}
@@ -160,12 +184,38 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 		s.metrics.reject(errs[i].Reason)
 	}
 
-	b.out = appendIngestResult(b.out[:0], len(ups), errs)
+	b.out = appendIngestResult(b.out[:0], queued, errs)
 	c.Status(fiber.StatusAccepted)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	_, err = c.Write(b.out) // copies: b.out goes back to the pool
 	s.metrics.duration.Observe(time.Since(start).Seconds())
 	return err
+}
+
+// queueFull is the 429 of a full engine queue; records < 0 when the batch
+// was refused before it was parsed.
+func (s *Server) queueFull(records int) *Problem {
+	s.throttling(true, "queue_full")
+	s.metrics.queueFull.Inc()
+	details := map[string]any{"queue_depth": s.eng.Pending(), "queue_max": s.queueMax}
+	if records >= 0 {
+		details["records"] = records
+	}
+	p := problem(fiber.StatusTooManyRequests,
+		"engine queue full; nothing of this batch was accepted, retry later", details)
+	p.RetryAfter = 1
+	return p
+}
+
+// verdictReason is the ingest reason of an engine verdict.
+func verdictReason(v engine.Verdict) ingest.Reason {
+	switch v {
+	case engine.VerdictStale:
+		return ingest.ReasonStale
+	case engine.VerdictDuplicate:
+		return ingest.ReasonDuplicate
+	}
+	return ingest.ReasonLate
 }
 
 // gunzip inflates body into b.unz, at most limit bytes (413 above: the

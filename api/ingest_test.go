@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -248,6 +249,66 @@ func TestIngestQueueFull(t *testing.T) {
 	h.eng.Tick()
 	if st := h.eng.Stats(); st.Vehicles != 5 || st.Accepted != 5 || st.Applied != 5 {
 		t.Fatalf("stats %+v", st)
+	}
+
+	// A queue with no room refuses a batch before parsing it: even a
+	// malformed body gets the 429, not the 400 a parse would give.
+	if r := h.ingest("[" + rec("q6", now, 0, 0, 0, 0, 0) + "," + rec("q7", now, 1000, 0, 0, 0, 0) + "," +
+		rec("q8", now, 2000, 0, 0, 0, 0) + "," + rec("q9", now, 3000, 0, 0, 0, 0) + "]"); r.Accepted != 4 {
+		t.Fatal(r)
+	}
+	a = h.post("/api/v1/locations", `[{"id":"q10","t":`)
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" {
+		t.Fatalf("full queue, malformed body: status %d, want 429 before parsing: %s", a.status, a.body)
+	}
+	if msg, _ := a.problem(t); !strings.Contains(msg, "queue full") {
+		t.Fatalf("429 says %q", msg)
+	}
+	h.eng.Tick()
+	if a = h.post("/api/v1/locations", `[{"id":"q10","t":`); a.status != http.StatusBadRequest {
+		t.Fatalf("room again, malformed body: status %d, want 400: %s", a.status, a.body)
+	}
+}
+
+// TestIngestListsStaleAndLate: a record older than (or as old as) the
+// vehicle's stored state, or older than the engine clock minus vehicle_ttl,
+// is not queued and the 202 lists it with its reason on field t.
+func TestIngestListsStaleAndLate(t *testing.T) {
+	h := newHarness(t, nil, func(c *engine.Config) { c.VehicleTTL = 30 })
+	now := nowUnix()
+	if r := h.ingest("[" + rec("s1", now, 0, 0, 0, 0, 0) + "," + rec("s2", now, 1000, 0, 0, 0, 0) + "]"); r.Accepted != 2 || r.Rejected != 0 {
+		t.Fatal(r)
+	}
+	h.eng.Tick()
+	r := h.ingest("[" + rec("s1", now-1, 0, 0, 0, 0, 0) + "," + // older than stored
+		rec("s2", now, 1000, 0, 0, 0, 0) + "," + // same time as stored
+		`{"id":"bad","t":1}` + "," + // invalid: listed by the decoder
+		rec("s3", now-60, 2000, 0, 0, 0, 0) + "," + // before the clock minus 30 s
+		rec("s1", now+0.5, 0, 0, 0, 0, 0) + "]") // newer: queued
+	if r.Accepted != 1 || r.Rejected != 4 || len(r.Errors) != 4 {
+		t.Fatalf("answer %+v, want 1 accepted and 4 listed", r)
+	}
+	want := []struct {
+		index      int
+		id, reason string
+		field      string
+	}{{0, "s1", "stale", "t"}, {1, "s2", "duplicate", "t"}, {2, "bad", "", ""}, {3, "s3", "late", "t"}}
+	for i, w := range want {
+		e := r.Errors[i]
+		if e.Index != w.index || e.ID != w.id || (w.reason != "" && (e.Reason != w.reason || e.Field != w.field)) {
+			t.Errorf("errors[%d] = %+v, want index %d id %s reason %q on %q", i, e, w.index, w.id, w.reason, w.field)
+		}
+	}
+	h.eng.Tick()
+	if v := h.vehicleT("s1"); math.Abs(v-(now+0.5)) > 1e-3 {
+		t.Fatalf("s1 at t=%f, want the newer %f", v, now+0.5)
+	}
+	m := string(h.get("/metrics").body)
+	for _, l := range []string{`cdp_ingest_records_rejected_total{reason="stale"} 1`, `cdp_ingest_records_rejected_total{reason="duplicate"} 1`,
+		`cdp_ingest_records_rejected_total{reason="late"} 1`} {
+		if !strings.Contains(m, l) {
+			t.Errorf("metrics lack %s", l)
+		}
 	}
 }
 

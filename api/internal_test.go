@@ -24,7 +24,13 @@ import (
 // cost in the allocation guard and the handler benchmark.
 type nopEngine struct{ accepted int }
 
-func (e *nopEngine) TrySubmit(ups []engine.Update) error        { e.accepted += len(ups); return nil }
+func (e *nopEngine) TrySubmitChecked(ups []engine.Update, v []engine.Verdict) (int, error) {
+	clear(v[:len(ups)])
+	e.accepted += len(ups)
+	return len(ups), nil
+}
+func (e *nopEngine) Pending() int                               { return 0 }
+func (e *nopEngine) Config() engine.Config                      { return engine.Default() }
 func (e *nopEngine) Vehicle(string) (engine.VehicleState, bool) { return engine.VehicleState{}, false }
 func (e *nopEngine) Vehicles(func(engine.VehicleState) bool)    {}
 func (e *nopEngine) Risks() []engine.Risk                       { return nil }

@@ -19,8 +19,14 @@ import (
 // Engine is what the API uses of the detection engine (*engine.Engine
 // implements it).
 type Engine interface {
-	// TrySubmit accepts the whole batch or none of it (engine.ErrQueueFull).
-	TrySubmit(ups []engine.Update) error
+	// TrySubmitChecked drops the updates it can tell are stale, duplicate
+	// or outside the engine's time window (verdicts[i] says which) and
+	// accepts the rest whole or not at all (engine.ErrQueueFull).
+	TrySubmitChecked(ups []engine.Update, verdicts []engine.Verdict) (int, error)
+	// Pending returns the number of updates waiting for a tick.
+	Pending() int
+	// Config returns the engine's configuration (the queue bound).
+	Config() engine.Config
 	// Vehicle returns one vehicle's stored state.
 	Vehicle(id string) (engine.VehicleState, bool)
 	// Vehicles calls fn for every live vehicle in id order until it returns

@@ -32,6 +32,7 @@ type Server struct {
 	started time.Time
 
 	ingestPool sync.Pool // *ingestBuf
+	queueMax   int       // the engine's queue bound
 	throttle   *tokenBucket
 	hub        *hub
 	metrics    *metrics
@@ -67,6 +68,7 @@ func New(opts Options) (*Server, error) {
 		}
 		s.adminAllow = append(s.adminAllow, p.Masked())
 	}
+	s.queueMax = o.Engine.Config().MaxPending
 	s.throttle = newTokenBucket(o.MaxTPS*o.ThrottlingThreshold, o.ThrottleBurst, o.MaxBatch, o.Now)
 	s.metrics, err = newMetrics(o.Registerer, o.Engine)
 	if err != nil {

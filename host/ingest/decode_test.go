@@ -256,7 +256,8 @@ func TestReasons(t *testing.T) {
 		seen[c.reason] = true
 	}
 	for _, r := range Reasons() {
-		if !seen[r] {
+		// The engine's verdicts never come from the decoder (api tests them).
+		if !seen[r] && r != ReasonStale && r != ReasonDuplicate && r != ReasonLate {
 			t.Errorf("reason %v has no test case", r)
 		}
 		if s := r.String(); s == "" || strings.ToLower(s) != s || strings.ContainsAny(s, " -.") {

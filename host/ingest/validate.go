@@ -45,6 +45,11 @@ const (
 	ReasonNegativeSigma                 // "negative_sigma"
 	ReasonSigmaRange                    // "sigma_out_of_range": more than Options.MaxSigma
 	ReasonUnknownClass                  // "unknown_class": not in the class table
+	// The engine's verdicts at submit, for a well-formed record it would
+	// drop (the API lists them; Validate never returns them):
+	ReasonStale     // "stale": older than the vehicle's stored state
+	ReasonDuplicate // "duplicate": the same time as the vehicle's stored state
+	ReasonLate      // "late": older than the engine clock minus the vehicle TTL (outside its time window)
 	numReasons
 )
 
@@ -56,6 +61,7 @@ var reasonNames = [numReasons]string{
 	"velocity_missing", "velocity_partial", "velocity_mixed", "negative_speed", "track_out_of_range",
 	"speed_out_of_range", "accel_partial", "accel_out_of_range", "negative_radius",
 	"radius_out_of_range", "negative_sigma", "sigma_out_of_range", "unknown_class",
+	"stale", "duplicate", "late",
 }
 
 // String returns the reason's label, e.g. "lat_out_of_range".
