@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
@@ -315,5 +316,104 @@ func TestVehiclesSortByRisk(t *testing.T) {
 	}
 	if got := fmt.Sprint(walk("sort=id&min_risk=0")); got != "[p00-a:0.5 p00-b:0.5 p01-a:0.9 p01-b:0.9 p02-a:0.7 p02-b:0.7]" {
 		t.Fatalf("sort=id&min_risk=0: %s", got)
+	}
+}
+
+// gate holds a model call until release is closed, after closing entered
+// (once): a deliberately long tick.
+type gate struct {
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func newGate() *gate { return &gate{entered: make(chan struct{}), release: make(chan struct{})} }
+
+func (g *gate) wait() {
+	g.once.Do(func() { close(g.entered) })
+	<-g.release
+}
+
+// blockingScorer scores as altitudeScorer once its gate opens.
+type blockingScorer struct{ *gate }
+
+func (blockingScorer) Model() abi.ModelID { return abi.ModelID{Name: "blocking", Version: "1"} }
+func (s blockingScorer) Score(ctx context.Context, p abi.Params, vs []abi.Vehicle, pairs []abi.Pair, res []abi.Result) error {
+	s.wait()
+	return altitudeScorer{}.Score(ctx, p, vs, pairs, res)
+}
+
+// blockingPredictor predicts as the builtin once its gate opens: it holds
+// the tick in a phase that writes the state table.
+type blockingPredictor struct{ *gate }
+
+func (blockingPredictor) Model() abi.ModelID { return abi.ModelID{Name: "blocking", Version: "1"} }
+func (p blockingPredictor) Predict(ctx context.Context, pr abi.Params, vs []abi.Vehicle, boxes []abi.Box, samples []abi.Point) error {
+	p.wait()
+	return builtin.Predictor{}.Predict(ctx, pr, vs, boxes, samples)
+}
+
+// TestMonitoringAnswersDuringLongTick: /system/status, /metrics, /healthz
+// and /readyz answer while a tick is stuck in any phase, even one that
+// writes the state table (prediction); the list endpoints answer while it
+// scores. The answers come from the last finished tick.
+func TestMonitoringAnswersDuringLongTick(t *testing.T) {
+	monitoring := []string{"/system/status", "/metrics", "/healthz", "/readyz"}
+	for _, c := range []struct {
+		name  string
+		g     *gate
+		m     func(*gate) engine.Models
+		paths []string
+	}{
+		{"predict", newGate(), func(g *gate) engine.Models {
+			return engine.Models{Predictor: blockingPredictor{g}, Scorer: altitudeScorer{}}
+		}, monitoring},
+		{"score", newGate(), func(g *gate) engine.Models {
+			return engine.Models{Predictor: builtin.Predictor{}, Scorer: blockingScorer{g}}
+		}, append(monitoring, "/api/v1/vehicles", "/api/v1/risks", "/api/v1/vehicles?sort=risk")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEngineWith(t, func(c *engine.Config) { c.Workers = 1 }, engine.Models{Predictor: builtin.Predictor{}, Scorer: altitudeScorer{}})
+			h := newHarnessWith(t, nil, e)
+			h.ingest(riskField(nowUnix()-1, []float64{900}, func(int) string { return "" }))
+			h.eng.Tick()
+			e.SetModels(c.m(c.g))
+			h.ingest(riskField(nowUnix(), []float64{800, 700}, func(int) string { return "" }))
+			ticked := make(chan struct{})
+			go func() { defer close(ticked); h.eng.Tick() }()
+			<-c.g.entered
+			released := false
+			defer func() {
+				if !released {
+					close(c.g.release)
+					<-ticked
+				}
+			}()
+			for _, path := range c.paths {
+				a := h.get(path) // the client gives up after 10 s: a wait for the tick fails here
+				if a.status != http.StatusOK {
+					t.Fatalf("%s during a long tick: %d %s", path, a.status, a.body)
+				}
+			}
+			var st struct {
+				Vehicles  int `json:"vehicles"`
+				OpenRisks int `json:"open_risks"`
+			}
+			h.get("/system/status").json(t, &st)
+			if st.Vehicles != 2 || st.OpenRisks != 1 {
+				t.Fatalf("status during the tick: %+v, want the last tick's 2 vehicles and 1 open risk", st)
+			}
+			select {
+			case <-ticked:
+				t.Fatal("the tick ended before its model was released")
+			default:
+			}
+			close(c.g.release)
+			released = true
+			<-ticked
+			h.get("/system/status").json(t, &st)
+			if st.Vehicles != 4 || st.OpenRisks != 2 {
+				t.Fatalf("after the tick: %+v, want 4 vehicles and 2 open risks", st)
+			}
+		})
 	}
 }
