@@ -36,6 +36,9 @@ const (
 	DefaultShadowShare   = 0.1
 	DefaultWatchInterval = 200 * time.Millisecond
 	DefaultCloseDelay    = 5 * time.Second
+	// DefaultProbationBatches and DefaultProbationTime: see Config.
+	DefaultProbationBatches = 20
+	DefaultProbationTime    = 2 * time.Minute
 	// MinIDPrefix is the shortest id prefix accepted in place of a sha256.
 	MinIDPrefix = 8
 	// maxPrevious bounds each kind's rollback stack.
@@ -79,6 +82,13 @@ type Config struct {
 	// called with the manager's lock held and must not block (the Kafka
 	// edge's system-events producer does not). Default nil.
 	OnEvent func(typ string, detail map[string]any)
+	// ProbationBatches and ProbationTime end the trial of a scorer that was
+	// active when the process died without a clean stop: it runs in shadow
+	// and is reactivated after ProbationBatches shadow batches without a
+	// failure, or after ProbationTime without one when traffic is too thin
+	// to reach them. Defaults 20 and 2 min.
+	ProbationBatches uint64
+	ProbationTime    time.Duration
 	// Logger receives state changes. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock of the records. Default time.Now.
@@ -111,6 +121,7 @@ type Manager struct {
 	closed  bool
 
 	stop, done chan struct{}
+	trials     sync.WaitGroup // predictor trials (see probation)
 
 	autoRollbacks atomic.Uint64
 	activations   atomic.Uint64
@@ -154,6 +165,12 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	if cfg.CloseDelay <= 0 {
 		cfg.CloseDelay = DefaultCloseDelay
+	}
+	if cfg.ProbationBatches == 0 {
+		cfg.ProbationBatches = DefaultProbationBatches
+	}
+	if cfg.ProbationTime <= 0 {
+		cfg.ProbationTime = DefaultProbationTime
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -201,9 +218,17 @@ func (m *Manager) restore(ctx context.Context) error {
 	defer m.mu.Unlock()
 	now := m.cfg.Now()
 	sys := Actor{By: "system"}
+	unclean := m.reg.Running
 	for _, kind := range []string{KindScorer, KindPredictor} {
 		sl := m.reg.Slots[kind]
 		if sl == nil || sl.Active == "" {
+			continue
+		}
+		if unclean && sl.Probation {
+			m.log.Error("models: the process stopped uncleanly again while the active plugin was on trial; rolling back", "kind", kind, "id", sl.Active)
+			if _, err := m.rollbackLocked(ctx, kind, sys, "restart: the process stopped uncleanly twice with this plugin active (the second time on trial)", StateBroken); err != nil {
+				return err
+			}
 			continue
 		}
 		if _, err := m.ensureLoaded(ctx, sl.Active); err != nil {
@@ -215,9 +240,16 @@ func (m *Manager) restore(ctx context.Context) error {
 		}
 		m.loaded[sl.Active].arm(now)
 		m.loadFallback(ctx, kind)
+		if unclean {
+			sl.Probation = true
+		}
 	}
 	for _, r := range m.reg.Plugins {
 		if r.State != StateShadow {
+			continue
+		}
+		if sl := m.reg.Slots[KindScorer]; sl != nil && sl.Probation {
+			m.transition(r, StateStored, "restart: the shadow is needed for the trial of the active scorer", sys, now)
 			continue
 		}
 		share := m.cfg.ShadowShare
@@ -230,8 +262,121 @@ func (m *Manager) restore(ctx context.Context) error {
 		}
 		m.shadow = &shadowObserver{id: r.ID, share: share, started: now}
 	}
+	for _, kind := range []string{KindScorer, KindPredictor} {
+		if sl := m.reg.Slots[kind]; sl != nil && sl.Probation {
+			m.probation(ctx, kind, now)
+		}
+	}
+	m.reg.Running = m.cfg.Dir != ""
 	m.apply()
 	return m.persist()
+}
+
+// probation starts the trial of kind's active plugin after an unclean stop:
+// the process may have died because of it (a module that froze or exhausted
+// the server must not do it again at every restart), so it is not trusted
+// blindly. The engine uses the model before it (the last good plugin, or the
+// base model); a scorer runs in shadow on live batches, a predictor on the
+// conformance vectors, off the engine. The first failure rolls it back as
+// broken; a clean trial makes it active again. m.mu is held.
+func (m *Manager) probation(ctx context.Context, kind string, now time.Time) {
+	sl := m.reg.Slots[kind]
+	id := sl.Active
+	sys := Actor{By: "system"}
+	used := ""
+	if g := m.lastGood(kind); g != nil {
+		used = g.p.Model().SHA256
+	}
+	m.recordActivation(kind, id, used, "probation: the process stopped without a clean shutdown while this plugin was active; it is on trial before it is reactivated", sys, now)
+	m.log.Warn("models: unclean stop: the active plugin is on trial", "kind", kind, "id", id, "using", m.ref(used))
+	if kind == KindScorer {
+		m.shadow = &shadowObserver{id: id, share: m.cfg.ShadowShare, started: now}
+		return
+	}
+	module, ok := m.modules[id]
+	if !ok {
+		var err error
+		if module, err = os.ReadFile(m.modulePath(id)); err != nil {
+			m.failTrial(kind, id, err.Error())
+			return
+		}
+	}
+	opts := m.loadOptions(m.byID[id].Config)
+	m.trials.Add(1)
+	go func() {
+		defer m.trials.Done()
+		rep := m.cfg.Runtime.Conformance(context.WithoutCancel(ctx), module, opts)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.closed || sl.Active != id || !sl.Probation {
+			return
+		}
+		if !rep.Pass {
+			m.failTrial(kind, id, "conformance: "+trialFailure(&rep))
+		} else {
+			m.passTrial(kind, "passed the conformance vectors")
+		}
+		m.apply()
+		if err := m.persist(); err != nil {
+			m.log.Error("models: persist", "err", err)
+		}
+	}()
+}
+
+// trialFailure names the first failure of a conformance report.
+func trialFailure(rep *plugins.Report) string {
+	if rep.LoadError != "" {
+		return rep.LoadError
+	}
+	for _, v := range rep.Vectors {
+		if !v.Pass && !v.Skipped {
+			return v.Name + ": " + v.Detail
+		}
+	}
+	return "no vector applies"
+}
+
+// passTrial reactivates kind's plugin on trial. m.mu is held; the caller
+// applies and persists.
+func (m *Manager) passTrial(kind, how string) {
+	sl := m.reg.Slots[kind]
+	now := m.cfg.Now()
+	sl.Probation = false
+	if kind == KindScorer && m.shadow != nil && m.shadow.id == sl.Active {
+		m.shadow = nil
+	}
+	used := ""
+	if g := m.lastGood(kind); g != nil {
+		used = g.p.Model().SHA256
+	}
+	if t := m.loaded[sl.Active]; t != nil {
+		t.arm(now)
+	}
+	m.recordActivation(kind, used, sl.Active, "reactivated after its trial: "+how, Actor{By: "system"}, now)
+	m.log.Info("models: plugin passed its trial and is active again", "kind", kind, "id", sl.Active, "how", how)
+}
+
+// failTrial rolls kind's plugin on trial back as broken. m.mu is held; the
+// caller persists.
+func (m *Manager) failTrial(kind, id, why string) {
+	reason := "failed its trial after an unclean stop: " + why
+	m.log.Error("models: plugin on trial failed; rolling back", "kind", kind, "id", id, "why", why)
+	if _, err := m.rollbackLocked(context.Background(), kind, Actor{By: "system"}, reason, StateBroken); err != nil {
+		m.log.Error("models: rollback after a failed trial", "err", err)
+	}
+}
+
+// endProbation ends kind's trial without a verdict (an explicit activate or
+// rollback decided). m.mu is held.
+func (m *Manager) endProbation(kind string) {
+	sl := m.reg.Slots[kind]
+	if sl == nil || !sl.Probation {
+		return
+	}
+	sl.Probation = false
+	if kind == KindScorer && m.shadow != nil && m.shadow.id == sl.Active {
+		m.shadow = nil
+	}
 }
 
 // ----------------------------------------------------------------- upload
@@ -623,6 +768,9 @@ func (m *Manager) Shadow(ctx context.Context, id string, req ShadowRequest) (Inf
 	if sl := m.reg.Slots[KindScorer]; sl != nil && sl.Active == r.ID {
 		return Info{}, conflict("plugin %s is the active scorer", r.ID[:12])
 	}
+	if sl := m.reg.Slots[KindScorer]; sl != nil && sl.Probation {
+		return Info{}, conflict("the active scorer %s is on trial in shadow after an unclean stop; activate or roll back first", sl.Active[:12])
+	}
 	if _, err := m.ensureLoaded(ctx, r.ID); err != nil {
 		return Info{}, fmt.Errorf("models: load %s: %w", r.ID[:12], err)
 	}
@@ -675,9 +823,15 @@ func (m *Manager) Activate(ctx context.Context, id string, a Actor) ([]Activatio
 			continue
 		}
 		sl := m.slot(kind)
+		if sl.Active == r.ID && sl.Probation {
+			m.endProbation(kind)
+			acts = append(acts, m.recordActivation(kind, "", r.ID, "activate: trial ended by request", a, now))
+			continue
+		}
 		if sl.Active == r.ID {
 			continue
 		}
+		m.endProbation(kind)
 		from := sl.Active
 		sl.Previous = append(sl.Previous, from)
 		if n := len(sl.Previous); n > maxPrevious {
@@ -736,6 +890,7 @@ func (m *Manager) rollbackLocked(ctx context.Context, kind string, a Actor, reas
 		return Activation{}, conflict("no %s plugin is active: the base model is in use, nothing to roll back", kind)
 	}
 	now := m.cfg.Now()
+	m.endProbation(kind)
 	from := sl.Active
 	to := ""
 	for len(sl.Previous) > 0 {
@@ -921,7 +1076,12 @@ func (m *Manager) models() engine.Models {
 	b := m.cfg.Base
 	mm := engine.Models{Predictor: b.Predictor, Scorer: b.Scorer,
 		PredictorFallback: slices.Clone(b.PredictorFallback), ScorerFallback: slices.Clone(b.ScorerFallback)}
-	if sl := m.reg.Slots[KindScorer]; sl != nil && sl.Active != "" {
+	if sl := m.reg.Slots[KindScorer]; sl != nil && sl.Probation {
+		if g := m.lastGood(KindScorer); g != nil {
+			mm.Scorer = g
+			mm.ScorerFallback = append([]abi.Scorer{b.Scorer}, b.ScorerFallback...)
+		}
+	} else if sl != nil && sl.Active != "" {
 		if t := m.loaded[sl.Active]; t != nil {
 			mm.Scorer = t
 			mm.ScorerFallback = nil
@@ -931,7 +1091,12 @@ func (m *Manager) models() engine.Models {
 			mm.ScorerFallback = append(append(mm.ScorerFallback, b.Scorer), b.ScorerFallback...)
 		}
 	}
-	if sl := m.reg.Slots[KindPredictor]; sl != nil && sl.Active != "" {
+	if sl := m.reg.Slots[KindPredictor]; sl != nil && sl.Probation {
+		if g := m.lastGood(KindPredictor); g != nil {
+			mm.Predictor = g
+			mm.PredictorFallback = append([]abi.Predictor{b.Predictor}, b.PredictorFallback...)
+		}
+	} else if sl != nil && sl.Active != "" {
 		if t := m.loaded[sl.Active]; t != nil {
 			mm.Predictor = t
 			mm.PredictorFallback = nil
@@ -1037,6 +1202,28 @@ func (m *Manager) check() {
 			continue
 		}
 		s := t.p.Stats()
+		if sl.Probation && kind == KindScorer && m.shadow != nil && m.shadow.id == sl.Active {
+			o := m.shadow
+			switch {
+			case s.Failures > 0 || o.errors.Load() > 0:
+				why := "a shadow batch failed"
+				if n := len(s.LastFailures); n > 0 {
+					why = s.LastFailures[n-1].Error
+				}
+				m.failTrial(kind, sl.Active, "in shadow: "+why)
+			case o.batches.Load() >= m.cfg.ProbationBatches:
+				m.passTrial(kind, fmt.Sprintf("%d batches in shadow without a failure", o.batches.Load()))
+			case now.Sub(o.started) >= m.cfg.ProbationTime:
+				m.passTrial(kind, fmt.Sprintf("%v in shadow without a failure (%d batches)", m.cfg.ProbationTime, o.batches.Load()))
+			default:
+				continue
+			}
+			m.apply()
+			if err := m.persist(); err != nil {
+				m.log.Error("models: persist", "err", err)
+			}
+			continue
+		}
 		if !s.BreakerOpen {
 			continue
 		}
@@ -1083,6 +1270,9 @@ type Status struct {
 	Activations   uint64        `json:"activations"`
 	AutoRollbacks uint64        `json:"auto_rollbacks"`
 	LastAuto      *AutoRollback `json:"last_auto_rollback,omitempty"`
+	// Probation names, by kind, the plugins on trial after an unclean stop
+	// (Active then names the model in use meanwhile).
+	Probation map[string]Ref `json:"probation,omitempty"`
 }
 
 // Status returns the summary.
@@ -1095,6 +1285,16 @@ func (m *Manager) Status() Status {
 		id := ""
 		if sl := m.reg.Slots[k]; sl != nil {
 			id = sl.Active
+		}
+		if sl := m.reg.Slots[k]; sl != nil && sl.Probation {
+			if s.Probation == nil {
+				s.Probation = map[string]Ref{}
+			}
+			s.Probation[k] = m.ref(id)
+			id = ""
+			if g := m.lastGood(k); g != nil {
+				id = g.p.Model().SHA256
+			}
 		}
 		if id == "" {
 			s.Active[k] = m.baseRef(k)
@@ -1132,7 +1332,9 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Unlock()
 	close(m.stop)
 	<-m.done
+	m.trials.Wait()
 	m.mu.Lock()
+	m.reg.Running = false
 	err := m.persist()
 	m.mu.Unlock()
 	m.closeAll(ctx)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -561,5 +563,169 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	}
 	if ts := eng.Tick(); ts.Pairs == 0 {
 		t.Fatal("no pairs scored")
+	}
+}
+
+// copyDir copies the data directory as it is now: what a process that dies
+// at this moment leaves behind.
+func copyDir(tb testing.TB, src string) string {
+	tb.Helper()
+	dst := tb.TempDir()
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// TestUncleanStopProbation: a scorer that was active when the process died
+// without a clean stop is not trusted at the next start: the engine scores
+// with the model before it while the suspect runs in shadow; a clean trial
+// reactivates it, a failure in shadow rolls it back as broken, and a second
+// unclean stop during the trial rolls it back at once. A clean stop leaves
+// no trial.
+func TestUncleanStopProbation(t *testing.T) {
+	ctx := context.Background()
+	trial := func(c *Config) { c.ShadowShare, c.ProbationBatches = 1, 3 }
+	drive := func(t *testing.T, eng *engine.Engine, m *Manager, t0 float64, done func(Status) bool) Status {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for i := 0; ; i++ {
+			if st := m.Status(); done(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("trial did not end: %+v", m.Status())
+			}
+			if err := eng.TrySubmit(pairsAt(3, t0+float64(i))); err != nil {
+				t.Fatal(err)
+			}
+			eng.Tick()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	onTrial := func(st Status) bool { return st.Probation != nil }
+
+	dir := t.TempDir()
+	m := newManager(t, newEngine(t, nil), dir, nil)
+	good := mustUpload(t, m, wasmtest.ZeroScorer("zero", "1"), "scorer")
+	next := mustUpload(t, m, wasmtest.ZeroScorer("zero", "2"), "scorer")
+	bomb := mustUpload(t, m, wasmtest.TimeBomb("bomb", 1.75e9), "scorer")
+	for _, id := range []string{good.ID, next.ID} {
+		if _, err := m.Activate(ctx, id, Actor{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashedWithNext := copyDir(t, dir)
+
+	t.Run("clean trial reactivates", func(t *testing.T) {
+		eng := newEngine(t, nil)
+		m2 := newManager(t, eng, copyDir(t, crashedWithNext), trial)
+		st := m2.Status()
+		if st.Probation[KindScorer].ID != next.ID || st.Active[KindScorer].ID != good.ID {
+			t.Fatalf("status at start %+v", st)
+		}
+		if mm := eng.Models(); mm.Scorer.Model().SHA256 != good.ID || mm.Shadow == nil || mm.Shadow.Model().SHA256 != next.ID {
+			t.Fatalf("engine at start: scorer %+v shadow %v", mm.Scorer.Model(), mm.Shadow)
+		}
+		st = drive(t, eng, m2, 1.7e9, func(st Status) bool { return !onTrial(st) })
+		if st.Active[KindScorer].ID != next.ID || eng.Models().Scorer.Model().SHA256 != next.ID || eng.Models().Shadow != nil {
+			t.Fatalf("after the trial: %+v", st)
+		}
+		h := m2.History()
+		if last := h[len(h)-1]; last.To.ID != next.ID || !strings.Contains(last.Reason, "reactivated after its trial") {
+			t.Fatalf("history %+v", last)
+		}
+	})
+
+	t.Run("failure in shadow rolls back", func(t *testing.T) {
+		if _, err := m.Activate(ctx, bomb.ID, Actor{}); err != nil {
+			t.Fatal(err)
+		}
+		eng := newEngine(t, nil)
+		m2 := newManager(t, eng, copyDir(t, dir), trial)
+		if st := m2.Status(); st.Probation[KindScorer].ID != bomb.ID {
+			t.Fatalf("status at start %+v", st)
+		}
+		st := drive(t, eng, m2, 1.8e9, func(st Status) bool { return !onTrial(st) })
+		in, _ := m2.Get(bomb.ID)
+		if st.Active[KindScorer].ID != next.ID || in.State != StateBroken || eng.Models().Scorer.Model().SHA256 != next.ID {
+			t.Fatalf("after the failed trial: %+v, bomb %s", st, in.State)
+		}
+		if last := in.Transitions[len(in.Transitions)-1]; !strings.Contains(last.Reason, "failed its trial after an unclean stop: in shadow") {
+			t.Fatalf("bomb's last transition %+v", last)
+		}
+	})
+
+	t.Run("second unclean stop on trial", func(t *testing.T) {
+		onTrialDir := copyDir(t, crashedWithNext)
+		newManager(t, newEngine(t, nil), onTrialDir, trial) // starts the trial, then "dies"
+		again := copyDir(t, onTrialDir)
+		eng := newEngine(t, nil)
+		m2 := newManager(t, eng, again, trial)
+		st := m2.Status()
+		in, _ := m2.Get(next.ID)
+		if st.Probation != nil || st.Active[KindScorer].ID != good.ID || in.State != StateBroken {
+			t.Fatalf("after a second unclean stop: %+v, next %s", st, in.State)
+		}
+	})
+
+	t.Run("clean stop", func(t *testing.T) {
+		d := t.TempDir()
+		m2 := newManager(t, newEngine(t, nil), d, nil)
+		mustUpload(t, m2, wasmtest.ZeroScorer("zero", "1"), "scorer")
+		if _, err := m2.Activate(ctx, good.ID, Actor{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m2.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		eng := newEngine(t, nil)
+		m3 := newManager(t, eng, d, nil)
+		if st := m3.Status(); st.Probation != nil || st.Active[KindScorer].ID != good.ID || eng.Models().Scorer.Model().SHA256 != good.ID {
+			t.Fatalf("after a clean stop: %+v", st)
+		}
+	})
+}
+
+// TestUncleanStopProbationPredictor: a predictor active at an unclean stop
+// starts on the base model and is reactivated once it passes the
+// conformance vectors off the engine.
+func TestUncleanStopProbationPredictor(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	m := newManager(t, newEngine(t, nil), dir, nil)
+	pred := mustUpload(t, m, example(t, "turn-predictor"), "predictor")
+	if _, err := m.Activate(ctx, pred.ID, Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	eng := newEngine(t, nil)
+	m2 := newManager(t, eng, copyDir(t, dir), nil)
+	st := m2.Status()
+	if st.Probation[KindPredictor].ID != pred.ID || eng.Models().Predictor != (builtin.Predictor{}) {
+		t.Fatalf("at start: %+v, engine predictor %+v", st, eng.Models().Predictor.Model())
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for m2.Status().Probation != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("trial did not end: %+v", m2.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if eng.Models().Predictor.Model().SHA256 != pred.ID {
+		t.Fatalf("after the trial the engine predicts with %+v", eng.Models().Predictor.Model())
+	}
+	h := m2.History()
+	if last := h[len(h)-1]; !strings.Contains(last.Reason, "passed the conformance vectors") {
+		t.Fatalf("history %+v", last)
 	}
 }

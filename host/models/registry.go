@@ -131,6 +131,10 @@ type Record struct {
 type slot struct {
 	Active   string   `json:"active"`             // plugin id, "" for the base model
 	Previous []string `json:"previous,omitempty"` // earlier active ids, newest last
+	// Probation: the process stopped without a clean shutdown while Active
+	// was active, so it is on trial (see Manager.probation): the engine uses
+	// the model before it until the trial passes.
+	Probation bool `json:"probation,omitempty"`
 }
 
 // registryFile is the layout of registry.json.
@@ -140,6 +144,9 @@ type registryFile struct {
 	Slots         map[string]*slot `json:"slots"`
 	Activations   []Activation     `json:"activations"`
 	AutoRollbacks []AutoRollback   `json:"auto_rollbacks,omitempty"`
+	// Running is true while a process has the registry open; a start that
+	// finds it true knows the last process died without a clean stop.
+	Running bool `json:"running,omitempty"`
 }
 
 const registryFormat = 1
