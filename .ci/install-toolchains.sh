@@ -50,11 +50,22 @@ plugins() {
   log "plugins: $(clang --version | head -n1); $(/usr/bin/rustc --version); asc $("$asdir/node_modules/.bin/asc" --version 2>&1 | tail -n1)"
 }
 
+# monitoring: Debian's prometheus package, for promtool (check and unit-test
+# deploy/prometheus/rules) and the Prometheus server that package deploy's
+# tests run against a cdp node (its own config, a random port, a temp dir).
+monitoring() {
+  if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    apt_install prometheus
+  fi
+  log "monitoring: $(prometheus --version 2>&1 | head -n1)"
+}
+
 sections=("$@")
-[ "${#sections[@]}" -gt 0 ] || sections=(plugins)
+[ "${#sections[@]}" -gt 0 ] || sections=(plugins monitoring)
 for s in "${sections[@]}"; do
   case "$s" in
     plugins) plugins ;;
-    *) echo "install-toolchains: unknown section $s (known: plugins)" >&2; exit 2 ;;
+    monitoring) monitoring ;;
+    *) echo "install-toolchains: unknown section $s (known: plugins, monitoring)" >&2; exit 2 ;;
   esac
 done

@@ -181,7 +181,12 @@ func NewNode(cfg config.Config, logger *slog.Logger) (*Node, error) {
 	}
 	eng.AddSink(hist)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		// The tick budget, so that alert rules compare tick durations with
+		// each node's own compute.processing_interval.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cdp_engine_tick_interval_seconds",
+			Help: "The tick budget: compute.processing_interval."},
+			func() float64 { return cfg.Compute.ProcessingInterval.Seconds() }))
 	n := &Node{Config: cfg, Frame: frame, Validator: val, Engine: eng, History: hist, Registry: reg, Logger: logger}
 	if err := n.provisionSecurity(); err != nil {
 		return nil, err
@@ -221,6 +226,13 @@ var loadPluginModels = func(cfg config.Config, m engine.Models, _ *slog.Logger) 
 // API builds the REST server of the node.
 func (n *Node) API(version api.Version) (*api.Server, error) {
 	c := n.Config.API
+	// Which build each node runs, for dashboards and `cdp report`.
+	info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "cdp_build_info", Help: "1, labelled with the version and commit of this build and the node's system.name.",
+		ConstLabels: prometheus.Labels{"version": version.Version, "commit": version.Commit, "node": n.Config.System.Name}})
+	info.Set(1)
+	if err := n.Registry.Register(info); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+		return nil, fmt.Errorf("host: metrics: %w", err)
+	}
 	o := api.Options{
 		Engine:              n.Engine,
 		Frame:               n.Frame,
