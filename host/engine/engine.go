@@ -100,6 +100,9 @@ type Engine struct {
 	grid  *grid.Grid
 	tick  uint32
 	clock float64 // newest state time applied (data clock)
+	// clockFloor (float64 bits) is the cluster's data clock (AdvanceClock):
+	// the next tick's clock is at least it once its updates are applied.
+	clockFloor atomic.Uint64
 	// clockWall is the wall time at which clock last advanced (see now).
 	clockWall     float64
 	clockAdvanced bool
@@ -464,6 +467,10 @@ func (e *Engine) Tick() TickStats {
 			e.dirty = append(e.dirty, slot)
 		}
 	}
+	if f := math.Float64frombits(e.clockFloor.Load()); f > e.clock {
+		e.clock = f
+		e.clockAdvanced = true
+	}
 	e.grid.Grow(len(e.veh))
 	e.markApplied(gen)
 
@@ -602,11 +609,7 @@ func (e *Engine) expire(now float64, evs []Event, ts *TickStats) []Event {
 		if e.nOpen[slot] > 0 {
 			evs = e.tr.resolveVehicle(e, uint32(slot), ReasonLost, evs)
 		}
-		e.grid.Delete(uint32(slot))
-		e.ids.remove(e.names, name, uint32(slot))
-		e.names[slot] = ""
-		e.veh[slot] = abi.Vehicle{T: math.Inf(-1)}
-		e.free = append(e.free, uint32(slot))
+		e.release(uint32(slot))
 		ts.Expired++
 	}
 	return evs

@@ -48,9 +48,15 @@ type RouterConfig struct {
 	// MaxDistance is collision_detection.max_distance, metres. Required.
 	MaxDistance float64
 	// VehicleTTL is collision_detection.vehicle_ttl, seconds: a vehicle not
-	// routed for this long of data time is forgotten (its nodes expire it on
-	// the same clock). Required.
+	// routed for twice this long of data time is forgotten (its nodes have
+	// expired it by then, on the same clock). Required.
 	VehicleTTL float64
+	// HoldTime grows the halo that decides where copies go (not the one the
+	// reference point is taken from) by speed × HoldTime, seconds: a node
+	// then holds a vehicle for about that long before the reference point of
+	// its pairs can reach the node's tiles, so it has seen the risk open (see
+	// RATIONALE.md). Default 0.
+	HoldTime float64
 	// MaxVehicles bounds the vehicles remembered; past it the least recently
 	// routed ones are forgotten first at the next sweep. Default 4,000,000.
 	MaxVehicles int
@@ -119,6 +125,9 @@ func (r *Router) Clock() float64 { return r.clock }
 func (r *Router) Route(id []byte, v *abi.Vehicle, dst []Target) ([]Target, bool) {
 	l := r.cfg.Layout
 	h := HaloOf(v, r.cfg.Horizon, r.cfg.MaxDistance)
+	if m := r.cfg.HoldTime * math.Sqrt(v.VX*v.VX+v.VY*v.VY+v.VZ*v.VZ); m > 0 {
+		h = Halo{h.MinX - m, h.MinY - m, h.MaxX + m, h.MaxY + m}
+	}
 	home, span := l.TileOf(v.X, v.Y), l.SpanOf(h)
 	st, known := r.last[string(id)] // no allocation: the compiler's map lookup by []byte
 	if known && !(v.T > st.t) {
@@ -162,7 +171,10 @@ func (r *Router) Route(id []byte, v *abi.Vehicle, dst []Target) ([]Target, bool)
 // second of data time), and the oldest ones beyond MaxVehicles.
 func (r *Router) sweep() {
 	r.swept = r.clock
-	limit := r.clock - r.cfg.VehicleTTL
+	// Twice the TTL: a node expires a vehicle on its own tick's sweep, which
+	// may come after the router's; forgetting it first would route its next
+	// state as a new vehicle's, without the leaves its old tiles need.
+	limit := r.clock - 2*r.cfg.VehicleTTL
 	if len(r.last) > r.cfg.MaxVehicles {
 		// Raise the limit until the excess goes: rare (a fleet beyond the
 		// configured bound), so a linear search on time is enough.

@@ -321,7 +321,7 @@ func TestRouterStaleAndExpiry(t *testing.T) {
 	if _, ok := r.Route([]byte("x"), &v, nil); ok {
 		t.Fatal("duplicate state routed")
 	}
-	w := abi.Vehicle{X: 10, Y: 10, T: 200}
+	w := abi.Vehicle{X: 10, Y: 10, T: 161} // more than 2 × vehicle_ttl later
 	r.Route([]byte("y"), &w, nil)
 	if st := r.Stats(); st.Stale != 2 || st.Expired != 1 || st.Tracked != 1 {
 		t.Fatalf("stats %+v, want 2 stale, 1 expired, 1 tracked", st)

@@ -1,0 +1,533 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/api/kafka/kafkaconn"
+	"github.com/collision-detection-platform/distributed-platform/host/config"
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/host/tiles"
+)
+
+// ComputeOptions configure a Compute node.
+type ComputeOptions struct {
+	// Kafka is messaging.kafka: brokers, security, consumer_group (the
+	// compute nodes' group), topics. Required.
+	Kafka config.Kafka
+	// Engine detects; Compute ticks it (do not Run it) and registers itself
+	// as its sink. Required.
+	Engine *engine.Engine
+	// Layout is the cluster's tile layout; messages of another are refused.
+	// Required.
+	Layout tiles.Layout
+	// Horizon, MaxDistance: collision_detection.prediction_time (s) and
+	// max_distance (m), the halo's terms. VehicleTTL (s) bounds the states
+	// kept for the reference-point rule. Required.
+	Horizon, MaxDistance, VehicleTTL float64
+	// Sink receives the events this node reports (a *kafka.Producer).
+	// Required.
+	Sink engine.Sink
+	// Flush, when set, waits until the events published so far are
+	// delivered; offsets are committed only after it. Default none.
+	Flush func(context.Context) error
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+	// ClientOpts are appended to the consumer's options (tests).
+	ClientOpts []kgo.Opt
+}
+
+// Compute is a compute node: one member of the compute group on the routed
+// vehicle-locations. It holds the vehicles of its partitions' tiles (home and
+// ghost copies; a leave forgets one), ticks its engine once every partition
+// it owns has delivered the same tick marker, on the cluster's data clock,
+// and reports an event only when the pair's reference tile is one of its own
+// (tiles.Layout.RefTile), so that N nodes report what one engine would, once.
+type Compute struct {
+	o      ComputeOptions
+	layout string
+	opts   []kgo.Opt
+	log    *slog.Logger
+	client atomic.Pointer[kgo.Client]
+
+	mu      sync.Mutex // guards parts against the rebalance callbacks
+	parts   map[int32]*partition
+	holders map[string][]int32
+	states  map[string]abi.Vehicle
+	clock   float64
+	swept   float64
+
+	// per-tick scratch
+	ups     []engine.Update
+	forget  []string
+	report  []engine.Event
+	entries []entry
+
+	st computeCounters
+}
+
+type partition struct {
+	items []item
+	done  kgo.EpochOffset // after the last marker processed: the commit point
+	dirty bool            // done moved since the last commit
+}
+
+type item struct {
+	entries []entry // a states message
+	tick    *marker // or a marker
+	offset  kgo.EpochOffset
+}
+
+type computeCounters struct {
+	ticks, states, leaves, forgotten, reported, elsewhere, unknown, misaligned, refused atomic.Uint64
+	commits, commitErrors                                                               atomic.Uint64
+}
+
+// NewCompute returns a compute node; it joins the group when Run starts.
+func NewCompute(o ComputeOptions) (*Compute, error) {
+	switch {
+	case len(o.Kafka.BootstrapServers) == 0:
+		return nil, fmt.Errorf("%w: messaging.kafka.bootstrap_servers", ErrOptions)
+	case o.Engine == nil:
+		return nil, fmt.Errorf("%w: ComputeOptions.Engine", ErrOptions)
+	case o.Sink == nil:
+		return nil, fmt.Errorf("%w: ComputeOptions.Sink", ErrOptions)
+	case !(o.Horizon > 0) || !(o.MaxDistance > 0) || !(o.VehicleTTL > 0):
+		return nil, fmt.Errorf("%w: ComputeOptions.Horizon/MaxDistance/VehicleTTL", ErrOptions)
+	}
+	if err := o.Layout.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	c := &Compute{o: o, layout: o.Layout.String(), log: o.Logger,
+		parts: map[int32]*partition{}, holders: map[string][]int32{}, states: map[string]abi.Vehicle{},
+		clock: math.Inf(-1), swept: math.Inf(-1)}
+	opts, err := kafkaconn.Options(o.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	start := kgo.NewOffset().AtEnd()
+	if o.Kafka.StartOffset == "earliest" {
+		start = kgo.NewOffset().AtStart()
+	}
+	opts = append(opts,
+		kgo.ConsumerGroup(o.Kafka.ConsumerGroup),
+		kgo.ConsumeTopics(o.Kafka.Topics.VehicleLocations),
+		kgo.ConsumeResetOffset(start),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.OnPartitionsAssigned(c.onAssigned),
+		kgo.OnPartitionsRevoked(c.onRevoked),
+		kgo.OnPartitionsLost(c.onLost),
+	)
+	if o.Kafka.Consumer.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(o.Kafka.Consumer.SessionTimeout))
+	}
+	if o.Kafka.Consumer.FetchMaxBytes > 0 {
+		opts = append(opts, kgo.FetchMaxBytes(int32(o.Kafka.Consumer.FetchMaxBytes)))
+	}
+	c.opts = append(opts, o.ClientOpts...)
+	o.Engine.AddSink(engine.SinkFunc(c.publish))
+	return c, nil
+}
+
+// Client returns the consumer's client, nil before Run.
+func (c *Compute) Client() *kgo.Client { return c.client.Load() }
+
+// Partitions returns the partitions this node owns now, in order.
+func (c *Compute) Partitions() []int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]int32, 0, len(c.parts))
+	for p := range c.parts {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Run consumes until ctx is done, then commits what it processed and leaves
+// the group.
+func (c *Compute) Run(ctx context.Context) error {
+	cl, err := kgo.NewClient(c.opts...)
+	if err != nil {
+		return fmt.Errorf("cluster: compute: %w", err)
+	}
+	c.client.Store(cl)
+	interval := c.o.Kafka.Consumer.CommitInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	lastCommit := time.Now()
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		if fs.IsClientClosed() || ctx.Err() != nil {
+			break
+		}
+		fs.EachError(func(topic string, p int32, err error) {
+			c.log.Warn("cluster: fetch", "topic", topic, "partition", p, "err", err)
+		})
+		c.mu.Lock()
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if ps := c.parts[fp.Partition]; ps != nil {
+				for _, r := range fp.Records {
+					c.accept(ps, r)
+				}
+			}
+		})
+		c.process(ctx)
+		c.mu.Unlock()
+		if time.Since(lastCommit) >= interval && ctx.Err() == nil {
+			c.commit(ctx, cl, nil)
+			lastCommit = time.Now()
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.commit(sctx, cl, nil)
+	cl.Close()
+	return nil
+}
+
+// accept queues one record of an owned partition.
+func (c *Compute) accept(ps *partition, r *kgo.Record) {
+	off := kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+	var kind, layout []byte
+	for _, h := range r.Headers {
+		switch h.Key {
+		case HeaderKind:
+			kind = h.Value
+		case tiles.HeaderLayout:
+			layout = h.Value
+		}
+	}
+	if string(layout) != c.layout {
+		c.refuse(r, fmt.Errorf("%w: %q, this node %q", ErrLayout, layout, c.layout))
+		ps.items = append(ps.items, item{offset: off})
+		return
+	}
+	switch string(kind) {
+	case KindTick:
+		m, err := decodeMarker(r.Value)
+		if err != nil {
+			c.refuse(r, err)
+			ps.items = append(ps.items, item{offset: off})
+			return
+		}
+		ps.items = append(ps.items, item{tick: &m, offset: off})
+	case KindStates:
+		es, err := decodeStates(r.Value, nil)
+		if err != nil {
+			c.refuse(r, err)
+			es = nil
+		}
+		ps.items = append(ps.items, item{entries: es, offset: off})
+	default:
+		c.refuse(r, fmt.Errorf("%w: header %s = %q", ErrWire, HeaderKind, kind))
+		ps.items = append(ps.items, item{offset: off})
+	}
+}
+
+func (c *Compute) refuse(r *kgo.Record, err error) {
+	if c.st.refused.Add(1) == 1 || c.st.refused.Load()%1000 == 0 {
+		c.log.Error("cluster: refused a routed message", "partition", r.Partition, "offset", r.Offset, "err", err,
+			"refused_so_far", c.st.refused.Load())
+	}
+}
+
+// process runs every tick that all owned partitions have delivered.
+func (c *Compute) process(ctx context.Context) {
+	for len(c.parts) > 0 && ctx.Err() == nil {
+		seq, ok := uint64(math.MaxUint64), true
+		var clock float64
+		for _, ps := range c.parts {
+			i := ps.nextMarker()
+			if i < 0 {
+				ok = false
+				break
+			}
+			if m := ps.items[i].tick; m.seq < seq {
+				seq, clock = m.seq, m.clock
+			}
+		}
+		if !ok {
+			return
+		}
+		c.tick(ctx, seq, clock)
+	}
+}
+
+func (ps *partition) nextMarker() int {
+	for i := range ps.items {
+		if ps.items[i].tick != nil {
+			return i
+		}
+	}
+	return -1
+}
+
+// tick applies the items up to marker seq of every partition at it, then
+// ticks the engine on the cluster's clock.
+func (c *Compute) tick(ctx context.Context, seq uint64, clock float64) {
+	ups, forget := c.ups[:0], c.forget[:0]
+	order := make([]int32, 0, len(c.parts))
+	for p := range c.parts {
+		order = append(order, p)
+	}
+	slices.Sort(order)
+	misaligned := false
+	for _, p := range order {
+		ps := c.parts[p]
+		i := ps.nextMarker()
+		if ps.items[i].tick.seq != seq {
+			misaligned = true
+			continue // ahead: its items wait for its own tick
+		}
+		for _, it := range ps.items[:i] {
+			for k := range it.entries {
+				e := &it.entries[k]
+				switch e.op {
+				case opUpdate:
+					c.hold(e.id, p)
+					ups = append(ups, engine.Update{ID: e.id, V: e.v})
+					if s, ok := c.states[string(e.id)]; !ok || e.v.T > s.T {
+						c.states[string(e.id)] = e.v
+					}
+					c.st.states.Add(1)
+				case opLeave:
+					if c.release(e.id, p) {
+						forget = append(forget, string(e.id))
+					}
+					c.st.leaves.Add(1)
+				}
+			}
+		}
+		ps.done, ps.dirty = ps.items[i].offset, true
+		ps.items = ps.items[i+1:]
+	}
+	if misaligned {
+		c.st.misaligned.Add(1)
+	}
+	// A vehicle that left every partition of this node is forgotten, and so
+	// are its updates of this tick (it re-entered and left again).
+	if len(forget) > 0 {
+		gone := forget[:0]
+		for _, id := range forget {
+			if len(c.holders[id]) == 0 {
+				delete(c.holders, id)
+				delete(c.states, id)
+				gone = append(gone, id)
+			}
+		}
+		forget = gone
+		c.st.forgotten.Add(uint64(c.o.Engine.Forget(forget)))
+		kept := ups[:0]
+		for _, u := range ups {
+			if len(c.holders[string(u.ID)]) > 0 {
+				kept = append(kept, u)
+			}
+		}
+		ups = kept
+	}
+	if len(ups) > 0 {
+		if err := c.o.Engine.Submit(ctx, ups); err != nil {
+			return
+		}
+	}
+	clear(ups)
+	c.ups, c.forget = ups[:0], forget[:0]
+	if clock > c.clock {
+		c.clock = clock
+	}
+	c.o.Engine.AdvanceClock(clock)
+	c.o.Engine.Tick()
+	c.st.ticks.Add(1)
+	c.sweep()
+}
+
+func (c *Compute) hold(id []byte, p int32) {
+	hs := c.holders[string(id)]
+	if !slices.Contains(hs, p) {
+		c.holders[string(id)] = append(hs, p)
+	}
+}
+
+// release drops partition p from id's holders; it reports whether id is
+// held nowhere on this node now.
+func (c *Compute) release(id []byte, p int32) bool {
+	hs, ok := c.holders[string(id)]
+	if !ok {
+		return false
+	}
+	if i := slices.Index(hs, p); i >= 0 {
+		hs = slices.Delete(hs, i, i+1)
+		c.holders[string(id)] = hs
+	}
+	return len(hs) == 0
+}
+
+// sweep drops the states of vehicles the engine has expired (kept twice
+// vehicle_ttl: a "lost" event needs the state for its reference tile).
+func (c *Compute) sweep() {
+	if c.clock-c.swept < 1 {
+		return
+	}
+	c.swept = c.clock
+	limit := c.clock - 2*c.o.VehicleTTL
+	for id, s := range c.states {
+		if s.T < limit {
+			delete(c.states, id)
+			delete(c.holders, id)
+		}
+	}
+}
+
+// publish is the engine's sink: it passes on the events whose pair's
+// reference tile is in a partition of this node.
+func (c *Compute) publish(evs []engine.Event) {
+	out := c.report[:0]
+	for i := range evs {
+		ev := &evs[i]
+		a, okA := c.states[ev.VehicleA]
+		b, okB := c.states[ev.VehicleB]
+		if !okA || !okB {
+			c.st.unknown.Add(1)
+			continue
+		}
+		rt, _ := c.o.Layout.RefTile(tiles.HaloOf(&a, c.o.Horizon, c.o.MaxDistance), tiles.HaloOf(&b, c.o.Horizon, c.o.MaxDistance))
+		if _, mine := c.parts[c.o.Layout.Partition(rt)]; !mine {
+			c.st.elsewhere.Add(1)
+			continue
+		}
+		out = append(out, *ev)
+	}
+	if len(out) > 0 {
+		c.st.reported.Add(uint64(len(out)))
+		c.o.Sink.Publish(out)
+	}
+	clear(out)
+	c.report = out[:0]
+}
+
+// commit flushes the reported events, then commits the offsets after the
+// last marker processed of each partition (only: those of ps when given).
+func (c *Compute) commit(ctx context.Context, cl *kgo.Client, only map[string][]int32) {
+	if c.o.Flush != nil {
+		if err := c.o.Flush(ctx); err != nil {
+			c.st.commitErrors.Add(1)
+			c.log.Warn("cluster: events not flushed; offsets not committed", "err", err)
+			return
+		}
+	}
+	c.mu.Lock()
+	offs := map[int32]kgo.EpochOffset{}
+	for p, ps := range c.parts {
+		if ps.dirty && (only == nil || slices.Contains(only[c.o.Kafka.Topics.VehicleLocations], p)) {
+			offs[p] = ps.done
+			ps.dirty = false
+		}
+	}
+	c.mu.Unlock()
+	if len(offs) == 0 {
+		return
+	}
+	var cerr error
+	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{c.o.Kafka.Topics.VehicleLocations: offs},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			cerr = err
+			if resp == nil {
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if e := kerr.ErrorForCode(p.ErrorCode); e != nil && cerr == nil {
+						cerr = e
+					}
+				}
+			}
+		})
+	if cerr != nil {
+		c.st.commitErrors.Add(1)
+		c.log.Warn("cluster: commit", "err", cerr)
+		return
+	}
+	c.st.commits.Add(1)
+}
+
+func (c *Compute) onAssigned(_ context.Context, _ *kgo.Client, as map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range as[c.o.Kafka.Topics.VehicleLocations] {
+		if c.parts[p] == nil {
+			c.parts[p] = &partition{}
+		}
+	}
+}
+
+func (c *Compute) onRevoked(ctx context.Context, cl *kgo.Client, rs map[string][]int32) {
+	if ctx.Err() == nil { // at Close, Run has committed already
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c.commit(sctx, cl, rs)
+		cancel()
+	}
+	c.drop(rs)
+}
+
+func (c *Compute) onLost(_ context.Context, _ *kgo.Client, ls map[string][]int32) { c.drop(ls) }
+
+// drop forgets partitions and the vehicles held only by them.
+func (c *Compute) drop(ps map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var forget []string
+	for _, p := range ps[c.o.Kafka.Topics.VehicleLocations] {
+		delete(c.parts, p)
+		for id := range c.holders {
+			if c.release([]byte(id), p) {
+				forget = append(forget, id)
+				delete(c.holders, id)
+				delete(c.states, id)
+			}
+		}
+	}
+	if len(forget) > 0 {
+		c.st.forgotten.Add(uint64(c.o.Engine.Forget(forget)))
+	}
+}
+
+// ComputeStats counts what a compute node did.
+type ComputeStats struct {
+	Partitions   []int32 // owned now
+	Ticks        uint64  // ticks run
+	States       uint64  // states applied (home and ghost)
+	Leaves       uint64  // leaves received
+	Forgotten    uint64  // vehicles forgotten (left all this node's tiles)
+	Reported     uint64  // events reported (reference tile here)
+	Elsewhere    uint64  // events suppressed: another node's tile reports them
+	Unknown      uint64  // events without a known state for a vehicle (should be 0)
+	Misaligned   uint64  // ticks where partitions were at different markers
+	Refused      uint64  // messages refused (layout, wire)
+	Commits      uint64
+	CommitErrors uint64
+}
+
+// Stats returns the counters.
+func (c *Compute) Stats() ComputeStats {
+	return ComputeStats{Partitions: c.Partitions(), Ticks: c.st.ticks.Load(), States: c.st.states.Load(),
+		Leaves: c.st.leaves.Load(), Forgotten: c.st.forgotten.Load(), Reported: c.st.reported.Load(),
+		Elsewhere: c.st.elsewhere.Load(), Unknown: c.st.unknown.Load(), Misaligned: c.st.misaligned.Load(),
+		Refused: c.st.refused.Load(), Commits: c.st.commits.Load(), CommitErrors: c.st.commitErrors.Load()}
+}
