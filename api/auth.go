@@ -248,6 +248,10 @@ func (s *Server) audit(c *fiber.Ctx, e audit.Entry) {
 	if e.Subject == "" {
 		if p, ok := principalOf(c); ok {
 			e.Subject = p.Subject
+		} else if cs := c.Context().TLSConnectionState(); cs != nil && len(cs.PeerCertificates) > 0 {
+			// Mutual TLS without a token: the client certificate names the
+			// caller.
+			e.Subject = "cert:" + cs.PeerCertificates[0].Subject.CommonName
 		}
 	}
 	s.opts.Audit.Record(e)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -125,6 +126,11 @@ type Options struct {
 	// recorded and /system/audit answers 501.
 	Audit Auditor
 
+	// TLS, when set, serves HTTPS only on the listener Serve is given
+	// (security.tls); use a configuration whose certificates can be
+	// replaced while serving (security.CertReloader.ServerConfig). Default
+	// nil: plain HTTP.
+	TLS *tls.Config
 	// Warnings are unsafe settings the node runs with (such as listening
 	// beyond loopback without authentication), shown in /system/status.
 	// Default none.

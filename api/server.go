@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -235,7 +236,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.ln = tl
 	s.serving.Store(true)
 	s.mu.Unlock()
-	err := s.app.Listener(tl)
+	var served net.Listener = tl
+	if s.opts.TLS != nil {
+		// TLS only: a client speaking plain HTTP fails the handshake and
+		// its connection is closed unanswered.
+		served = tls.NewListener(tl, s.opts.TLS)
+	}
+	err := s.app.Listener(served)
 	if s.stopping.Load() {
 		return nil
 	}

@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,6 +97,9 @@ type Node struct {
 	// messaging.kafka.bootstrap_servers set; nil otherwise. The rest of the
 	// node reports lifecycle events through Kafka.SystemEvent.
 	Kafka *kafka.Bridge
+	// TLS serves and reloads the HTTPS certificate when security.tls is
+	// set; nil otherwise.
+	TLS *security.CertReloader
 	// Auth verifies bearer tokens when security.jwt.enabled; nil otherwise.
 	Auth *security.Authenticator
 	// Audit is the audit log: <system.data_dir>/audit.jsonl, or the process
@@ -279,6 +285,9 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 	if n.Audit != nil {
 		o.Audit = n.Audit
 	}
+	if n.TLS != nil {
+		o.TLS = n.TLS.ServerConfig()
+	}
 	return api.New(o)
 }
 
@@ -328,6 +337,16 @@ func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed f
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	tlsCtx, stopTLS := context.WithCancel(context.Background())
+	tlsDone := make(chan struct{})
+	if n.TLS != nil {
+		// Subscribed before serving: once the API answers, SIGHUP reloads.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		go func() { defer close(tlsDone); defer signal.Stop(hup); n.watchTLS(tlsCtx, hup) }()
+	} else {
+		close(tlsDone)
+	}
 	feedCtx, stopFeed := context.WithCancel(ctx)
 	feedDone := make(chan struct{})
 	if feed != nil {
@@ -351,6 +370,8 @@ func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed f
 	if e := srv.Shutdown(sctx); e != nil && err == nil {
 		err = e
 	}
+	stopTLS()
+	<-tlsDone
 	if n.Kafka != nil { // commit what the engine applied, while it still ticks
 		if e := n.Kafka.StopConsuming(sctx); e != nil {
 			n.Logger.Warn("kafka: stop consuming", "err", e)

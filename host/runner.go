@@ -44,7 +44,11 @@ func (Runner) Serve(ctx context.Context, cfg config.Config, opts cli.ServeOption
 			return err
 		}
 	}
-	base := "http://" + displayAddr(ln.Addr())
+	scheme := "http://"
+	if cfg.Security.TLS.CertFile != "" {
+		scheme = "https://"
+	}
+	base := scheme + displayAddr(ln.Addr())
 	fmt.Fprintf(opts.Stderr, `cdp %s serving on %s
   risks now:      curl -s %s/api/v1/risks
   live stream:    curl -sN %s/api/v1/risks/stream

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/collision-detection-platform/distributed-platform/host/audit"
 	"github.com/collision-detection-platform/distributed-platform/host/config"
@@ -25,6 +26,13 @@ func (n *Node) provisionSecurity() error {
 			return fmt.Errorf("host: security.jwt: %w", err)
 		}
 		n.Auth = a
+	}
+	if t := cfg.Security.TLS; t.CertFile != "" {
+		r, err := security.NewCertReloader(config.TLSConfig(t))
+		if err != nil {
+			return fmt.Errorf("host: security.tls: %w", err)
+		}
+		n.TLS = r
 	}
 	var sink audit.Sink = audit.SlogSink{Log: n.Logger}
 	if dir := cfg.System.DataDir; dir != "" {
@@ -45,13 +53,16 @@ func (n *Node) provisionSecurity() error {
 	n.Audit = log
 	b, _ := json.Marshal(cfg)
 	sum := sha256.Sum256(b)
-	jwt := "off"
+	jwt, tls := "off", "off"
 	if n.Auth != nil {
 		jwt = "on"
 	}
+	if n.TLS != nil {
+		tls = "on"
+	}
 	log.Record(audit.Entry{Action: "config.load", Detail: map[string]string{
 		"name": cfg.System.Name, "environment": cfg.System.Environment,
-		"config_sha256": hex.EncodeToString(sum[:]), "jwt": jwt,
+		"config_sha256": hex.EncodeToString(sum[:]), "jwt": jwt, "tls": tls,
 	}})
 	if !cfg.Security.JWT.Enabled && !loopbackHost(cfg.API.Host) {
 		w := fmt.Sprintf("the API listens on %q (api.host), beyond this machine, without authentication (security.jwt.enabled is false): anyone who can reach it can post locations and read risks", cfg.API.Host)
@@ -77,4 +88,45 @@ func loopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// watchTLS reloads the certificate on SIGHUP (hup) and, every
+// security.tls.watch_interval, when its files changed, until ctx is done.
+// Each reload is audited; a failed one keeps the certificate in service.
+func (n *Node) watchTLS(ctx context.Context, hup <-chan os.Signal) {
+	var tick <-chan time.Time
+	if d := n.Config.Security.TLS.WatchInterval; d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		trigger := ""
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			trigger = "SIGHUP"
+		case <-tick:
+			if !n.TLS.Changed() {
+				continue
+			}
+			trigger = "file change"
+		}
+		n.reloadTLS(trigger)
+	}
+}
+
+// reloadTLS re-reads the certificate files, logs and audits the outcome.
+func (n *Node) reloadTLS(trigger string) {
+	e := audit.Entry{Action: "tls.reload", Detail: map[string]string{"trigger": trigger, "cert_file": n.Config.Security.TLS.CertFile}}
+	if err := n.TLS.Reload(); err != nil {
+		e.Outcome, e.Reason = audit.OutcomeFailed, err.Error()
+		n.Logger.Error("security: certificate reload failed; the previous certificate stays in service", "trigger", trigger, "err", err)
+	} else {
+		c := n.TLS.Certificate()
+		e.Detail["subject"], e.Detail["not_after"] = c.Subject.String(), c.NotAfter.UTC().Format(time.RFC3339)
+		n.Logger.Info("security: certificate reloaded", "trigger", trigger, "subject", c.Subject.String(), "not_after", c.NotAfter)
+	}
+	n.Audit.Record(e)
 }

@@ -430,12 +430,21 @@ type Security struct {
 	JWT JWT `koanf:"jwt"`
 }
 
-// TLS names the certificate and key files.
+// TLS serves the API (and the admin API) over HTTPS only, TLS 1.2 or newer.
 type TLS struct {
-	// CertFile is a PEM certificate chain. Default "" (plain HTTP).
+	// CertFile is a PEM certificate chain, leaf first. Default "" (plain
+	// HTTP).
 	CertFile string `koanf:"cert_file"`
 	// KeyFile is the PEM private key of CertFile. Default "".
 	KeyFile string `koanf:"key_file"`
+	// ClientCAFile is a PEM bundle of the CAs that sign client
+	// certificates: with it every client must present one (mutual TLS).
+	// Default "" (no client certificates).
+	ClientCAFile string `koanf:"client_ca_file"`
+	// WatchInterval is how often the files are checked for a change (a
+	// renewed certificate is then served without a restart; SIGHUP reloads
+	// at once); 0 checks only on SIGHUP. Written in seconds. Default 10.
+	WatchInterval time.Duration `koanf:"watch_interval"`
 }
 
 // JWT configures bearer-token authentication: with Enabled, every call but
@@ -579,7 +588,7 @@ func Default() Config {
 			},
 		},
 		Logging: Logging{Level: "info", Format: "text"},
-		Security: Security{JWT: JWT{
+		Security: Security{TLS: TLS{WatchInterval: 10 * time.Second}, JWT: JWT{
 			PublicKeyFiles: []string{},
 			Algorithms:     []string{},
 			ClockSkew:      30 * time.Second,

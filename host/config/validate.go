@@ -359,6 +359,7 @@ func validate(c *Config, prov map[string]string) Errors {
 	ch.oneOf("logging.format", c.Logging.Format, "text", "json")
 
 	t := c.Security.TLS
+	before := len(ch.errs)
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		ch.fail(ErrConflict, "security.tls.cert_file", []string{"security.tls.key_file"},
 			"security.tls.cert_file and security.tls.key_file must be set together")
@@ -366,11 +367,16 @@ func validate(c *Config, prov map[string]string) Errors {
 	ch.regularFile("security.tls.cert_file", t.CertFile)
 	ch.regularFile("security.tls.key_file", t.KeyFile)
 	validateJWT(ch, c.Security.JWT)
-	// A security setting that is accepted and does nothing is worse than
-	// none: until the listener uses these, refuse them.
-	if t.CertFile != "" || t.KeyFile != "" {
-		ch.fail(ErrUnsupported, "security.tls.cert_file", []string{"security.tls.key_file"},
-			"HTTPS is not implemented in this build: cdp would serve plain HTTP; remove security.tls or terminate TLS in a proxy")
+	ch.regularFile("security.tls.client_ca_file", t.ClientCAFile)
+	if t.ClientCAFile != "" && t.CertFile == "" {
+		ch.fail(ErrConflict, "security.tls.client_ca_file", []string{"security.tls.cert_file"},
+			"client certificates need HTTPS: set security.tls.cert_file and key_file too")
+	}
+	ch.nonNegativeDuration("security.tls.watch_interval", t.WatchInterval)
+	if t.CertFile != "" && t.KeyFile != "" && len(ch.errs) == before {
+		if _, err := security.NewCertReloader(TLSConfig(t)); err != nil {
+			ch.fail(ErrOutOfRange, "security.tls.cert_file", []string{"security.tls.key_file", "security.tls.client_ca_file"}, "%s", strings.TrimPrefix(err.Error(), "security: "))
+		}
 	}
 
 	return ch.errs
@@ -492,4 +498,9 @@ func validateJWT(ch *checker, j JWT) {
 func JWTConfig(j JWT) security.JWTConfig {
 	return security.JWTConfig{SecretFile: j.SecretFile, PublicKeyFiles: j.PublicKeyFiles, JWKSFile: j.JWKSFile,
 		Algorithms: j.Algorithms, Issuer: j.Issuer, Audience: j.Audience, ClockSkew: j.ClockSkew, RolesClaim: j.RolesClaim}
+}
+
+// TLSConfig is the certificate loader configuration of security.tls.
+func TLSConfig(t TLS) security.TLSConfig {
+	return security.TLSConfig{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile}
 }
