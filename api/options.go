@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/collision-detection-platform/distributed-platform/abi/risk"
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
 	"github.com/collision-detection-platform/distributed-platform/host/geo"
 	"github.com/collision-detection-platform/distributed-platform/host/ingest"
@@ -54,10 +55,10 @@ type StateTransfer interface {
 	Import(r io.Reader) error
 }
 
-// History is the risk-event history the API reads (store/memory.Store
-// implements it; the PostgreSQL store replaces it). Events are appended by
-// the engine (the store is registered as an engine.Sink by the host); the
-// API only reads.
+// History is the risk-event history the API reads (store/memory.Store and
+// store/embedded.Store implement it; the PostgreSQL store too). Events are
+// appended by the engine (the store is registered as an engine.Sink by the
+// host); the API only reads.
 type History interface {
 	// Append keeps copies of evs.
 	Append(ctx context.Context, evs []engine.Event) error
@@ -66,6 +67,9 @@ type History interface {
 	// empty, keeps the events of that vehicle's risks; limit > 0 caps the
 	// answer.
 	Range(ctx context.Context, from, to time.Time, vehicle string, limit int) ([]engine.Event, error)
+	// Query answers one page of a filtered history query; Page.Next is the
+	// cursor of the next page.
+	Query(ctx context.Context, q risk.Query) (risk.Page, error)
 	// ByRisk returns one risk's events, oldest first.
 	ByRisk(ctx context.Context, riskID string) ([]engine.Event, error)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"math"
 	"net/url"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/abi/risk"
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
 	"github.com/collision-detection-platform/distributed-platform/host/geo"
 )
@@ -456,12 +458,15 @@ func (s *Server) getRisk(c *fiber.Ctx) error {
 	return c.JSON(riskAnswer{Open: open, Risk: r, Events: evs})
 }
 
-// getRiskHistory answers the risk events whose data time lies in [from, to).
+// getRiskHistory answers the risk events whose data time lies in [from, to),
+// one page at a time.
 //
-//	GET /api/v1/risks/history?from=T&to=T[&vehicle=ID][&limit=1000]
+//	GET /api/v1/risks/history?from=T&to=T[&vehicle=ID][&min_risk=R][&limit=1000][&cursor=C]
 //
 // T is RFC 3339 (2021-07-12T14:00:00Z) or Unix seconds (1626098400.5);
-// either bound may be left out. limit in [1, 10000], default 1000; truncated
+// either bound may be left out. min_risk in [0, 1] keeps events at least that
+// risky. limit in [1, api.max_limit], default 1000. next_cursor, when present, is the cursor
+// of the following page (pass it as cursor with the same filters); truncated
 // says whether more events matched.
 func (s *Server) getRiskHistory(c *fiber.Ctx) error {
 	if s.opts.History == nil {
@@ -482,14 +487,28 @@ func (s *Server) getRiskHistory(c *fiber.Ctx) error {
 	if p != nil {
 		return p
 	}
-	evs, err := s.opts.History.Range(c.UserContext(), from, to, c.Query("vehicle"), limit+1)
+	q := risk.Query{Vehicle: c.Query("vehicle"), After: c.Query("cursor"), Limit: limit}
+	if v := c.Query("min_risk"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 0 || r > 1 || math.IsNaN(r) {
+			return badParam("min_risk", v, "want a number in [0, 1]")
+		}
+		q.MinRisk = r
+	}
+	if !from.IsZero() {
+		q.From = float64(from.UnixNano()) / 1e9
+	}
+	if !to.IsZero() {
+		q.To = float64(to.UnixNano()) / 1e9
+	}
+	page, err := s.opts.History.Query(c.UserContext(), q)
 	if err != nil {
+		if errors.Is(err, risk.ErrCursor) {
+			return badParam("cursor", q.After, "not a cursor of this query's store; start without one")
+		}
 		return problem(fiber.StatusServiceUnavailable, "risk history unavailable: "+err.Error())
 	}
-	truncated := len(evs) > limit
-	if truncated {
-		evs = evs[:limit]
-	}
+	evs := page.Events
 	if evs == nil {
 		evs = []engine.Event{}
 	}
@@ -497,7 +516,8 @@ func (s *Server) getRiskHistory(c *fiber.Ctx) error {
 		Events    []engine.Event `json:"events"`
 		Count     int            `json:"count"`
 		Truncated bool           `json:"truncated"`
-	}{evs, len(evs), truncated})
+		Next      string         `json:"next_cursor,omitempty"`
+	}{evs, len(evs), page.Next != "", page.Next})
 }
 
 // parseTimeParam parses RFC 3339 or Unix seconds; "" is the zero Time.

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -232,6 +233,7 @@ func TestRiskLifecycle(t *testing.T) {
 		Events    []eventJSON `json:"events"`
 		Count     int         `json:"count"`
 		Truncated bool        `json:"truncated"`
+		Next      string      `json:"next_cursor"`
 	}
 	from := time.Unix(int64(t0)-1, 0).UTC().Format(time.RFC3339)
 	h.get(fmt.Sprintf("/api/v1/risks/history?from=%s&to=%f", from, t0+2)).json(t, &hist)
@@ -245,8 +247,26 @@ func TestRiskLifecycle(t *testing.T) {
 	}
 	hist.Events = nil
 	h.get("/api/v1/risks/history?limit=1").json(t, &hist)
-	if hist.Count != 1 || !hist.Truncated {
+	if hist.Count != 1 || !hist.Truncated || hist.Next == "" || hist.Events[0].Type != "opened" {
 		t.Fatalf("history limit 1: %+v", hist)
+	}
+	// The cursor gives the next page, which is the last.
+	next := hist.Next
+	hist.Events, hist.Next = nil, ""
+	h.get("/api/v1/risks/history?limit=1&cursor="+next).json(t, &hist)
+	if hist.Count != 1 || hist.Truncated || hist.Next != "" || hist.Events[0].Type != "resolved" {
+		t.Fatalf("history second page: %+v", hist)
+	}
+	if a := h.get("/api/v1/risks/history?min_risk=1.5"); a.status != http.StatusBadRequest || !strings.Contains(string(a.body), "min_risk") {
+		t.Fatalf("min_risk 1.5: %d %s", a.status, a.body)
+	}
+	hist.Events = nil
+	h.get(fmt.Sprintf("/api/v1/risks/history?min_risk=%f", hist2Risk(h)+0.0001)).json(t, &hist)
+	if hist.Count != 0 {
+		t.Fatalf("min_risk above every risk: %+v", hist)
+	}
+	if a := h.get("/api/v1/risks/history?cursor=zzz"); a.status != http.StatusBadRequest || !strings.Contains(string(a.body), "cursor") {
+		t.Fatalf("bad cursor: %d %s", a.status, a.body)
 	}
 	hist.Events = nil
 	h.get(fmt.Sprintf("/api/v1/risks/history?to=%f", t0-100)).json(t, &hist)
@@ -254,4 +274,14 @@ func TestRiskLifecycle(t *testing.T) {
 		t.Fatalf("empty history must be an empty array: %+v", hist)
 	}
 
+}
+
+// hist2Risk is the highest risk in the harness's history.
+func hist2Risk(h *harness) float64 {
+	evs, _ := h.hist.Range(context.Background(), time.Time{}, time.Time{}, "", 0)
+	m := 0.0
+	for _, e := range evs {
+		m = max(m, e.Risk)
+	}
+	return m
 }

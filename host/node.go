@@ -34,6 +34,7 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/host/models"
 	"github.com/collision-detection-platform/distributed-platform/host/security"
 	"github.com/collision-detection-platform/distributed-platform/plugins"
+	"github.com/collision-detection-platform/distributed-platform/store/embedded"
 	"github.com/collision-detection-platform/distributed-platform/store/memory"
 )
 
@@ -85,9 +86,14 @@ type Node struct {
 	Frame     *geo.Frame
 	Validator *ingest.Validator
 	Engine    *engine.Engine
-	History   *memory.Store
-	Registry  *prometheus.Registry
-	Logger    *slog.Logger
+	// History is the risk-event history the API reads: the embedded store
+	// with a data directory, a bounded memory ring without.
+	History api.History
+	// Embedded is the bbolt store under system.data_dir (history, tracks,
+	// saved engine state); nil without a data directory. Run closes it.
+	Embedded *embedded.Store
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
 	// Plugins manages uploaded models (the admin API's /admin/plugins); nil
 	// until StartPlugins.
 	Plugins *models.Manager
@@ -181,11 +187,6 @@ func NewNode(cfg config.Config, logger *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	hist, err := memory.New(memory.Config{})
-	if err != nil {
-		return nil, fmt.Errorf("host: %w", err)
-	}
-	eng.AddSink(hist)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		// The tick budget, so that alert rules compare tick durations with
@@ -193,8 +194,21 @@ func NewNode(cfg config.Config, logger *slog.Logger) (*Node, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cdp_engine_tick_interval_seconds",
 			Help: "The tick budget: compute.processing_interval."},
 			func() float64 { return cfg.Compute.ProcessingInterval.Seconds() }))
-	n := &Node{Config: cfg, Frame: frame, Validator: val, Engine: eng, History: hist, Registry: reg, Logger: logger}
+	n := &Node{Config: cfg, Frame: frame, Validator: val, Engine: eng, Registry: reg, Logger: logger}
+	if cfg.System.DataDir != "" {
+		if err := n.openEmbedded(); err != nil {
+			return nil, err
+		}
+	} else {
+		hist, err := memory.New(memory.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		eng.AddSink(hist)
+		n.History = hist
+	}
 	if err := n.provisionSecurity(); err != nil {
+		n.closeStores()
 		return nil, err
 	}
 	return n, nil
@@ -330,6 +344,9 @@ func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed f
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = n.Engine.Run(engCtx) }()
+	jobsCtx, stopJobs := context.WithCancel(context.Background())
+	var jobs sync.WaitGroup
+	n.runStoreJobs(jobsCtx, &jobs)
 	if n.Kafka != nil {
 		// Returns at once; an unreachable cluster is logged and retried
 		// while REST ingest goes on.
@@ -379,6 +396,8 @@ func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed f
 	}
 	stopEngine() // Run drains the queue with a last tick
 	wg.Wait()
+	stopJobs()
+	jobs.Wait()
 	if n.Kafka != nil { // after the last tick, so that its events are flushed too
 		if e := n.Kafka.Close(sctx, nil); e != nil {
 			n.Logger.Error("kafka: close", "err", e)
@@ -388,6 +407,20 @@ func (n *Node) Run(ctx context.Context, ln net.Listener, srv *api.Server, feed f
 		err = e
 	}
 	n.closeAudit()
+	if e := n.closeStores(); e != nil && err == nil {
+		err = e
+	}
+	return err
+}
+
+// Close releases what NewNode and StartPlugins opened, for a node that will
+// not Run (Run closes them itself).
+func (n *Node) Close() error {
+	err := n.closePlugins(context.Background())
+	n.closeAudit()
+	if e := n.closeStores(); err == nil {
+		err = e
+	}
 	return err
 }
 

@@ -22,17 +22,18 @@ func (Runner) Serve(ctx context.Context, cfg config.Config, opts cli.ServeOption
 		return err
 	}
 	if err := n.StartPlugins(ctx); err != nil {
+		n.Close()
 		return err
 	}
 	srv, err := n.API(api.Version{Version: opts.Version.Version, Commit: opts.Version.Commit, Date: opts.Version.Date})
 	if err != nil {
-		n.closePlugins(context.Background())
+		n.Close()
 		return err
 	}
 	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		n.closePlugins(context.Background())
+		n.Close()
 		return fmt.Errorf("host: listen on %s (api.host, api.port): %w", addr, err)
 	}
 	var feed func(context.Context)
@@ -40,7 +41,7 @@ func (Runner) Serve(ctx context.Context, cfg config.Config, opts cli.ServeOption
 		feed, err = n.simulator(opts.Simulate)
 		if err != nil {
 			ln.Close()
-			n.closePlugins(context.Background())
+			n.Close()
 			return err
 		}
 	}

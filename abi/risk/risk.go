@@ -7,7 +7,15 @@
 // Like abi, it imports nothing of this module but abi.
 package risk
 
-import "github.com/collision-detection-platform/distributed-platform/abi"
+import (
+	"errors"
+
+	"github.com/collision-detection-platform/distributed-platform/abi"
+)
+
+// ErrCursor is a Query.After that the store did not issue; every store's
+// cursor error matches it.
+var ErrCursor = errors.New("risk: invalid cursor")
 
 // EventType is the lifecycle step a risk event reports.
 type EventType string
@@ -70,3 +78,26 @@ type SinkFunc func(evs []Event)
 func (f SinkFunc) Publish(evs []Event) { f(evs) }
 
 var _ Sink = SinkFunc(nil)
+
+// Query selects risk events from a history store.
+type Query struct {
+	// From and To bound the data time (Event.Time) to [From, To); a zero
+	// bound is open.
+	From, To float64
+	// Vehicle, when not empty, keeps the events of that vehicle's risks.
+	Vehicle string
+	// MinRisk keeps events whose Risk is at least MinRisk (0 keeps all).
+	MinRisk float64
+	// After is the cursor of a previous Page (Page.Next); "" starts at the
+	// oldest match.
+	After string
+	// Limit caps the page; the store's own cap applies when it is <= 0.
+	Limit int
+}
+
+// Page is one page of a Query's answer, oldest first by data time.
+type Page struct {
+	Events []Event `json:"events"`
+	// Next is the cursor of the following page, "" when this is the last.
+	Next string `json:"next,omitempty"`
+}

@@ -25,10 +25,23 @@ func newServeCmd(a *app) *cobra.Command {
 		Long: `Run the server: REST ingest and queries, the live risk stream, metrics and
 health endpoints, and the detection engine.
 
-With no database, Redis or Kafka configured, cdp runs whole in one process
-with in-memory state. --simulate N feeds N simulated vehicles (drones and
-aircraft on crossing, head-on, overtaking and stacked-altitude routes) so
-that risks appear within seconds.
+With no database, Redis or Kafka configured, cdp runs whole in one process.
+Without --data-dir (system.data_dir) everything is in memory: the last
+100,000 risk events, no vehicle tracks, and nothing survives a restart.
+With --data-dir DIR:
+  DIR/plugins/     uploaded plugins, their activation history and counters
+  DIR/history.db   every risk event (opened, updated, resolved), vehicle
+                   tracks (one location per vehicle per
+                   database.location_interval, default 10s), and the live
+                   vehicles and open risks (saved every
+                   database.snapshot_interval, default 10s, and at a clean
+                   stop), kept for database.retention_days (default 30).
+A kill -9 loses at most the last 200 ms of risk events and the vehicle and
+open-risk changes since the last snapshot.
+
+--simulate N feeds N simulated vehicles (drones and aircraft on crossing,
+head-on, overtaking and stacked-altitude routes) so that risks appear within
+seconds.
 
 Stop it with Ctrl-C (SIGINT) or SIGTERM: accepted work is drained first.`,
 		Example: `  # Embedded defaults, simulated traffic, API on :8080
@@ -37,7 +50,7 @@ Stop it with Ctrl-C (SIGINT) or SIGTERM: accepted work is drained first.`,
   # A configuration file, with the port overridden
   cdp serve --config /etc/cdp.yaml --port 9090
 
-  # Keep uploaded plugins and risk history across restarts
+  # Keep plugins, risk history, tracks and open risks across restarts
   cdp serve --data-dir /var/lib/cdp`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -62,7 +75,7 @@ Stop it with Ctrl-C (SIGINT) or SIGTERM: accepted work is drained first.`,
 	f.IntVar(&simulate, "simulate", 0, "feed `N` simulated vehicles (0: none)")
 	f.String("host", "", "listen `address` (api.host; default 0.0.0.0)")
 	f.Int("port", 0, "listen `port` (api.port; default 8080)")
-	f.String("data-dir", "", "keep plugins and risk history in `dir` (system.data_dir; default: memory only)")
+	f.String("data-dir", "", "keep plugins, risk history, tracks and open risks in `dir` (system.data_dir; default: memory only)")
 	f.String("log-level", "", "`level`: debug, info, warn or error (logging.level; default info)")
 	f.String("log-format", "", "log `format`: text or json (logging.format; default text)")
 	f.String("predictor", "", "Wasm predictor `file` (plugins.predictor.path; default: builtin)")

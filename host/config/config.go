@@ -61,9 +61,15 @@ type System struct {
 	// ThrottlingThreshold is the fraction of MaxTPS above which ingest answers
 	// 429 with Retry-After; in (0, 1]. Default 0.9.
 	ThrottlingThreshold float64 `koanf:"throttling_threshold"`
-	// DataDir is where state that must survive a restart is kept (uploaded
-	// plugins and their activation history, risk history) when no database is
-	// configured. Default "" (keep everything in memory, write nothing).
+	// DataDir is where state that must survive a restart is kept:
+	// <data_dir>/plugins holds uploaded plugins, their activation history and
+	// counters (registry.json); <data_dir>/history.db (bbolt) holds every
+	// risk event, the vehicle tracks (one location per vehicle per
+	// database.location_interval) and the engine's live vehicles and open
+	// risks (saved every database.snapshot_interval and at a clean stop).
+	// A kill -9 loses at most the last 200 ms of risk events and the vehicle
+	// and open-risk changes since the last snapshot. Default "" (keep
+	// everything in memory, write nothing).
 	DataDir string `koanf:"data_dir"`
 	// Frame is the Cartesian frame the engine computes in.
 	Frame Frame `koanf:"frame"`
@@ -97,6 +103,18 @@ type Database struct {
 	Postgres Postgres `koanf:"postgres"`
 	// Redis is the optional Redis for shared state and fan-out.
 	Redis Redis `koanf:"redis"`
+	// RetentionDays is how long risk events and vehicle locations are kept
+	// (by data time), in the embedded store and in PostgreSQL; a job
+	// removes older ones every hour. 0 keeps everything. Default 30.
+	RetentionDays int `koanf:"retention_days"`
+	// LocationInterval keeps at most one stored location per vehicle per
+	// interval of data time (risk events are never downsampled); 0 keeps
+	// every applied update. Default 10s.
+	LocationInterval time.Duration `koanf:"location_interval"`
+	// SnapshotInterval is how often the live vehicles and open risks are
+	// saved to the store (system.data_dir), bounding what a kill -9 loses of
+	// them; a clean stop always saves. Default 10s.
+	SnapshotInterval time.Duration `koanf:"snapshot_interval"`
 }
 
 // Postgres configures the PostgreSQL store.
@@ -505,6 +523,10 @@ func Default() Config {
 		Database: Database{
 			Postgres: Postgres{DSN: "", MaxConns: 0},
 			Redis:    Redis{Addr: "", DB: 0},
+
+			RetentionDays:    30,
+			LocationInterval: 10 * time.Second,
+			SnapshotInterval: 10 * time.Second,
 		},
 		Messaging: Messaging{Kafka: Kafka{
 			BootstrapServers: []string{},

@@ -209,6 +209,9 @@ func validate(c *Config, prov map[string]string) Errors {
 		ch.hostPort("database.redis.addr", d.Redis.Addr)
 	}
 	ch.nonNegativeInt("database.redis.db", d.Redis.DB)
+	ch.nonNegativeInt("database.retention_days", d.RetentionDays)
+	ch.nonNegativeDuration("database.location_interval", d.LocationInterval)
+	ch.positiveDuration("database.snapshot_interval", d.SnapshotInterval)
 
 	k := c.Messaging.Kafka
 	for i, b := range k.BootstrapServers {

@@ -117,6 +117,7 @@ type Engine struct {
 	dboxes     []abi.Box // grown swept box of each dirty vehicle, by dirty index
 	workers    []worker
 	sinks      []Sink
+	stateSinks []StateSink
 	evBuf      []Event
 	interest   []scored
 	orderCount []int32 // counting-sort buckets of track
@@ -220,6 +221,14 @@ func (e *Engine) Models() Models { return *e.models.Load() }
 
 // AddSink registers s for every later tick's events. Not safe concurrently with Tick.
 func (e *Engine) AddSink(s Sink) { e.sinks = append(e.sinks, s) }
+
+// StateSink receives the state of every vehicle a tick updated (the newest
+// of its updates in the tick), on the engine's goroutine while the tick holds
+// the state table: it must be quick and must not keep v.
+type StateSink func(id string, v *abi.Vehicle)
+
+// AddStateSink registers fn for the applied states; call it before Run.
+func (e *Engine) AddStateSink(fn StateSink) { e.stateSinks = append(e.stateSinks, fn) }
 
 // Params returns the parameters every model call receives.
 func (e *Engine) Params() abi.Params { return e.params }
@@ -473,6 +482,11 @@ func (e *Engine) Tick() TickStats {
 	}
 	e.grid.Grow(len(e.veh))
 	e.markApplied(gen)
+	for _, fn := range e.stateSinks {
+		for _, slot := range e.dirty {
+			fn(e.names[slot], &e.veh[slot])
+		}
+	}
 
 	var evs []Event
 	evs = e.evBuf[:0]

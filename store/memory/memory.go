@@ -11,7 +11,10 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +24,9 @@ import (
 // DefaultCapacity is the number of events a Store keeps when Config.Capacity
 // is zero.
 const DefaultCapacity = 100_000
+
+// DefaultPageLimit is the page size of Query when the query sets none.
+const DefaultPageLimit = 1000
 
 // Config configures a Store. The zero value is usable.
 type Config struct {
@@ -189,3 +195,55 @@ func unixBound(t time.Time, upper bool) float64 {
 var inf = math.Inf(1)
 
 var _ risk.Sink = (*Store)(nil)
+
+// Query answers one page of q, in the order events were appended (the ring
+// has no time index). The cursor is the append position of the last event
+// returned; a cursor whose event was evicted since continues at the oldest
+// event held.
+func (s *Store) Query(ctx context.Context, q risk.Query) (risk.Page, error) {
+	var page risk.Page
+	if err := ctx.Err(); err != nil {
+		return page, err
+	}
+	if q.Limit <= 0 {
+		q.Limit = DefaultPageLimit
+	}
+	var after uint64
+	if q.After != "" {
+		v, err := strconv.ParseUint(strings.TrimPrefix(q.After, "m"), 10, 64)
+		if err != nil || !strings.HasPrefix(q.After, "m") {
+			return page, fmt.Errorf("memory: %w %q", risk.ErrCursor, q.After)
+		}
+		after = v
+	}
+	lo, hi := -inf, inf
+	if q.From != 0 {
+		lo = q.From
+	}
+	if q.To != 0 {
+		hi = q.To
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	first := s.appended - uint64(s.n) // append position of the oldest held
+	c := len(s.ring)
+	for i := 0; i < s.n; i++ {
+		pos := first + uint64(i) + 1
+		if pos <= after {
+			continue
+		}
+		ev := &s.ring[(s.head+i)%c]
+		if ev.Time < lo || ev.Time >= hi || ev.Risk < q.MinRisk ||
+			q.Vehicle != "" && ev.VehicleA != q.Vehicle && ev.VehicleB != q.Vehicle {
+			continue
+		}
+		if len(page.Events) == q.Limit {
+			// One more match exists: the page ends at the last one taken.
+			page.Next = "m" + strconv.FormatUint(after, 10)
+			break
+		}
+		page.Events = append(page.Events, *ev)
+		after = pos
+	}
+	return page, nil
+}
