@@ -49,27 +49,8 @@ func startKafkaNode(t *testing.T, brokers []string, logw io.Writer) (n *Node, ba
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := n.API(api.Version{Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx, ln, srv, nil) }()
-	stop = func() error {
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("the node did not stop within 30 s")
-		}
-	}
-	return n, "http://" + ln.Addr().String(), stop
+	base, stop = serveNode(t, n, api.Version{Version: "test"})
+	return n, base, stop
 }
 
 // With messaging.kafka set, a node consumes vehicle-locations, writes the

@@ -122,6 +122,8 @@ deploy/cdp.example.yaml for every key and its default, and check a file with
 		newPluginCmd(a),
 		newKafkaCmd(a),
 		newAuditCmd(a),
+		newStatusCmd(a),
+		newReportCmd(a),
 	)
 	return root
 }
