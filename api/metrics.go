@@ -180,6 +180,11 @@ var (
 	descTickHist   = prometheus.NewDesc("cdp_engine_tick_duration_seconds", "Duration of each micro-batch tick.", nil, nil)
 	descCands      = prometheus.NewDesc("cdp_engine_candidate_pairs_total", "Candidate pairs found by the broadphase (swept boxes overlap).", nil, nil)
 	descAboveMin   = prometheus.NewDesc("cdp_engine_pairs_above_min_risk_total", "Pairs scored at or above collision_detection.min_risk_level.", nil, nil)
+	descUntracked  = prometheus.NewDesc("cdp_engine_risks_untracked_total", "Assessments at or above min_risk_level that opened no risk: collision_detection.max_open_risks was reached.", nil, nil)
+	descDisplaced  = prometheus.NewDesc("cdp_engine_risks_displaced_total", "Open risks resolved (reason capacity) to make room for higher ones.", nil, nil)
+	descDeferred   = prometheus.NewDesc("cdp_engine_vehicles_deferred_total", "Updated vehicles whose scoring went to the next tick: compute.max_pairs_per_tick was reached.", nil, nil)
+	descSaturated  = prometheus.NewDesc("cdp_engine_saturated", "1 while the engine drops work to its configured bounds (max_open_risks, max_pairs_per_tick).", nil, nil)
+	descMaxOpen    = prometheus.NewDesc("cdp_engine_max_open_risks", "collision_detection.max_open_risks.", nil, nil)
 	descCellSize   = prometheus.NewDesc("cdp_grid_cell_size_meters", "Base cell edge of the broadphase grid.", nil, nil)
 	descGridCells  = prometheus.NewDesc("cdp_grid_cells", "Non-empty grid cells over all levels.", nil, nil)
 	descOccupancy  = prometheus.NewDesc("cdp_grid_occupancy", "Mean boxes sharing a level-0 cell with an entry.", nil, nil)
@@ -190,7 +195,7 @@ var (
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descVehicles, descOpenRisks, descQueue, descAccepted, descApplied,
 		descDropped, descExpired, descTicks, descPairs, descPredicted, descPhase, descPredictErr, descEvents, descLastTick,
-		descTickHist, descCands, descAboveMin,
+		descTickHist, descCands, descAboveMin, descUntracked, descDisplaced, descDeferred, descSaturated, descMaxOpen,
 		descCellSize, descGridCells, descOccupancy, descResizes} {
 		ch <- d
 	}
@@ -226,6 +231,15 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	g(descLastTick, st.LastTick.Seconds())
 	n(descCands, st.Candidates)
 	n(descAboveMin, st.AboveMin)
+	n(descUntracked, st.Untracked)
+	n(descDisplaced, st.Displaced)
+	n(descDeferred, st.Deferred)
+	sat := 0.0
+	if st.Saturated {
+		sat = 1
+	}
+	g(descSaturated, sat)
+	g(descMaxOpen, float64(st.MaxOpenRisks))
 	buckets := make(map[float64]uint64, len(engine.TickBuckets))
 	var cum uint64
 	for i, ub := range engine.TickBuckets {

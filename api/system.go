@@ -102,6 +102,23 @@ type status struct {
 		PredictorFallback []abi.ModelID `json:"predictor_fallback"`
 		ScorerFallback    []abi.ModelID `json:"scorer_fallback"`
 	} `json:"models"`
+	// Limits says whether the engine works within its configured bounds.
+	Limits struct {
+		// Saturated is set while the engine drops work to its bounds (and
+		// for engine.Config.SaturationHold after), since SaturatedSince.
+		Saturated      bool       `json:"saturated"`
+		SaturatedSince *time.Time `json:"saturated_since,omitempty"`
+		MaxOpenRisks   int        `json:"max_open_risks"`
+		// Untracked counts assessments at or above min_risk_level that
+		// opened no risk: max_open_risks was reached.
+		Untracked uint64 `json:"untracked"`
+		// Displaced counts open risks resolved ("capacity") for higher ones.
+		Displaced       uint64 `json:"displaced"`
+		MaxPairsPerTick int    `json:"max_pairs_per_tick"`
+		// Deferred counts updated vehicles whose scoring went to the next
+		// tick: max_pairs_per_tick was reached.
+		Deferred uint64 `json:"deferred"`
+	} `json:"limits"`
 	Streams int `json:"stream_clients"`
 	// Plugins summarises the plugin registry (active models, shadow,
 	// automatic rollbacks) when Options.Plugins is set.
@@ -132,6 +149,13 @@ func (s *Server) getStatus(c *fiber.Ctx) error {
 	t.Accepted, t.Applied, t.Stale, t.Duplicates, t.Expired = st.Accepted, st.Applied, st.Stale, st.Duplicates, st.Expired
 	t.Ticks, t.PairsScored, t.PredictErrors = st.Ticks, st.PairsScored, st.PredictErrors
 	t.Opened, t.Updated, t.Resolved = st.Opened, st.Updated, st.Resolved
+	l := &out.Limits
+	l.Saturated, l.MaxOpenRisks, l.Untracked, l.Displaced = st.Saturated, st.MaxOpenRisks, st.Untracked, st.Displaced
+	l.MaxPairsPerTick, l.Deferred = st.MaxPairsPerTick, st.Deferred
+	if st.Saturated {
+		since := st.SaturatedSince.UTC()
+		l.SaturatedSince = &since
+	}
 	out.LastTickMS = float64(st.LastTick) / 1e6
 	out.DataClock = st.Clock
 	g := &out.Grid

@@ -53,6 +53,8 @@ func EngineConfig(c config.Config) engine.Config {
 		Workers:            c.Compute.MaxWorkers,
 		BatchSize:          c.Compute.BatchSize,
 		ProcessingInterval: c.Compute.ProcessingInterval,
+		MaxPairsPerTick:    c.Compute.MaxPairsPerTick,
+		MaxOpenRisks:       cd.MaxOpenRisks,
 		Grid: grid.Config{
 			InitialSize:         c.Grid.InitialSize,
 			MinSize:             c.Grid.MinSize,
@@ -183,6 +185,8 @@ func NewNode(cfg config.Config, logger *slog.Logger) (*Node, error) {
 	}
 	ecfg := EngineConfig(cfg)
 	ecfg.Now = func() float64 { return float64(time.Now().UnixNano()) / 1e9 }
+	var node *Node // set below; the engine calls OnSaturation only once it ticks
+	ecfg.OnSaturation = func(saturated bool, st engine.Stats) { node.saturation(saturated, st) }
 	eng, err := engine.New(ecfg, models)
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
@@ -211,7 +215,27 @@ func NewNode(cfg config.Config, logger *slog.Logger) (*Node, error) {
 		n.closeStores()
 		return nil, err
 	}
+	node = n
 	return n, nil
+}
+
+// saturation reports the engine reaching its bounds (collision_detection.
+// max_open_risks, compute.max_pairs_per_tick) and recovering, in the log and
+// as the system events capacity_reached and capacity_recovered.
+func (n *Node) saturation(saturated bool, st engine.Stats) {
+	detail := map[string]any{
+		"open_risks": st.OpenRisks, "max_open_risks": st.MaxOpenRisks, "untracked": st.Untracked,
+		"displaced": st.Displaced, "deferred": st.Deferred, "max_pairs_per_tick": st.MaxPairsPerTick,
+	}
+	if saturated {
+		n.Logger.Warn("engine: at its bounds: keeping the highest risks, counting what is not tracked or deferred",
+			"open_risks", st.OpenRisks, "max_open_risks", st.MaxOpenRisks, "untracked", st.Untracked,
+			"deferred", st.Deferred)
+		n.systemEvent(string(kafka.SystemCapacityReached), detail)
+		return
+	}
+	n.Logger.Info("engine: back within its bounds", "open_risks", st.OpenRisks, "untracked", st.Untracked)
+	n.systemEvent(string(kafka.SystemCapacityRecovered), detail)
 }
 
 // checkAvailable refuses the settings that this build accepts in the schema

@@ -31,6 +31,12 @@ const (
 const (
 	ReasonSeparated = "separated"
 	ReasonLost      = "lost"
+	// ReasonCapacity: collision_detection.max_open_risks was reached and a
+	// higher risk took this one's place; it is no longer tracked.
+	ReasonCapacity = "capacity"
+	// ReasonGrouped: the two vehicles now fly in one group, whose internal
+	// pairs are not risks.
+	ReasonGrouped = "grouped"
 )
 
 // Event is one step of a risk's life. Its ID is deterministic (risk id and
@@ -54,7 +60,7 @@ type Event struct {
 	// TIn is the predicted entry into loss of separation, Unix seconds; absent
 	// when the pair is not predicted to lose separation.
 	TIn *float64 `json:"t_in,omitempty"`
-	// Reason says why a risk resolved (separated, lost).
+	// Reason says why a risk resolved (separated, lost, capacity, grouped).
 	Reason string `json:"reason,omitempty"`
 	// OpenedAt is the data time the risk opened.
 	OpenedAt float64 `json:"opened_at"`

@@ -19,6 +19,12 @@ const (
 	SystemPluginFailure  SystemEventType = "plugin_failure"  // a plugin trapped, timed out or returned malformed output
 	SystemThrottlingOn   SystemEventType = "throttling_on"   // ingest is being slowed (engine saturated, 429s)
 	SystemThrottlingOff  SystemEventType = "throttling_off"  // ingest is back to full speed
+	// SystemCapacityReached: the engine reached collision_detection.max_open_risks
+	// or compute.max_pairs_per_tick and keeps the highest risks, counting the rest.
+	SystemCapacityReached SystemEventType = "capacity_reached"
+	// SystemCapacityRecovered: the engine has worked within its bounds for
+	// engine.Config.SaturationHold (10 s).
+	SystemCapacityRecovered SystemEventType = "capacity_recovered"
 )
 
 // SystemEvent is one record of system-events, keyed by the node name.

@@ -275,6 +275,11 @@ type Compute struct {
 	// ProcessingInterval is the tick of the pipeline; written in seconds.
 	// Default 0.1 (100ms).
 	ProcessingInterval time.Duration `koanf:"processing_interval"`
+	// MaxPairsPerTick is the scoring budget of one tick: once a tick has found
+	// this many candidate pairs, the updated vehicles it has not yet queried
+	// go to the next tick (counted as deferred), so that a tick stays short
+	// whatever lands in it. Default 4000000 (about 0.2 s of one core).
+	MaxPairsPerTick int `koanf:"max_pairs_per_tick"`
 }
 
 // Grid tunes the broadphase grid. Sizes are cell edges in metres.
@@ -330,6 +335,12 @@ type CollisionDetection struct {
 	// MaxFutureSkew is how far ahead of the server clock an update's
 	// timestamp may be before it is rejected; written in seconds. Default 5.
 	MaxFutureSkew time.Duration `koanf:"max_future_skew"`
+	// MaxOpenRisks bounds the risks open at once (about 200 bytes each). Past
+	// it cdp keeps the highest risks: a new pair riskier than the lowest open
+	// risk takes its place (that one resolves with reason "capacity"), the
+	// rest are counted as untracked, and /system/status, the metrics and a
+	// system event say so until the traffic thins. Default 100000.
+	MaxOpenRisks int `koanf:"max_open_risks"`
 	// Classes maps a vehicle class name (lower case letters, digits, '_' and
 	// '-') to its protected zone. A vehicle without a class uses "default",
 	// which always exists. Default {"default": {horizontal: 50, vertical: 25}}.
@@ -558,6 +569,7 @@ func Default() Config {
 			MaxWorkers:         8,
 			BatchSize:          100,
 			ProcessingInterval: 100 * time.Millisecond,
+			MaxPairsPerTick:    4_000_000,
 		},
 		Grid: Grid{
 			InitialSize:         100,
@@ -578,6 +590,7 @@ func Default() Config {
 			UpdateTCADelta:  2 * time.Second,
 			ResolveAfter:    10 * time.Second,
 			MaxFutureSkew:   5 * time.Second,
+			MaxOpenRisks:    100_000,
 			Classes: map[string]Class{
 				DefaultClass: {Horizontal: 50, Vertical: 25},
 			},

@@ -239,6 +239,7 @@ func validate(c *Config, prov map[string]string) Errors {
 	ch.positiveInt("compute.max_workers", cp.MaxWorkers)
 	ch.positiveInt("compute.batch_size", cp.BatchSize)
 	ch.positiveDuration("compute.processing_interval", cp.ProcessingInterval)
+	ch.positiveInt("compute.max_pairs_per_tick", cp.MaxPairsPerTick)
 
 	g := c.Grid
 	ch.positive("grid.min_size", g.MinSize)
@@ -270,6 +271,7 @@ func validate(c *Config, prov map[string]string) Errors {
 	ch.nonNegativeDuration("collision_detection.update_tca_delta", cd.UpdateTCADelta)
 	ch.nonNegativeDuration("collision_detection.resolve_after", cd.ResolveAfter)
 	ch.nonNegativeDuration("collision_detection.max_future_skew", cd.MaxFutureSkew)
+	ch.between("collision_detection.max_open_risks", float64(cd.MaxOpenRisks), 1, 1<<28, false, false)
 	if _, ok := cd.Classes[DefaultClass]; !ok {
 		ch.fail(ErrOutOfRange, "collision_detection.classes", nil, "must define the class %q", DefaultClass)
 	}

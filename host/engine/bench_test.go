@@ -99,3 +99,99 @@ func benchEngineModels(b *testing.B, kind string, n int, models Models) {
 	st := e.Stats()
 	b.Logf("phase totals (apply, predict, score, track, adjust): %v; ticks %d", st.PhaseTotals, st.Ticks)
 }
+
+// BenchmarkOpenRiskMemory measures the heap an open risk holds: 460 drones at
+// one spot open 105,570 risks (the cap raised above that); B/risk is the live
+// heap after GC, less the same drones without risks, per open risk.
+func BenchmarkOpenRiskMemory(b *testing.B) {
+	const n = 460
+	t0 := 1_700_000_000.0
+	ups := make([]Update, n)
+	for i := range ups {
+		ups[i] = Update{ID: []byte(fmt.Sprintf("d%04d", i)), V: drone(float64(i%20), 0, t0)}
+		ups[i].V.Y = float64(i / 20)
+	}
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	var perRisk, reported float64
+	for i := 0; i < b.N; i++ {
+		cfg := Default()
+		cfg.MaxOpenRisks = 1 << 20
+		far := make([]Update, n) // the same drones, 1 km apart: no risk
+		for j := range far {
+			far[j] = ups[j]
+			far[j].V.X, far[j].V.T = float64(j)*1000, t0
+		}
+		e, err := New(cfg, builtinModels())
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.AddSink(SinkFunc(func([]Event) {}))
+		_ = e.TrySubmit(far)
+		e.Tick()
+		h0 := heap()
+		for j := range ups {
+			ups[j].V.T = t0 + 1
+		}
+		_ = e.TrySubmit(ups)
+		e.Tick()
+		// Two quiet ticks let the tick's scratch buffers (the burst of
+		// 105,570 events, the scored pairs) go, as they do in service.
+		e.Tick()
+		e.Tick()
+		h1 := heap()
+		open := e.Stats().OpenRisks
+		if open != n*(n-1)/2 {
+			b.Fatalf("%d risks open, want %d", open, n*(n-1)/2)
+		}
+		perRisk = float64(h1-h0) / float64(open)
+		reported = float64(e.Memory().Risks) / float64(open)
+		runtime.KeepAlive(e)
+	}
+	b.ReportMetric(perRisk, "heap-B/risk")
+	b.ReportMetric(reported, "accounted-B/risk")
+}
+
+// BenchmarkDenseSpot is the 2,000 drones reported at one spot in one request
+// (1,999,000 pairs in conflict) at the default bounds: one op is one tick of
+// the whole request. It reports the tick time, the open and untracked risks
+// and the live heap after the tick.
+func BenchmarkDenseSpot(b *testing.B) {
+	const n = 2000
+	e, err := New(Default(), builtinModels())
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.AddSink(SinkFunc(func([]Event) {}))
+	t0 := 1_700_000_000.0
+	ups := make([]Update, n)
+	for i := range ups {
+		ups[i] = Update{ID: []byte(fmt.Sprintf("show-%04d", i)), V: drone(float64(i%45), 0, t0)}
+		ups[i].V.Y = float64(i / 45)
+	}
+	var worst time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := range ups {
+			ups[j].V.T = t0 + float64(i)
+		}
+		if err := e.TrySubmit(ups); err != nil {
+			b.Fatal(err)
+		}
+		ts := e.Tick()
+		worst = max(worst, ts.Duration)
+	}
+	b.StopTimer()
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	st := e.Stats()
+	b.ReportMetric(float64(worst.Milliseconds()), "worst-tick-ms")
+	b.ReportMetric(float64(st.OpenRisks), "open-risks")
+	b.ReportMetric(float64(st.Untracked)/float64(b.N), "untracked/tick")
+	b.ReportMetric(float64(m.HeapAlloc)/(1<<20), "heap-MB")
+}

@@ -40,7 +40,7 @@ func (e *Engine) Forget(ids []string) int {
 		if !ok {
 			continue
 		}
-		if e.nOpen[slot] > 0 {
+		if e.riskHead[slot] != 0 {
 			scratch = e.tr.resolveVehicle(e, slot, ReasonLost, scratch[:0])
 		}
 		e.release(slot)

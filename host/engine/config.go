@@ -51,6 +51,27 @@ type Config struct {
 	// ErrQueueFull beyond it (the API answers 429). It bounds both memory
 	// and the ingest-to-risk latency under overload. Default 200,000.
 	MaxPending int
+	// MaxOpenRisks is collision_detection.max_open_risks: the most risks open
+	// at once. Past it the engine keeps the highest risks (a new pair above
+	// the lowest open risk displaces it, which resolves with reason
+	// "capacity") and counts the rest as untracked (Stats.Untracked,
+	// Stats.Saturated). An open risk costs about 200 bytes. Default 100,000.
+	MaxOpenRisks int
+	// MaxPairsPerTick is compute.max_pairs_per_tick: the scoring budget of a
+	// tick. Once a tick has found this many candidate pairs, the updated
+	// vehicles it has not yet queried are deferred to the next tick
+	// (Stats.Deferred), so that a tick stays short whatever lands in it.
+	// Default 4,000,000 (about 0.2 s of one core).
+	MaxPairsPerTick int
+	// OnSaturation, when set, is called on the tick goroutine when the
+	// engine starts to drop work to its bounds (risks untracked, vehicles
+	// deferred) and when it has not for SaturationHold (then saturated is
+	// false). The host turns it into a log line and a system event.
+	OnSaturation func(saturated bool, st Stats)
+	// SaturationHold is how long the engine must work within its bounds
+	// before Stats.Saturated clears and OnSaturation(false) is called.
+	// Default 10 s.
+	SaturationHold time.Duration
 	// Grid configures the broadphase.
 	Grid grid.Config
 	// Now, when set, is the wall clock (Unix seconds) of a live server. The
@@ -78,6 +99,9 @@ func Default() Config {
 		BatchSize:          100,
 		ProcessingInterval: 100 * time.Millisecond,
 		MaxPending:         200_000,
+		MaxOpenRisks:       100_000,
+		MaxPairsPerTick:    4_000_000,
+		SaturationHold:     10 * time.Second,
 	}
 }
 
@@ -107,6 +131,15 @@ func (c *Config) applyDefaults() {
 	if c.MaxPending == 0 {
 		c.MaxPending = d.MaxPending
 	}
+	if c.MaxOpenRisks == 0 {
+		c.MaxOpenRisks = d.MaxOpenRisks
+	}
+	if c.SaturationHold == 0 {
+		c.SaturationHold = d.SaturationHold
+	}
+	if c.MaxPairsPerTick == 0 {
+		c.MaxPairsPerTick = d.MaxPairsPerTick
+	}
 }
 
 func (c *Config) validate() error {
@@ -132,6 +165,10 @@ func (c *Config) validate() error {
 		return bad("compute.max_workers", c.Workers, "must be >= 1")
 	case c.BatchSize < 1:
 		return bad("compute.batch_size", c.BatchSize, "must be >= 1")
+	case c.MaxOpenRisks < 1 || c.MaxOpenRisks > 1<<28:
+		return bad("collision_detection.max_open_risks", c.MaxOpenRisks, "must be in [1, 268435456]")
+	case c.MaxPairsPerTick < 1:
+		return bad("compute.max_pairs_per_tick", c.MaxPairsPerTick, "must be >= 1")
 	case c.MaxPending < 1:
 		return bad("engine max pending", c.MaxPending, "must be >= 1")
 	}

@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/builtin"
@@ -139,5 +142,165 @@ func TestTrySubmitCheckedVerdicts(t *testing.T) {
 	}
 	if VerdictTooOld.String() != "too_old" || VerdictStale.String() != "stale" {
 		t.Fatal("verdict names")
+	}
+}
+
+// yRiskScorer scores a pair at its first vehicle's Y / 1000 while the two are
+// within 1 km in X, and 0 beyond: it sets each pair's risk from the test.
+type yRiskScorer struct{}
+
+func (yRiskScorer) Model() abi.ModelID { return abi.ModelID{Name: "y-risk"} }
+func (yRiskScorer) Score(_ context.Context, _ abi.Params, vs []abi.Vehicle, pairs []abi.Pair, res []abi.Result) error {
+	for i, p := range pairs {
+		a, b := &vs[p.A], &vs[p.B]
+		r := 0.0
+		if math.Abs(a.X-b.X) < 1000 {
+			r = a.Y / 1000
+		}
+		res[i] = abi.Result{Risk: r, TCA: 1, DMin: 10, TIn: -1, TOut: -1}
+	}
+	return nil
+}
+
+// riskPair returns the two updates of pair k: 30 m apart, 10 km from the
+// other pairs, scored at risk r by yRiskScorer (apart: 2 km, risk 0).
+func riskPair(k int, r, t float64, apart bool) []Update {
+	x := float64(k) * 10_000
+	d := 30.0
+	if apart {
+		d = 2000
+	}
+	a, b := drone(x, 0, t), drone(x+d, 0, t)
+	a.Y, b.Y = r*1000, r*1000
+	return []Update{{ID: []byte(fmt.Sprintf("p%02da", k)), V: a}, {ID: []byte(fmt.Sprintf("p%02db", k)), V: b}}
+}
+
+// TestMaxOpenRisksKeepsHighest: past max_open_risks the highest risks are
+// open, the rest counted as untracked; a higher newcomer displaces the lowest
+// (resolved with reason "capacity"); the engine reports saturation and its
+// end once the traffic thins, and tracks new risks again.
+func TestMaxOpenRisksKeepsHighest(t *testing.T) {
+	cfg := Default()
+	cfg.MaxOpenRisks = 10
+	cfg.ResolveAfter = 0
+	cfg.SaturationHold = time.Millisecond
+	var calls []bool
+	cfg.OnSaturation = func(s bool, st Stats) { calls = append(calls, s) }
+	e, log := newTestEngine(t, cfg, Models{Predictor: builtin.Predictor{}, Scorer: yRiskScorer{}})
+	t0 := 1_700_000_000.0
+	var ups []Update
+	for k := range 40 {
+		ups = append(ups, riskPair(k, 0.3+0.01*float64(k), t0, false)...)
+	}
+	ts := submitStats(t, e, ups)
+	st := e.Stats()
+	if st.OpenRisks != 10 || ts.Untracked != 30 || st.Untracked != 30 || !st.Saturated {
+		t.Fatalf("40 pairs at risk, cap 10: tick %+v, stats %+v", ts, st)
+	}
+	for _, r := range e.Risks() {
+		if r.Risk < 0.6 {
+			t.Fatalf("open risk %+v: want only the ten highest (>= 0.6)", r)
+		}
+	}
+	if len(calls) != 1 || !calls[0] {
+		t.Fatalf("OnSaturation calls %v, want [true]", calls)
+	}
+	// A riskier newcomer displaces the lowest open risk (pair 30, 0.6).
+	n := len(log.evs)
+	submitStats(t, e, riskPair(50, 0.95, t0+1, false))
+	evs := log.evs[n:]
+	if len(evs) != 2 || evs[0].Type != EventResolved || evs[0].Reason != ReasonCapacity ||
+		evs[0].VehicleA != "p30a" || evs[1].Type != EventOpened || evs[1].VehicleA != "p50a" {
+		t.Fatalf("events after a 0.95 newcomer: %+v", evs)
+	}
+	if st := e.Stats(); st.OpenRisks != 10 || st.Displaced != 1 {
+		t.Fatalf("after displacement: %+v", st)
+	}
+	// A lower newcomer is only counted.
+	n = len(log.evs)
+	submitStats(t, e, riskPair(51, 0.4, t0+2, false))
+	if len(log.evs) != n || e.Stats().Untracked != 31 {
+		t.Fatalf("a 0.4 newcomer at the cap: events %+v, untracked %d", log.evs[n:], e.Stats().Untracked)
+	}
+	// The traffic thins: every pair moves apart, the risks resolve.
+	ups = ups[:0]
+	for k := range 52 {
+		ups = append(ups, riskPair(k, 0.5, t0+3, true)...)
+	}
+	submitStats(t, e, ups)
+	if st := e.Stats(); st.OpenRisks != 0 {
+		t.Fatalf("all pairs apart, %d risks still open", st.OpenRisks)
+	}
+	time.Sleep(5 * time.Millisecond)
+	e.Tick()
+	if st := e.Stats(); st.Saturated || len(calls) != 2 || calls[1] {
+		t.Fatalf("after the hold: saturated %v, OnSaturation calls %v", st.Saturated, calls)
+	}
+	// And it tracks again.
+	submitStats(t, e, riskPair(3, 0.7, t0+4, false))
+	if st := e.Stats(); st.OpenRisks != 1 {
+		t.Fatalf("a new risk after recovery: %d open", st.OpenRisks)
+	}
+}
+
+func submitStats(t *testing.T, e *Engine, ups []Update) TickStats {
+	t.Helper()
+	if err := e.TrySubmit(ups); err != nil {
+		t.Fatal(err)
+	}
+	return e.Tick()
+}
+
+// TestScoringBudgetDefers: a tick stops querying once it has found
+// max_pairs_per_tick pairs; the vehicles it did not query are scored by the
+// next ticks, so every pair is found in the end and opens once.
+func TestScoringBudgetDefers(t *testing.T) {
+	cfg := Default()
+	cfg.MaxPairsPerTick = 30
+	e, _ := newTestEngine(t, cfg, builtinModels())
+	t0 := 1_700_000_000.0
+	var ups []Update
+	for i := range 20 { // 20 drones within 40 m: 190 pairs, all in conflict
+		ups = append(ups, Update{ID: []byte(fmt.Sprintf("d%02d", i)), V: drone(float64(2*i), 0, t0)})
+	}
+	ts := submitStats(t, e, ups)
+	if ts.Deferred == 0 || ts.Pairs > 30+19 {
+		t.Fatalf("first tick: %+v, want some vehicles deferred and at most budget + one query of pairs", ts)
+	}
+	total := ts.Pairs
+	for range 20 {
+		ts = e.Tick()
+		total += ts.Pairs
+		if ts.Deferred == 0 {
+			break
+		}
+	}
+	st := e.Stats()
+	if ts.Deferred != 0 || st.OpenRisks != 190 || st.Opened != 190 || st.Deferred == 0 {
+		t.Fatalf("after the deferred ticks: stats %+v; want all 190 pairs open, each once", st)
+	}
+	t.Logf("%d pairs scored for 190 (a vehicle deferred twice re-scores some)", total)
+}
+
+// TestDenseSpotBounded: 500 drones reported at one spot in one batch (124,750
+// pairs in conflict) open exactly max_open_risks risks and count the rest;
+// the tracker's memory follows the cap.
+func TestDenseSpotBounded(t *testing.T) {
+	cfg := Default()
+	cfg.MaxOpenRisks = 1000
+	e, log := newTestEngine(t, cfg, builtinModels())
+	t0 := 1_700_000_000.0
+	ups := make([]Update, 500)
+	for i := range ups {
+		ups[i] = Update{ID: []byte(fmt.Sprintf("show-%03d", i)), V: drone(float64(i%25), float64(i/25)*0, t0)}
+		ups[i].V.Y = float64(i / 25)
+	}
+	ts := submitStats(t, e, ups)
+	st := e.Stats()
+	if st.OpenRisks != 1000 || ts.Untracked != 500*499/2-1000 || log.count(EventOpened) != 1000 {
+		t.Fatalf("tick %+v stats %+v", ts, st)
+	}
+	if m := e.Memory(); m.Risks > 2*1024*int(unsafe.Sizeof(openRisk{}))+1000*64 {
+		t.Fatalf("tracker holds %d bytes for 1000 risks", m.Risks)
 	}
 }

@@ -95,11 +95,13 @@ type Engine struct {
 	names []string
 	veh   []abi.Vehicle
 	stamp []uint32 // tick number of the last update, for the dirty test
-	nOpen []uint16 // open risks per slot: most slots have none, which skips the tracker
-	free  []uint32
-	grid  *grid.Grid
-	tick  uint32
-	clock float64 // newest state time applied (data clock)
+	// riskHead is the first open risk of each slot (a tracker record ref, 0
+	// for none): most slots have none, which skips the tracker.
+	riskHead []uint32
+	free     []uint32
+	grid     *grid.Grid
+	tick     uint32
+	clock    float64 // newest state time applied (data clock)
 	// clockFloor (float64 bits) is the cluster's data clock (AdvanceClock):
 	// the next tick's clock is at least it once its updates are applied.
 	clockFloor atomic.Uint64
@@ -128,9 +130,14 @@ type Engine struct {
 	pub atomic.Pointer[published]
 
 	// phase state of the workers
-	next      atomic.Int64
-	wg        sync.WaitGroup
-	curModels *Models
+	next   atomic.Int64
+	budget atomic.Int64 // pairs the tick may still find (compute.max_pairs_per_tick)
+	carry  []uint32     // slots deferred by the last tick: queried by the next
+	// carriedFrom is the index in dirty of the first slot carried over
+	// unchanged (the rest of dirty after it are such slots too).
+	carriedFrom int
+	wg          sync.WaitGroup
+	curModels   *Models
 
 	// scoredHook, when set (tests), sees every scored pair of a tick.
 	scoredHook func(p abi.Pair, r abi.Result)
@@ -141,11 +148,13 @@ type pendingUpdate struct {
 	v            abi.Vehicle
 }
 
+// scored is a scored pair the tracker must see (64 bytes).
 type scored struct {
 	pair  abi.Pair
 	res   abi.Result
-	model abi.ModelID // the model that scored the pair's batch
-	order uint32      // dirty index of the query that found the pair
+	order uint32 // dirty index of the query that found the pair
+	model uint16 // the model that scored the pair's batch (tracker.modelRef)
+	fresh bool   // the pair has no open risk: a candidate to open one
 }
 
 // worker is one unit of parallel work in a tick, with its own buffers.
@@ -154,14 +163,24 @@ type worker struct {
 	pairs   []abi.Pair   // found, not yet scored: at most a batch plus one query's
 	porder  []uint32     // dirty index of the query that found each pair
 	results []abi.Result // one batch
-	// interest holds the scored pairs the tracker must see (at or above
-	// MinRisk, or of an open risk); the rest are dropped as soon as they are
-	// scored, so memory stays bounded by the risks, not by the pairs.
-	interest []scored
-	hooked   []scored // every scored pair, only for scoredHook (tests)
-	npairs   int      // pairs scored this tick
-	above    int      // of which at or above MinRisk
-	ncands   int      // grid candidates this tick
+	// tracked holds this tick's scores of open risks' pairs, and fresh
+	// those of other pairs at or above MinRisk (candidates to open a risk);
+	// every other score is dropped as soon as it is made. tracked is bounded
+	// by the open risks; fresh by max_open_risks: past twice that, the worker
+	// keeps only its highest max_open_risks (see keepFresh). So memory
+	// follows the configured caps, not the pairs.
+	tracked, fresh []scored
+	floor          scored // once pruned, fresh scores ranking below it are dropped (keepFresh)
+	pruned         bool
+	untracked      int      // fresh scores dropped this tick
+	deferred       []uint32 // dirty slots not queried: the tick's scoring budget ran out
+	lastModel      abi.ModelID
+	lastModelRef   uint16
+	haveModel      bool
+	hooked         []scored // every scored pair, only for scoredHook (tests)
+	npairs         int      // pairs scored this tick
+	above          int      // of which at or above MinRisk
+	ncands         int      // grid candidates this tick
 	// shadow scoring
 	sresults  []abi.Result
 	shadowAcc float64
@@ -480,6 +499,16 @@ func (e *Engine) Tick() TickStats {
 		e.clock = f
 		e.clockAdvanced = true
 	}
+	// Vehicles the last tick deferred (its scoring budget ran out) are
+	// queried now, before the new ones would be if this tick runs out too.
+	e.carriedFrom = len(e.dirty)
+	for _, slot := range e.carry {
+		if e.names[slot] != "" && e.stamp[slot] != e.tick {
+			e.stamp[slot] = e.tick
+			e.dirty = append(e.dirty, slot)
+		}
+	}
+	e.carry = e.carry[:0]
 	e.grid.Grow(len(e.veh))
 	e.markApplied(gen)
 	for _, fn := range e.stateSinks {
@@ -511,11 +540,10 @@ func (e *Engine) Tick() TickStats {
 		e.mu.Lock()
 		t3 := time.Now()
 		ts.Score = t3.Sub(t2)
-		evs = e.track(models, evs, &ts)
+		evs = e.track(evs, &ts)
 		t1 = time.Now()
 		ts.Track = t1.Sub(t3)
 	}
-	e.evBuf = evs[:0]
 	if e.grid.Adjust() {
 		ts.Resized = true
 	}
@@ -524,8 +552,34 @@ func (e *Engine) Tick() TickStats {
 	ts.Adjust = time.Since(t1)
 	ts.Duration = time.Since(start)
 	e.stats.add(&ts)
+	e.saturation(&ts)
 	e.publish(evs)
+	clear(evs) // let the events' strings go
+	e.evBuf = shrink(evs, len(evs))
+	e.shrinkScratch()
 	return ts
+}
+
+// shrinkScratch empties the tick's scratch buffers, dropping those a burst
+// grew far past this tick's use (see shrink).
+func (e *Engine) shrinkScratch() {
+	for w := range e.workers {
+		wk := &e.workers[w]
+		wk.tracked, wk.fresh = shrink(wk.tracked, len(wk.tracked)), shrink(wk.fresh, len(wk.fresh))
+		wk.pairs, wk.porder = shrink(wk.pairs, len(wk.pairs)), shrink(wk.porder, len(wk.porder))
+	}
+	e.interest = shrink(e.interest, len(e.interest))
+	e.tr.fresh, e.tr.rejected = shrink(e.tr.fresh, len(e.tr.fresh)), shrink(e.tr.rejected, len(e.tr.rejected))
+}
+
+// shrink empties a scratch buffer for the next tick, or drops it when a burst
+// grew it far past what the last tick used, so that memory recovers by
+// itself once dense traffic thins.
+func shrink[T any](s []T, used int) []T {
+	if cap(s) > 1<<12 && used < cap(s)/4 {
+		return nil
+	}
+	return s[:0]
 }
 
 func (e *Engine) publish(evs []Event) {
@@ -578,7 +632,7 @@ func (e *Engine) alloc(name string) uint32 {
 		e.free = e.free[:n-1]
 		e.veh[slot] = abi.Vehicle{T: math.Inf(-1)}
 		e.names[slot] = name
-		e.nOpen[slot] = 0
+		e.riskHead[slot] = 0
 	} else {
 		slot = uint32(len(e.veh))
 		if len(e.veh) == cap(e.veh) {
@@ -587,7 +641,7 @@ func (e *Engine) alloc(name string) uint32 {
 		e.veh = append(e.veh, abi.Vehicle{T: math.Inf(-1)})
 		e.names = append(e.names, name)
 		e.stamp = append(e.stamp, 0)
-		e.nOpen = append(e.nOpen, 0)
+		e.riskHead = append(e.riskHead, 0)
 	}
 	e.ids.insert(e.names, slot)
 	return slot
@@ -601,7 +655,7 @@ func (e *Engine) reserve(n int) {
 	e.veh = growExact(e.veh, n)
 	e.names = growExact(e.names, n)
 	e.stamp = growExact(e.stamp, n)
-	e.nOpen = growExact(e.nOpen, n)
+	e.riskHead = growExact(e.riskHead, n)
 }
 
 func growExact[T any](s []T, n int) []T {
@@ -620,7 +674,7 @@ func (e *Engine) expire(now float64, evs []Event, ts *TickStats) []Event {
 		if name == "" || e.veh[slot].T >= limit || e.stamp[slot] == e.tick {
 			continue
 		}
-		if e.nOpen[slot] > 0 {
+		if e.riskHead[slot] != 0 {
 			evs = e.tr.resolveVehicle(e, uint32(slot), ReasonLost, evs)
 		}
 		e.release(uint32(slot))
@@ -767,19 +821,31 @@ func unionPoint(b abi.Box, x, y, z float64) abi.Box {
 
 // queryAndScore finds the pairs of the dirty vehicles and scores them. A pair
 // of two dirty vehicles is taken by the lower slot only, so it is scored once.
+// Once the tick has found compute.max_pairs_per_tick pairs, the dirty
+// vehicles not yet queried are deferred to the next tick (ts.Deferred).
 func (e *Engine) queryAndScore(m *Models, ts *TickStats) {
 	e.curModels = m
 	for w := range e.workers {
 		wk := &e.workers[w]
-		wk.pairs, wk.porder, wk.interest, wk.hooked = wk.pairs[:0], wk.porder[:0], wk.interest[:0], wk.hooked[:0]
-		wk.npairs, wk.above, wk.ncands = 0, 0, 0
+		wk.pairs, wk.porder, wk.hooked = wk.pairs[:0], wk.porder[:0], wk.hooked[:0]
+		wk.tracked, wk.fresh, wk.deferred = wk.tracked[:0], wk.fresh[:0], wk.deferred[:0]
+		wk.npairs, wk.above, wk.ncands, wk.untracked, wk.pruned = 0, 0, 0, 0, false
 	}
+	e.budget.Store(int64(e.cfg.MaxPairsPerTick))
 	e.parallel(phaseQuery)
+	e.carry = e.carry[:0]
 	for w := range e.workers {
-		ts.Pairs += e.workers[w].npairs
-		ts.AboveMin += e.workers[w].above
-		ts.Candidates += e.workers[w].ncands
+		wk := &e.workers[w]
+		ts.Pairs += wk.npairs
+		ts.AboveMin += wk.above
+		ts.Candidates += wk.ncands
+		ts.Untracked += wk.untracked
+		e.carry = append(e.carry, wk.deferred...)
 	}
+	// Deferred slots go to the next tick in slot order, whatever worker
+	// found the budget spent.
+	slices.Sort(e.carry)
+	ts.Deferred = len(e.carry)
 }
 
 func (e *Engine) queryWorker(w int) {
@@ -793,21 +859,29 @@ func (e *Engine) queryWorker(w int) {
 		}
 		hi := min(lo+chunk, len(e.dirty))
 		for di, s := range e.dirty[lo:hi] {
+			if e.budget.Load() <= 0 {
+				wk.deferred = append(wk.deferred, s)
+				continue
+			}
 			before := len(wk.pairs)
 			wk.cands = e.grid.QueryAppend(wk.cands[:0], grid.Box(e.dboxes[lo+di]), s)
+			// A vehicle carried over unchanged from the last tick skips the
+			// lower partners that tick queried: they reported the pair then.
+			carried := lo+di >= e.carriedFrom
 			for _, c := range wk.cands {
-				if e.stamp[c] == e.tick && c < s {
+				if c < s && (e.stamp[c] == e.tick || carried && e.stamp[c] == e.tick-1) {
 					continue // the lower slot reports it
 				}
 				wk.pairs = append(wk.pairs, orderedPair(s, c))
 				wk.ncands++
 			}
-			if e.nOpen[s] > 0 {
-				wk.pairs = e.tr.appendOpenPairs(e, s, wk.cands, wk.pairs)
+			if e.riskHead[s] != 0 {
+				wk.pairs = e.tr.appendOpenPairs(e, s, carried, wk.cands, wk.pairs)
 			}
 			for range len(wk.pairs) - before {
 				wk.porder = append(wk.porder, uint32(lo+di))
 			}
+			e.budget.Add(-int64(len(wk.pairs) - before))
 			if len(wk.pairs) >= bs {
 				e.scorePairs(wk, false)
 			}
@@ -833,13 +907,26 @@ func (e *Engine) scorePairs(wk *worker, final bool) {
 		if m.Shadow != nil && m.ShadowObserver != nil && wk.shadowPick(m.ShadowShare) {
 			e.shadow(wk, m, model, wk.pairs[lo:hi], res, time.Since(start))
 		}
+		if !wk.haveModel || model != wk.lastModel {
+			wk.lastModel, wk.lastModelRef, wk.haveModel = model, e.tr.modelRef(model), true
+		}
 		for i := range res {
 			p, r := wk.pairs[lo+i], &res[i]
-			if r.Risk >= e.cfg.MinRisk {
+			above := r.Risk >= e.cfg.MinRisk
+			if above {
 				wk.above++
 			}
-			if r.Risk >= e.cfg.MinRisk || (e.nOpen[p.A] > 0 && e.nOpen[p.B] > 0) {
-				wk.interest = append(wk.interest, scored{pair: p, res: *r, model: model, order: wk.porder[lo+i]})
+			// Only the pairs of open risks and the new ones at or above
+			// MinRisk go to the tracker. A pair of two vehicles that each
+			// have some open risk is looked up: that they have one
+			// together is rare in a hotspot, and keeping the pair anyway
+			// was most of a dense tick's memory.
+			open := e.riskHead[p.A] != 0 && e.riskHead[p.B] != 0 && e.tr.open[pairKey(p.A, p.B)] != 0
+			switch {
+			case open:
+				wk.tracked = append(wk.tracked, scored{pair: p, res: *r, model: wk.lastModelRef, order: wk.porder[lo+i]})
+			case above:
+				e.keepFresh(wk, scored{pair: p, res: *r, model: wk.lastModelRef, order: wk.porder[lo+i], fresh: true})
 			}
 			if e.scoredHook != nil {
 				wk.hooked = append(wk.hooked, scored{pair: p, res: *r})
@@ -849,6 +936,36 @@ func (e *Engine) scorePairs(wk *worker, final bool) {
 	}
 	wk.pairs = wk.pairs[:copy(wk.pairs, wk.pairs[min(lo, n):])]
 	wk.porder = wk.porder[:copy(wk.porder, wk.porder[min(lo, n):])]
+}
+
+// keepFresh keeps s, a candidate to open a risk, unless the worker already
+// holds max_open_risks higher ones. Past twice the cap it keeps its highest
+// max_open_risks (risk, then pair key: a total order, so that the tracker's
+// choice does not depend on how the pairs were spread over the workers) and
+// from then on drops at once what ranks below the last one kept, counting it
+// as untracked.
+func (e *Engine) keepFresh(wk *worker, s scored) {
+	if wk.pruned && byRiskDesc(s, wk.floor) > 0 {
+		wk.untracked++
+		return
+	}
+	wk.fresh = append(wk.fresh, s)
+	limit := e.cfg.MaxOpenRisks
+	if len(wk.fresh) < 2*limit {
+		return
+	}
+	slices.SortFunc(wk.fresh, byRiskDesc)
+	wk.untracked += len(wk.fresh) - limit
+	wk.fresh = wk.fresh[:limit]
+	wk.floor, wk.pruned = wk.fresh[limit-1], true
+}
+
+// byRiskDesc orders scores by risk, highest first, then by pair.
+func byRiskDesc(x, y scored) int {
+	if c := cmp.Compare(y.res.Risk, x.res.Risk); c != 0 {
+		return c
+	}
+	return cmp.Compare(pairKey(x.pair.A, x.pair.B), pairKey(y.pair.A, y.pair.B))
 }
 
 // shadowPick decides whether this batch is shadowed: an even spread of the
@@ -931,9 +1048,9 @@ func validResults(res []abi.Result) bool {
 	return true
 }
 
-// track feeds the interesting results to the tracker in pair order, so that
-// events come out in the same order whatever the worker interleaving.
-func (e *Engine) track(m *Models, evs []Event, ts *TickStats) []Event {
+// track feeds the scored pairs to the tracker in pair order, so that events
+// come out in the same order whatever the worker interleaving.
+func (e *Engine) track(evs []Event, ts *TickStats) []Event {
 	// The tracker sees the pairs in the order of the dirty list (the order
 	// the updates were applied), whatever worker scored them: a counting sort
 	// on the dirty index, linear where a comparison sort of a hotspot's
@@ -943,10 +1060,12 @@ func (e *Engine) track(m *Models, evs []Event, ts *TickStats) []Event {
 	n := 0
 	for w := range e.workers {
 		wk := &e.workers[w]
-		for i := range wk.interest {
-			count[wk.interest[i].order+1]++
+		for _, l := range [2][]scored{wk.tracked, wk.fresh} {
+			for i := range l {
+				count[l[i].order+1]++
+			}
+			n += len(l)
 		}
-		n += len(wk.interest)
 		if e.scoredHook != nil {
 			for _, h := range wk.hooked {
 				e.scoredHook(h.pair, h.res)
@@ -962,9 +1081,12 @@ func (e *Engine) track(m *Models, evs []Event, ts *TickStats) []Event {
 	}
 	in = in[:n]
 	for w := range e.workers {
-		for _, s := range e.workers[w].interest {
-			in[count[s.order]] = s
-			count[s.order]++
+		wk := &e.workers[w]
+		for _, l := range [2][]scored{wk.tracked, wk.fresh} {
+			for _, s := range l {
+				in[count[s.order]] = s
+				count[s.order]++
+			}
 		}
 	}
 	// Within one query the grid returns candidates in cell-entry order,
@@ -982,10 +1104,8 @@ func (e *Engine) track(m *Models, evs []Event, ts *TickStats) []Event {
 		}
 		lo = hi
 	}
-	for i := range in {
-		evs = e.tr.observe(e, m, &in[i], evs)
-	}
-	e.interest, e.orderCount = in[:0], count
+	evs = e.tr.track(e, in, evs, ts)
+	e.interest, e.orderCount = in, count
 	return evs
 }
 

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"math"
 	"strconv"
 
@@ -30,6 +29,8 @@ const (
 	EventResolved   = risk.EventResolved
 	ReasonSeparated = risk.ReasonSeparated
 	ReasonLost      = risk.ReasonLost
+	ReasonCapacity  = risk.ReasonCapacity
+	ReasonGrouped   = risk.ReasonGrouped
 )
 
 // Risk is an open risk. Engine.Risks and Engine.Risk give its latest
@@ -55,35 +56,14 @@ type Risk struct {
 	// resolves; it resolves then unless it rises again.
 	Resolving      bool    `json:"resolving"`
 	ResolvingSince float64 `json:"resolving_since,omitempty"`
-
-	// tin/hasTIn carry TIn without a heap pointer while the tracker re-scores
-	// an open risk every tick; withTIn materialises it for a view or event.
-	tin    float64
-	hasTIn bool
-	los    bool // in loss of separation at Time
-	// stateA, stateB are the state times assessed; tcaAtEnd marks a TCA
-	// clamped at the end of the window.
-	stateA, stateB float64
-	tcaAtEnd       bool
 }
 
-// withTIn returns r with TIn pointing at a copy of its entry time.
-func (r Risk) withTIn() Risk {
-	if r.hasTIn {
-		t := r.tin
-		r.TIn = &t
-	} else {
-		r.TIn = nil
-	}
-	return r
-}
-
-// riskID is deterministic: the two vehicle ids in order and the times of
-// the two states that opened it, in milliseconds. The same input therefore
-// yields the same ids on every node and after every replay (DESIGN.md,
-// "Scaling out"), and two episodes of one pair never share an id (their
-// opening states differ).
-func riskID(a, b string, ta, tb float64) string {
+// riskKey is the risk id's 12 bytes, deterministic: the two vehicle ids in
+// order and the times of the two states that opened it, in milliseconds. The
+// same input therefore yields the same ids on every node and after every
+// replay (DESIGN.md, "Scaling out"), and two episodes of one pair never share
+// an id (their opening states differ).
+func riskKey(a, b string, ta, tb float64) [12]byte {
 	if b < a {
 		a, b = b, a
 		ta, tb = tb, ta
@@ -98,8 +78,11 @@ func riskID(a, b string, ta, tb float64) string {
 	h.Write([]byte{0})
 	h.Write(strconv.AppendInt(buf[:0], int64(math.Round(tb*1000)), 10))
 	var sum [32]byte
-	return "r-" + hex.EncodeToString(h.Sum(sum[:0])[:12])
+	return [12]byte(h.Sum(sum[:0])[:12])
 }
+
+// riskID is the risk id as events carry it: "r-" and 24 hex digits.
+func riskID(a, b string, ta, tb float64) string { return riskIDString(riskKey(a, b, ta, tb)) }
 
 func eventID(riskID string, seq int) string {
 	return riskID + "." + strconv.Itoa(seq)

@@ -121,23 +121,26 @@ func (c *checker) tick(ups []Update) {
 				t.Fatalf("tick %d: %s/%s scored %+v, oracle %+v", e.tick, e.names[i], e.names[j], got, want)
 			}
 			if !overlap {
-				if e.tr.open[k] == nil && got.Risk >= e.cfg.MinRisk-e.cfg.Hysteresis {
+				if e.tr.open[k] == 0 && got.Risk >= e.cfg.MinRisk-e.cfg.Hysteresis {
 					t.Fatalf("tick %d: %s/%s scored without a candidate box or an open risk", e.tick, e.names[i], e.names[j])
 				}
 			}
 			c.pairsOK++
 			// Reported risks equal the oracle's: at or above MinRisk the pair
 			// is open with exactly that assessment.
-			r := e.tr.open[k]
+			var r *openRisk
+			if ref := e.tr.open[k]; ref != 0 {
+				r = e.tr.at(ref)
+			}
 			if want.Risk >= e.cfg.MinRisk {
-				if r == nil || r.cur.Risk != want.Risk {
+				if r == nil || r.cur.risk != want.Risk {
 					t.Fatalf("tick %d: %s/%s risk %.3f not open with that risk (%v)", e.tick, e.names[i], e.names[j], want.Risk, r)
 				}
 				c.nearOK++
 			}
 			stale := math.Abs(e.veh[i].T-e.veh[j].T) > e.params.Horizon
 			if want.Risk < e.cfg.MinRisk-e.cfg.Hysteresis && r != nil && !stale &&
-				!(r.below && r.cur.Time-r.belowSince < e.cfg.ResolveAfter) {
+				!(r.cur.flags&aBelow != 0 && r.cur.time-r.belowSince < e.cfg.ResolveAfter) {
 				t.Fatalf("tick %d: %s/%s risk %.3f still open past resolve_after", e.tick, e.names[i], e.names[j], want.Risk)
 			}
 		}

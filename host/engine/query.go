@@ -77,9 +77,9 @@ func (e *Engine) Vehicles(fn func(VehicleState) bool) {
 func (e *Engine) Risks() []Risk {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	out := make([]Risk, 0, len(e.tr.byID))
-	for _, r := range e.tr.byID {
-		out = append(out, r.current())
+	out := make([]Risk, 0, e.tr.len())
+	for _, ref := range e.tr.byID {
+		out = append(out, e.tr.view(e, e.tr.at(ref), false))
 	}
 	slices.SortFunc(out, func(a, b Risk) int { return strings.Compare(a.ID, b.ID) })
 	return out
@@ -92,9 +92,13 @@ func (e *Engine) Risks() []Risk {
 func (e *Engine) Risk(id string) (Risk, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	r, ok := e.tr.byID[id]
+	k, ok := parseRiskID(id)
 	if !ok {
 		return Risk{}, false
 	}
-	return r.current(), true
+	ref, ok := e.tr.byID[k]
+	if !ok {
+		return Risk{}, false
+	}
+	return e.tr.view(e, e.tr.at(ref), false), true
 }

@@ -45,8 +45,8 @@ func (e *Engine) Snapshot() Snapshot {
 			s.Vehicles = append(s.Vehicles, SnapshotState{ID: n, State: e.veh[slot]})
 		}
 	}
-	for _, r := range e.tr.byID {
-		s.Risks = append(s.Risks, r.view)
+	for _, ref := range e.tr.byID {
+		s.Risks = append(s.Risks, e.tr.view(e, e.tr.at(ref), true))
 	}
 	e.mu.RUnlock()
 	// Updates accepted but not yet applied are part of what the engine has
@@ -112,6 +112,9 @@ func (e *Engine) Restore(s Snapshot) error {
 		if r.ID == "" || r.VehicleA == "" || r.VehicleB == "" || r.VehicleA == r.VehicleB {
 			return fmt.Errorf("engine: import: risks[%d]: id and two distinct vehicles required", i)
 		}
+		if _, ok := parseRiskID(r.ID); !ok {
+			return fmt.Errorf("engine: import: risks[%d]: id %q is not a risk id (r- and 24 lower-case hex digits)", i, r.ID)
+		}
 	}
 	m := e.models.Load()
 	e.tickMu.Lock()
@@ -148,21 +151,32 @@ func (e *Engine) Restore(s Snapshot) error {
 			a, b = b, a
 		}
 		key := pairKey(a, b)
-		if e.tr.open[key] != nil || e.tr.byID[r.ID] != nil {
+		id, _ := parseRiskID(r.ID)
+		if e.tr.open[key] != 0 || e.tr.byID[id] != 0 {
 			continue
 		}
-		if r.TIn != nil {
-			r.tin, r.hasTIn = *r.TIn, true
-			r.los = *r.TIn <= r.Time // entered at or before the assessment
+		if e.tr.len() >= e.cfg.MaxOpenRisks {
+			e.stats.untracked.Add(1)
+			continue
 		}
-		o := &openRisk{a: a, b: b, view: r, cur: r, below: r.Resolving, belowSince: r.ResolvingSince}
-		o.view.Resolving, o.view.ResolvingSince, o.cur.Resolving, o.cur.ResolvingSince = false, 0, false, 0
-		e.tr.open[key] = o
-		e.tr.byID[r.ID] = o
-		e.tr.bySlot[a] = append(e.tr.bySlot[a], o)
-		e.tr.bySlot[b] = append(e.tr.bySlot[b], o)
-		e.nOpen[a]++
-		e.nOpen[b]++
+		as := assessment{risk: r.Risk, time: r.Time, tca: r.TCA, dmin: r.DMin, model: e.tr.modelRef(r.Model)}
+		if r.TIn != nil {
+			as.tin = *r.TIn
+			as.flags |= aHasTIn
+			if *r.TIn <= r.Time { // entered at or before the assessment
+				as.flags |= aLoS
+			}
+		}
+		ref := e.tr.alloc()
+		o := e.tr.at(ref)
+		*o = openRisk{a: a, b: b, id: id, seq: uint32(r.Seq), openedAt: r.OpenedAt, cur: as, view: as}
+		if r.Resolving {
+			o.cur.flags |= aBelow
+			o.belowSince = r.ResolvingSince
+		}
+		e.tr.open[key] = ref
+		e.tr.byID[id] = ref
+		e.tr.link(e, ref)
 	}
 	return nil
 }

@@ -20,6 +20,9 @@ type TickStats struct {
 	Pairs         int           // pairs scored (grid candidates and open risks)
 	AboveMin      int           // pairs scored at or above MinRisk
 	PredictErrors int           // predict batches the active model failed
+	Untracked     int           // pairs at or above MinRisk not tracked: max_open_risks was reached
+	Deferred      int           // updated vehicles not queried: max_pairs_per_tick was reached (next tick)
+	Displaced     int           // open risks resolved ("capacity") to make room for higher ones
 	Resized       bool          // the grid changed its cell size after this tick
 	Duration      time.Duration // wall time of the tick
 	// Wall time of each phase: apply the queue to the state table (with
@@ -32,11 +35,15 @@ type counters struct {
 	accepted, applied, stale, duplicates, expired atomic.Uint64
 	ticks, pairs, predictErrors, resizes          atomic.Uint64
 	predicted, candidates, aboveMin               atomic.Uint64
-	tickHist                                      [len(TickBuckets) + 1]atomic.Uint64
-	tickSum                                       atomic.Int64
-	lastTickNanos                                 atomic.Int64
-	phaseNanos                                    [5]atomic.Int64
-	events                                        [3]atomic.Uint64
+	untracked, deferred, displaced                atomic.Uint64
+	// saturatedSince is the wall time (UnixNano) saturation started, 0 when
+	// not saturated; lastSaturated the last tick that dropped work.
+	saturatedSince, lastSaturated atomic.Int64
+	tickHist                      [len(TickBuckets) + 1]atomic.Uint64
+	tickSum                       atomic.Int64
+	lastTickNanos                 atomic.Int64
+	phaseNanos                    [5]atomic.Int64
+	events                        [3]atomic.Uint64
 }
 
 func (c *counters) add(ts *TickStats) {
@@ -49,6 +56,9 @@ func (c *counters) add(ts *TickStats) {
 	c.predicted.Add(uint64(ts.Predicted))
 	c.candidates.Add(uint64(ts.Candidates))
 	c.aboveMin.Add(uint64(ts.AboveMin))
+	c.untracked.Add(uint64(ts.Untracked))
+	c.deferred.Add(uint64(ts.Deferred))
+	c.displaced.Add(uint64(ts.Displaced))
 	b := len(TickBuckets)
 	for i, ub := range TickBuckets {
 		if ts.Duration <= ub {
@@ -88,24 +98,41 @@ var TickBuckets = [...]time.Duration{
 // Stats is a snapshot of the engine's counters since start; /system/status,
 // health and the Prometheus collector all read it.
 type Stats struct {
-	Vehicles      int           // live vehicles in the state table at the end of the last tick
-	OpenRisks     int           // risks open at the end of the last tick
-	Pending       int           // updates accepted, waiting for a tick
-	Accepted      uint64        // updates accepted by Submit/TrySubmit
-	Applied       uint64        // updates applied to the state table
-	Stale         uint64        // updates dropped as older than the stored state
-	Duplicates    uint64        // updates dropped as repeating the stored state's time
-	Expired       uint64        // vehicles expired
-	Ticks         uint64        // ticks run
-	Candidates    uint64        // candidate pairs found by the grid
-	AboveMin      uint64        // pairs scored at or above MinRisk
-	PairsScored   uint64        // pairs scored
-	Predicted     uint64        // vehicle states predicted (one per applied update per tick)
-	PredictErrors uint64        // predict batches the active predictor failed
-	Opened        uint64        // risk events "opened"
-	Updated       uint64        // risk events "updated"
-	Resolved      uint64        // risk events "resolved"
-	LastTick      time.Duration // duration of the last tick
+	Vehicles      int    // live vehicles in the state table at the end of the last tick
+	OpenRisks     int    // risks open at the end of the last tick
+	Pending       int    // updates accepted, waiting for a tick
+	Accepted      uint64 // updates accepted by Submit/TrySubmit
+	Applied       uint64 // updates applied to the state table
+	Stale         uint64 // updates dropped as older than the stored state
+	Duplicates    uint64 // updates dropped as repeating the stored state's time
+	Expired       uint64 // vehicles expired
+	Ticks         uint64 // ticks run
+	Candidates    uint64 // candidate pairs found by the grid
+	AboveMin      uint64 // pairs scored at or above MinRisk
+	PairsScored   uint64 // pairs scored
+	Predicted     uint64 // vehicle states predicted (one per applied update per tick)
+	PredictErrors uint64 // predict batches the active predictor failed
+	// Untracked counts the pair assessments at or above min_risk_level that
+	// opened no risk because collision_detection.max_open_risks was reached
+	// (a pair still in conflict is counted again at each re-assessment).
+	Untracked uint64
+	// Displaced counts the open risks resolved ("capacity") to make room for
+	// a higher one.
+	Displaced uint64
+	// Deferred counts the updated vehicles whose query went to the next tick
+	// because compute.max_pairs_per_tick was reached.
+	Deferred uint64
+	// Saturated is set while the engine drops work to its bounds: some tick
+	// within the last Config.SaturationHold left risks untracked or vehicles
+	// deferred. SaturatedSince is when it started (zero when not saturated).
+	Saturated      bool
+	SaturatedSince time.Time
+	// MaxOpenRisks and MaxPairsPerTick are the configured bounds.
+	MaxOpenRisks, MaxPairsPerTick int
+	Opened                        uint64        // risk events "opened"
+	Updated                       uint64        // risk events "updated"
+	Resolved                      uint64        // risk events "resolved"
+	LastTick                      time.Duration // duration of the last tick
 	// TickHistogram counts ticks by duration: TickHistogram[i] those at or
 	// below TickBuckets[i] (and above the previous bucket), the last one
 	// those above every bucket. TickSum is their total duration.
@@ -161,6 +188,13 @@ func (e *Engine) Stats() Stats {
 	s.Predicted = c.predicted.Load()
 	s.Candidates = c.candidates.Load()
 	s.AboveMin = c.aboveMin.Load()
+	s.Untracked = c.untracked.Load()
+	s.Deferred = c.deferred.Load()
+	s.Displaced = c.displaced.Load()
+	if since := c.saturatedSince.Load(); since != 0 {
+		s.Saturated, s.SaturatedSince = true, time.Unix(0, since)
+	}
+	s.MaxOpenRisks, s.MaxPairsPerTick = e.cfg.MaxOpenRisks, e.cfg.MaxPairsPerTick
 	for i := range s.TickHistogram {
 		s.TickHistogram[i] = c.tickHist[i].Load()
 	}
@@ -186,6 +220,9 @@ type Memory struct {
 	Grid int
 	// Queue is the bytes held by the ingest queue's buffers (both halves).
 	Queue int
+	// Risks is the bytes of the open-risk tracker: its record pages and an
+	// estimate of its two maps (pair -> record, id -> record).
+	Risks int
 }
 
 // Memory returns the memory accounting. It walks the names, so it costs
@@ -195,9 +232,12 @@ func (e *Engine) Memory() Memory {
 	defer e.mu.RUnlock()
 	const vsize = int(unsafe.Sizeof(abi.Vehicle{}))
 	m := Memory{
-		State: cap(e.veh)*vsize + cap(e.names)*16 + cap(e.stamp)*4 + cap(e.nOpen)*2 +
+		State: cap(e.veh)*vsize + cap(e.names)*16 + cap(e.stamp)*4 + cap(e.riskHead)*4 +
 			len(e.ids.tab)*4 + cap(e.free)*4,
 		Grid: int(e.grid.Stats().Bytes),
+		// Map slots: key and value, one control byte, at most 7/8 full.
+		Risks: len(e.tr.pages)<<pageBits*int(unsafe.Sizeof(openRisk{})) + cap(e.tr.free)*4 +
+			e.tr.len()*(8+4+1+12+4+1)*8/7,
 	}
 	for _, n := range e.names {
 		m.State += roundAlloc(len(n))
@@ -226,4 +266,25 @@ func roundAlloc(n int) int {
 		return 48
 	}
 	return (n + 15) &^ 15
+}
+
+// saturation updates the saturated state after a tick.
+func (e *Engine) saturation(ts *TickStats) {
+	c := &e.stats
+	now := time.Now().UnixNano()
+	switch {
+	case ts.Untracked > 0 || ts.Deferred > 0 || ts.Displaced > 0:
+		c.lastSaturated.Store(now)
+		if c.saturatedSince.Load() == 0 {
+			c.saturatedSince.Store(now)
+			if cb := e.cfg.OnSaturation; cb != nil {
+				cb(true, e.Stats())
+			}
+		}
+	case c.saturatedSince.Load() != 0 && now-c.lastSaturated.Load() >= int64(e.cfg.SaturationHold):
+		c.saturatedSince.Store(0)
+		if cb := e.cfg.OnSaturation; cb != nil {
+			cb(false, e.Stats())
+		}
+	}
 }
