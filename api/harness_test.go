@@ -226,7 +226,16 @@ type sseEvent struct {
 
 func (h *harness) stream(query string) *sse {
 	h.t.Helper()
+	return h.streamWith(query)
+}
+
+// streamWith opens the stream with extra request headers (name, value...).
+func (h *harness) streamWith(query string, hdr ...string) *sse {
+	h.t.Helper()
 	req, _ := http.NewRequest("GET", h.base+"/api/v1/risks/stream"+query, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
 	// No client timeout for a stream (http.Client.Timeout covers reading the
 	// whole body): next() bounds each wait instead.
 	resp, err := (&http.Client{Transport: h.client.Transport}).Do(req)

@@ -1,13 +1,9 @@
 package api
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -109,20 +105,19 @@ func TestIngestAllocsDoNotGrowWithBatch(t *testing.T) {
 	}
 }
 
-// Publish never blocks: an idle subscriber takes a whole tick's batch, a
-// subscriber that does not read loses what exceeds its buffer, counted; the
-// batch is shared and keeps its own copy of TIn.
-func TestHubDropsForFullSubscriber(t *testing.T) {
+// Publish never blocks and keeps the last StreamBuffer events in the ring,
+// numbered with consecutive positions; read returns what follows a position;
+// a batch keeps its own copy of TIn.
+func TestHubRing(t *testing.T) {
 	s := newTestServer(t, &nopEngine{})
-	s.hub.buf = 3
+	s.hub.max = 25
+	base := s.hub.position() + 1
 	slow, _ := s.hub.subscribe("", 10)
-	onlyB, _ := s.hub.subscribe("b", 10)
 	tin := 5.0
 	evs := make([]engine.Event, 10)
 	for i := range evs {
 		evs[i] = engine.Event{ID: fmt.Sprint(i), VehicleA: "a", VehicleB: "c", TIn: &tin}
 	}
-	evs[7].VehicleB = "b"
 	publish := func() {
 		done := make(chan struct{})
 		go func() { s.hub.Publish(evs); close(done) }()
@@ -132,24 +127,33 @@ func TestHubDropsForFullSubscriber(t *testing.T) {
 			t.Fatal("Publish blocked")
 		}
 	}
-	publish() // idle subscribers take the whole burst
-	if d, p := slow.dropped.Load(), slow.pending.Load(); d != 0 || p != 10 {
-		t.Fatalf("slow after a burst: dropped %d, pending %d; want 0 and 10", d, p)
+	publish()
+	if len(slow.wake) != 1 {
+		t.Fatal("the subscriber was not woken")
 	}
-	publish() // the slow one is not idle and over its buffer now
-	if d, p := slow.dropped.Load(), slow.pending.Load(); d != 10 || p != 10 || len(slow.ch) != 1 {
-		t.Fatalf("slow after a second tick: dropped %d, pending %d, %d batches; want 10, 10, 1", d, p, len(slow.ch))
+	tin = 99 // the engine's memory changes; the ring's copy does not
+	bs, oldest, next := s.hub.read(base-1, nil, 64)
+	if len(bs) != 1 || bs[0].first != base || oldest != base || next != base+10 {
+		t.Fatalf("after one tick: %d batches, first %d, oldest %d, next %d (base %d)", len(bs), bs[0].first, oldest, next, base)
 	}
-	if d, p := onlyB.dropped.Load(), onlyB.pending.Load(); d != 0 || p != 2 || len(onlyB.ch) != 2 {
-		t.Fatalf("filtered: dropped %d, pending %d, %d batches; want 0, 2, 2", d, p, len(onlyB.ch))
+	if se := bs[0].evs[0]; !se.hasTIn || se.tin != 5 || se.ev.TIn != nil {
+		t.Fatalf("ring event %+v", se)
 	}
-	tin = 99 // the engine's memory changes; the queued copy does not
-	q := <-slow.ch
-	if se := q.b[0]; !se.hasTIn || se.tin != 5 || se.ev.TIn != nil || q.n != 10 {
-		t.Fatalf("queued batch: n %d, first %+v", q.n, se)
+	publish()
+	publish() // 30 events published, 25 held: the first batch is gone
+	bs, oldest, next = s.hub.read(base+12, nil, 64)
+	if oldest != base+10 || next != base+30 || len(bs) != 2 || bs[0].first != base+10 {
+		t.Fatalf("after three ticks: oldest %d, next %d, %d batches (base %d)", oldest-base, next-base, len(bs), base)
 	}
-	if q2 := <-onlyB.ch; &q2.b[0] != &q.b[0] || q2.n != 1 {
-		t.Fatalf("subscribers do not share the tick's batch (n %d)", q2.n)
+	if bs, _, _ = s.hub.read(base+29, nil, 64); len(bs) != 0 {
+		t.Fatalf("read at the live end: %d batches", len(bs))
+	}
+	// A tick larger than the ring keeps its last events.
+	big := make([]engine.Event, 40)
+	s.hub.Publish(big)
+	bs, oldest, next = s.hub.read(base, nil, 64)
+	if next != base+70 || oldest != base+45 || len(bs) != 1 || len(bs[0].evs) != 25 || s.hub.held != 25 {
+		t.Fatalf("after a 40-event tick: oldest %d, next %d, %d batches, held %d", oldest-base, next-base, len(bs), s.hub.held)
 	}
 	s.hub.close()
 	if _, p := s.hub.subscribe("", 10); p == nil {
@@ -157,78 +161,24 @@ func TestHubDropsForFullSubscriber(t *testing.T) {
 	}
 }
 
-// Publishing to subscribers allocates once per tick, not per subscriber or
+// Publishing allocates once per tick (its batch), not per subscriber or
 // event.
 func TestHubPublishAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
 	s := newTestServer(t, &nopEngine{})
-	s.hub.buf = 1 << 30
-	var subs []*subscriber
+	s.hub.max = 100
 	for range 5 {
-		sub, _ := s.hub.subscribe("", 10)
-		subs = append(subs, sub)
+		s.hub.subscribe("", 10)
 	}
 	evs := make([]engine.Event, 50)
-	n := testing.AllocsPerRun(20, func() {
+	for range 4 { // fill the ring: from now on each tick evicts one
 		s.hub.Publish(evs)
-		for _, sub := range subs {
-			for len(sub.ch) > 0 {
-				q := <-sub.ch
-				sub.pending.Add(-int64(q.n))
-			}
-		}
-	})
+	}
+	n := testing.AllocsPerRun(20, func() { s.hub.Publish(evs) })
 	if n != 1 {
 		t.Fatalf("%v allocations per Publish to 5 subscribers, want 1", n)
-	}
-}
-
-// When events were dropped for a client, its stream says how many with an
-// "event: dropped" after the next events it gets.
-func TestStreamDroppedNotice(t *testing.T) {
-	s := newTestServer(t, &nopEngine{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
-	defer func() { _ = s.Shutdown(context.Background()) }()
-	resp, err := http.Get("http://" + ln.Addr().String() + "/api/v1/risks/stream")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var sub *subscriber
-	for sub == nil {
-		s.hub.mu.RLock()
-		for x := range s.hub.subs {
-			sub = x
-		}
-		s.hub.mu.RUnlock()
-	}
-	sub.drop(s.hub, 7)
-	s.hub.Publish([]engine.Event{{ID: "r-1.0", Type: engine.EventOpened, RiskID: "r-1", VehicleA: "a", VehicleB: "b"}})
-	r := bufio.NewReader(resp.Body)
-	var got []string
-	for len(got) < 2 {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("stream ended after %q: %v", got, err)
-		}
-		if strings.HasPrefix(line, "event: ") || strings.HasPrefix(line, "data: {\"dropped\"") {
-			got = append(got, strings.TrimSpace(line))
-		}
-	}
-	for len(got) < 3 {
-		line, _ := r.ReadString('\n')
-		if strings.HasPrefix(line, "data: ") {
-			got = append(got, strings.TrimSpace(line))
-		}
-	}
-	if got[0] != "event: opened" || got[1] != "event: dropped" || got[2] != `data: {"dropped":7}` {
-		t.Fatalf("stream lines %q", got)
 	}
 }
 

@@ -167,14 +167,17 @@ type Options struct {
 	// bounds the memory held by request bodies. Default 4096.
 	MaxConnections int
 
-	// StreamBuffer is the number of events queued per live-stream client
-	// before further events for it are dropped (and counted). Default 256
-	// (about 60 KB per client).
+	// StreamBuffer is the number of recent risk events kept for the live
+	// stream's clients, shared by all (api.stream.buffer): how far a client
+	// may fall behind, or resume with Last-Event-ID, without losing events.
+	// Default 100000 (about 30 MB when full).
 	StreamBuffer int
 	// StreamHeartbeat is the interval of SSE comment lines that keep idle
-	// streams open through proxies and detect gone clients. Default 15 s.
+	// streams open through proxies and detect gone clients
+	// (api.stream.heartbeat). Default 15 s.
 	StreamHeartbeat time.Duration
-	// MaxStreams caps concurrent live-stream clients (503 above). Default 1000.
+	// MaxStreams caps concurrent live-stream clients (503 above)
+	// (api.stream.max_clients). Default 1000.
 	MaxStreams int
 
 	// Registerer receives the API's and the engine's metrics. Default: a new
@@ -270,7 +273,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.MaxConnections = 4096
 	}
 	if o.StreamBuffer <= 0 {
-		o.StreamBuffer = 256
+		o.StreamBuffer = 100_000
 	}
 	if o.StreamHeartbeat <= 0 {
 		o.StreamHeartbeat = 15 * time.Second

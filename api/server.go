@@ -75,7 +75,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.hub = newHub(o.StreamBuffer, s.metrics)
+	s.hub = newHub(o.StreamBuffer, uint64(s.started.UnixNano()), s.metrics)
 	s.rates.init(o.Now(), o.Engine.Stats())
 	s.ingestPool.New = func() any { return newIngestBuf(o.Validator) }
 

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"slices"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,38 +18,40 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
 )
 
-// hub is the one engine.Sink of the API: it fans each tick's events out to
-// the live-stream subscribers. Publish runs on the engine's tick goroutine
-// (under the engine's lock), so it never blocks and never calls the engine.
-// It copies a tick's events once into a batch that every subscriber shares
-// (read-only), and queues the batch to each subscriber it concerns. Each
-// subscriber may hold at most buf queued events: a batch that would exceed
-// that is dropped for that subscriber and counted (the client is told how
-// many on its stream, and can re-read GET /api/v1/risks), except that an
-// idle subscriber always takes the next batch, so one busy tick is never
-// lost whole. See RATIONALE.md.
+// hub is the one engine.Sink of the API: it keeps the recent risk events in
+// a ring that every live-stream subscriber reads at its own pace. Publish
+// runs on the engine's tick goroutine, so it never blocks and never calls the
+// engine: it copies a tick's events once into a batch (numbered with stream
+// positions), appends it to the ring, drops the oldest batches beyond the
+// ring's bound (Options.StreamBuffer events) and wakes the subscribers. A
+// subscriber that falls more than the ring behind loses the events it did not
+// read in time; its writer counts them and tells the client which positions
+// are missing. A reconnecting client resumes after its Last-Event-ID from the
+// ring. See RATIONALE.md.
 type hub struct {
-	mu     sync.RWMutex
-	subs   map[*subscriber]struct{}
-	closed bool
-	done   chan struct{}
-	buf    int
-	m      *metrics
+	mu      sync.RWMutex
+	ring    []ringBatch // oldest first; ring[i].evs never change once added
+	held    int         // events in ring
+	max     int         // Options.StreamBuffer
+	base    uint64      // stream position of this server's first event
+	next    uint64      // stream position of the next event
+	subs    map[*subscriber]struct{}
+	closed  bool
+	done    chan struct{}
+	m       *metrics
+	dropped atomic.Uint64 // events not delivered, over every subscriber
+}
+
+// ringBatch is one tick's events; evs[i] is at stream position first+i.
+type ringBatch struct {
+	first uint64
+	evs   []streamEvent
 }
 
 // subscriber is one live-stream client.
 type subscriber struct {
-	ch      chan queued
-	vehicle string       // only this vehicle's risks; "" for all
-	pending atomic.Int64 // events queued and not yet written
-	dropped atomic.Uint64
-}
-
-// queued is one tick's batch for one subscriber, with the number of its
-// events that concern the subscriber.
-type queued struct {
-	b []streamEvent
-	n int
+	wake    chan struct{} // capacity 1: Publish signals new events
+	vehicle string        // only this vehicle's risks; "" for all
 }
 
 // streamEvent is an event copied by value: the engine owns what TIn points
@@ -57,15 +62,14 @@ type streamEvent struct {
 	hasTIn bool
 }
 
-// maxQueuedBatches bounds a subscriber's channel in ticks; the event bound
-// (hub.buf) is the one that usually applies.
-const maxQueuedBatches = 64
-
 // maxOnStream bounds the risks an area stream remembers as already on it.
 const maxOnStream = 100_000
 
-func newHub(buf int, m *metrics) *hub {
-	return &hub{subs: make(map[*subscriber]struct{}), done: make(chan struct{}), buf: buf, m: m}
+// newHub numbers the stream from base (the server's start time in Unix
+// nanoseconds, so that positions keep growing across restarts and a client's
+// Last-Event-ID from an earlier process is never mistaken for a later event).
+func newHub(max int, base uint64, m *metrics) *hub {
+	return &hub{subs: make(map[*subscriber]struct{}), done: make(chan struct{}), max: max, base: base, next: base, m: m}
 }
 
 // wants reports whether the subscriber's vehicle filter passes ev.
@@ -74,54 +78,82 @@ func (s *subscriber) wants(ev *engine.Event) bool {
 }
 
 // Publish implements engine.Sink. It allocates one batch per tick that has
-// events and subscribers, whatever the number of subscribers.
+// events, whatever the number of subscribers; a tick with more events than
+// the ring holds keeps only its last Options.StreamBuffer.
 func (h *hub) Publish(evs []engine.Event) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if len(h.subs) == 0 || len(evs) == 0 {
+	if len(evs) == 0 {
 		return
 	}
-	var batch []streamEvent
-	for s := range h.subs {
-		n := len(evs)
-		if s.vehicle != "" {
-			n = 0
-			for i := range evs {
-				if s.wants(&evs[i]) {
-					n++
-				}
-			}
-			if n == 0 {
-				continue
-			}
-		}
-		if batch == nil {
-			batch = make([]streamEvent, len(evs))
-			for i := range evs {
-				se := &batch[i]
-				se.ev = evs[i]
-				if t := evs[i].TIn; t != nil {
-					se.tin, se.hasTIn = *t, true
-					se.ev.TIn = nil
-				}
-			}
-		}
-		if p := s.pending.Load(); p > 0 && p+int64(n) > int64(h.buf) {
-			s.drop(h, n)
-			continue
-		}
-		s.pending.Add(int64(n))
-		select {
-		case s.ch <- queued{b: batch, n: n}:
-		default:
-			s.pending.Add(-int64(n))
-			s.drop(h, n)
+	h.mu.Lock()
+	first := h.next
+	h.next += uint64(len(evs))
+	if len(evs) > h.max {
+		first += uint64(len(evs) - h.max)
+		evs = evs[len(evs)-h.max:]
+	}
+	batch := make([]streamEvent, len(evs))
+	for i := range evs {
+		se := &batch[i]
+		se.ev = evs[i]
+		if t := evs[i].TIn; t != nil {
+			se.tin, se.hasTIn = *t, true
+			se.ev.TIn = nil
 		}
 	}
+	h.ring = append(h.ring, ringBatch{first: first, evs: batch})
+	h.held += len(batch)
+	drop := 0
+	for h.held > h.max {
+		h.held -= len(h.ring[drop].evs)
+		h.ring[drop] = ringBatch{}
+		drop++
+	}
+	if drop > 0 {
+		// Shift rather than reslice so the array does not creep forward
+		// and keep growing.
+		n := copy(h.ring, h.ring[drop:])
+		clear(h.ring[n:])
+		h.ring = h.ring[:n]
+	}
+	for s := range h.subs {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	h.mu.Unlock()
 }
 
-func (s *subscriber) drop(h *hub, n int) {
-	s.dropped.Add(uint64(n))
+// read appends to out the ring's batches that hold positions after pos (at
+// most max of them) and returns the oldest position the ring still holds
+// and the next position to be published.
+func (h *hub) read(pos uint64, out []ringBatch, max int) ([]ringBatch, uint64, uint64) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	oldest := h.next
+	if len(h.ring) > 0 {
+		oldest = h.ring[0].first
+	}
+	i := sort.Search(len(h.ring), func(i int) bool {
+		b := &h.ring[i]
+		return b.first+uint64(len(b.evs)) > pos+1
+	})
+	for ; i < len(h.ring) && len(out) < max; i++ {
+		out = append(out, h.ring[i])
+	}
+	return out, oldest, h.next
+}
+
+// position returns the last position published (the live end of the stream).
+func (h *hub) position() uint64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.next - 1
+}
+
+// lost counts events a subscriber did not get.
+func (h *hub) lost(n uint64) {
+	h.dropped.Add(n)
 	h.m.streamDropped.Add(float64(n))
 }
 
@@ -136,7 +168,7 @@ func (h *hub) subscribe(vehicle string, max int) (*subscriber, *Problem) {
 		return nil, problem(fiber.StatusServiceUnavailable,
 			"too many live-stream clients ("+strconv.Itoa(max)+"); retry later")
 	}
-	s := &subscriber{ch: make(chan queued, maxQueuedBatches), vehicle: vehicle}
+	s := &subscriber{wake: make(chan struct{}, 1), vehicle: vehicle}
 	h.subs[s] = struct{}{}
 	h.m.streams.Inc()
 	return s, nil
@@ -172,33 +204,59 @@ var _ engine.Sink = (*hub)(nil)
 
 // getRiskStream streams live risk events as Server-Sent Events.
 //
-//	GET /api/v1/risks/stream[?vehicle=ID][&bbox=minLon,minLat,maxLon,maxLat[&crs=wgs84|frame]][&snapshot=true]
+//	GET /api/v1/risks/stream[?vehicle=ID][&bbox=minLon,minLat,maxLon,maxLat[&crs=wgs84|frame]]
+//	    [&snapshot=true][&last_event_id=POS]
 //
-// Each event is "id: <event id>", "event: opened|updated|resolved", "data:
-// <the event as JSON>". With vehicle, only that vehicle's risks; with bbox,
-// a risk enters the stream when either vehicle is inside the box at one of
-// its events and then stays on it until it resolves. Comment lines
-// (": ping") keep an idle stream open. When the client reads too slowly its
-// queue (Options.StreamBuffer events; a whole tick's events always fit an
-// empty queue) fills and further events are dropped for it; the stream then
-// says so with "event: dropped", data {"dropped": total so far}, and the
-// client should re-read GET /api/v1/risks. With snapshot=true the stream
-// starts with "event: snapshot", data {"risks": [the open risks that pass the
-// filters]}, taken after subscribing, so no event falls between it and the
-// live events. A reconnecting EventSource (a Last-Event-ID header) gets the
-// snapshot unless it asks snapshot=false: events are not replayed.
+// Each event is "id: <stream position>", "event: opened|updated|resolved",
+// "data: <the event as JSON>" (its own id is in the data). Positions are
+// numbers that only grow, also across restarts. With vehicle, only that
+// vehicle's risks; with bbox, a risk enters the stream when either vehicle is
+// inside the box at one of its events and then stays on it until it
+// resolves. Comment lines (": ping") keep an idle stream open.
+//
+// The server keeps the last api.stream.buffer events. A reconnecting client
+// (Last-Event-ID header, or last_event_id) gets every event after that
+// position from them, in order. A client that reads so slowly that it falls
+// more than the buffer behind (or reconnects after the buffer moved past its
+// position) loses those events: the stream says so with "event: dropped",
+// data {"dropped": events lost on this stream so far, "lost": this time,
+// "from": first position lost, "to": last position lost}, and goes on (with
+// a fresh snapshot when it started with one); the client should re-read GET
+// /api/v1/risks. With snapshot=true the stream starts with "event: snapshot",
+// data {"risks": [the open risks that pass the filters, highest first, at
+// most api.max_limit], "total": N, "truncated": bool}, taken after
+// subscribing, so no event falls between it and the live events. A
+// reconnecting client whose position is no longer held gets the snapshot
+// unless it asks snapshot=false.
 func (s *Server) getRiskStream(c *fiber.Ctx) error {
 	vehicle := utils.CopyString(c.Query("vehicle"))
-	snapshot := false
+	snapshot, askedSnapshot := false, false
 	if q := c.Query("snapshot"); q != "" {
 		var err error
 		if snapshot, err = strconv.ParseBool(q); err != nil {
 			return badParam("snapshot", q, "want true or false")
 		}
-	} else if c.Get("Last-Event-ID") != "" {
-		// A reconnecting EventSource: events are not replayed, so it gets
-		// the current state instead of a silent gap.
-		snapshot = true
+		askedSnapshot = true
+	}
+	resumeParam, resumeQ := "last_event_id", c.Query("last_event_id")
+	if resumeQ == "" {
+		resumeParam, resumeQ = "Last-Event-ID", c.Get("Last-Event-ID")
+	}
+	var (
+		resume    uint64
+		hasResume bool
+	)
+	if resumeQ != "" {
+		n, err := strconv.ParseUint(strings.TrimSpace(resumeQ), 10, 64)
+		if err == nil {
+			resume, hasResume = n, true
+		} else if resumeParam == "last_event_id" {
+			return badParam("last_event_id", resumeQ, "want the id (a stream position) of the last event received")
+		} else if !askedSnapshot {
+			// An EventSource that last saw an older server's event id: the
+			// gap cannot be replayed, so it gets the current state.
+			snapshot = true
+		}
 	}
 	var box *area
 	if q := c.Query("bbox"); q != "" {
@@ -220,6 +278,27 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 	if p != nil {
 		return p
 	}
+	// Where the stream starts: after the client's last event, or live.
+	pos := s.hub.position()
+	// After a gap in a resumed stream the client gets the current state,
+	// unless it asked for no snapshot.
+	resnap := snapshot || (hasResume && !askedSnapshot)
+	if hasResume {
+		switch {
+		case resume > pos:
+			// Not a position this server gave (a restart with a clock
+			// behind, or a made-up id): the current state, then live.
+			snapshot = resnap
+		case resume < s.hub.base-1:
+			// A position of an earlier server: what happened in between
+			// is unknown, so the current state, then every event of this
+			// server still held.
+			snapshot = resnap
+			pos = s.hub.base - 1
+		default:
+			pos = resume
+		}
+	}
 	// The writer runs on its own goroutine and may outlive this request's
 	// context when the response is cut short, so it keeps the connection,
 	// not fctx.
@@ -227,16 +306,35 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 	wt := s.opts.WriteTimeout
 	fctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer s.hub.unsubscribe(sub)
-		// Each flush gets its own write deadline: the server-wide one would
-		// cut the stream after WriteTimeout, and without one a stalled
-		// client would hold this goroutine for ever.
-		flush := func() bool {
-			if wt > 0 {
-				_ = conn.SetWriteDeadline(time.Now().Add(wt))
+		// The write deadline measures progress, not the whole response: it
+		// is pushed forward while events are written (at most every wt/4),
+		// so a burst of a million events to a client that keeps reading is
+		// never cut mid-write, and a client that stops reading is dropped
+		// after wt.
+		var extended time.Time
+		extend := func() {
+			if wt <= 0 {
+				return
 			}
+			if now := time.Now(); now.Sub(extended) >= wt/4 {
+				extended = now
+				_ = conn.SetWriteDeadline(now.Add(wt))
+			}
+		}
+		flush := func() bool {
+			extended = time.Time{}
+			extend()
 			return w.Flush() == nil
 		}
 		_, _ = w.WriteString("retry: 2000\n: connected\n\n")
+		var (
+			buf      bytes.Buffer
+			enc      = json.NewEncoder(&buf)
+			dropped  uint64 // events this client did not get
+			flushed  = pos  // position delivered by the last successful flush
+			batches  []ringBatch
+			onStream = map[string]struct{}{} // risks this client has seen (bbox filter)
+		)
 		if snapshot {
 			// Subscribed first, read second: no event falls between the
 			// snapshot and the live events (some may repeat it; a client
@@ -246,15 +344,7 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 		if !flush() {
 			return
 		}
-		hb := time.NewTicker(s.opts.StreamHeartbeat)
-		defer hb.Stop()
-		var (
-			buf      bytes.Buffer
-			enc      = json.NewEncoder(&buf)
-			reported uint64
-			onStream = map[string]struct{}{} // risks this client has seen (bbox filter)
-		)
-		write := func(se *streamEvent) {
+		write := func(se *streamEvent, at uint64) {
 			if !sub.wants(&se.ev) {
 				return
 			}
@@ -268,7 +358,7 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 					delete(onStream, ev.RiskID)
 				} else {
 					if len(onStream) >= maxOnStream {
-						// Resolutions dropped for this client left entries
+						// Resolutions lost for this client left entries
 						// behind; forget them rather than grow for ever.
 						clear(onStream)
 					}
@@ -279,10 +369,12 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 				tin := se.tin
 				ev.TIn = &tin
 			}
+			extend()
 			buf.Reset()
 			_ = enc.Encode(&ev) // ends with '\n'
+			var num [20]byte
 			_, _ = w.WriteString("id: ")
-			_, _ = w.WriteString(ev.ID)
+			_, _ = w.Write(strconv.AppendUint(num[:0], at, 10))
 			_, _ = w.WriteString("\nevent: ")
 			_, _ = w.WriteString(string(ev.Type))
 			_, _ = w.WriteString("\ndata: ")
@@ -290,34 +382,67 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 			_ = w.WriteByte('\n')
 			s.metrics.streamSent.Inc()
 		}
-		writeBatch := func(q queued) {
-			for i := range q.b {
-				write(&q.b[i])
+		// catchUp writes every held event after pos; false when the client
+		// is gone.
+		catchUp := func() bool {
+			for {
+				var oldest, next uint64
+				batches, oldest, next = s.hub.read(pos, batches[:0], 64)
+				if oldest > pos+1 {
+					// The ring moved past this client: say what it lost.
+					lost := oldest - pos - 1
+					dropped += lost
+					s.hub.lost(lost)
+					var num [20]byte
+					_, _ = w.WriteString("event: dropped\ndata: {\"dropped\":")
+					_, _ = w.Write(strconv.AppendUint(num[:0], dropped, 10))
+					_, _ = w.WriteString(",\"lost\":")
+					_, _ = w.Write(strconv.AppendUint(num[:0], lost, 10))
+					_, _ = w.WriteString(",\"from\":")
+					_, _ = w.Write(strconv.AppendUint(num[:0], pos+1, 10))
+					_, _ = w.WriteString(",\"to\":")
+					_, _ = w.Write(strconv.AppendUint(num[:0], oldest-1, 10))
+					_, _ = w.WriteString("}\n\n")
+					pos = oldest - 1
+					if resnap {
+						s.writeSnapshot(w, vehicle, box)
+					}
+				}
+				for _, b := range batches {
+					for i := range b.evs {
+						if at := b.first + uint64(i); at > pos {
+							write(&b.evs[i], at)
+							pos = at
+						}
+					}
+				}
+				clear(batches) // do not pin evicted batches while idle
+				if !flush() {
+					// Cut mid-write: what was written since the last flush
+					// may not have arrived. The client can resume after its
+					// last event id from the ring.
+					if pos > flushed {
+						s.hub.lost(pos - flushed)
+					}
+					return false
+				}
+				flushed = pos
+				if pos+1 >= next {
+					return true
+				}
 			}
-			sub.pending.Add(-int64(q.n))
 		}
+		if !catchUp() {
+			return
+		}
+		hb := time.NewTicker(s.opts.StreamHeartbeat)
+		defer hb.Stop()
 		for {
 			select {
 			case <-s.hub.done:
 				return
-			case q := <-sub.ch:
-				writeBatch(q)
-				// Write what else is queued before one flush.
-				for more := true; more; {
-					select {
-					case q := <-sub.ch:
-						writeBatch(q)
-					default:
-						more = false
-					}
-				}
-				if d := sub.dropped.Load(); d != reported {
-					reported = d
-					_, _ = w.WriteString("event: dropped\ndata: {\"dropped\":")
-					_, _ = w.WriteString(strconv.FormatUint(d, 10))
-					_, _ = w.WriteString("}\n\n")
-				}
-				if !flush() {
+			case <-sub.wake:
+				if !catchUp() {
 					return
 				}
 			case <-hb.C:
@@ -332,7 +457,8 @@ func (s *Server) getRiskStream(c *fiber.Ctx) error {
 }
 
 // writeSnapshot writes the open risks that pass the stream's filters as one
-// "snapshot" event: data {"risks": [...]}.
+// "snapshot" event: data {"risks": [...], "total": N, "truncated": bool},
+// the highest risks first and at most api.max_limit of them.
 func (s *Server) writeSnapshot(w *bufio.Writer, vehicle string, box *area) {
 	rs := s.eng.Risks()
 	keep := rs[:0]
@@ -345,9 +471,16 @@ func (s *Server) writeSnapshot(w *bufio.Writer, vehicle string, box *area) {
 		}
 		keep = append(keep, r)
 	}
+	total := len(keep)
+	if total > s.opts.MaxLimit {
+		slices.SortFunc(keep, func(a, b engine.Risk) int { return byRiskThenID(a.Risk, a.ID, b.Risk, b.ID) })
+		keep = keep[:s.opts.MaxLimit]
+	}
 	b, err := json.Marshal(struct {
-		Risks []engine.Risk `json:"risks"`
-	}{keep})
+		Risks     []engine.Risk `json:"risks"`
+		Total     int           `json:"total"`
+		Truncated bool          `json:"truncated"`
+	}{keep, total, total > len(keep)})
 	if err != nil {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,10 @@ func TestStreamOpenedEvent(t *testing.T) {
 		if err := json.Unmarshal([]byte(ev.data), &e); err != nil {
 			t.Fatalf("%s: data is not JSON: %q", name, ev.data)
 		}
-		if e.ID != ev.id || e.Type != "opened" || e.VehicleA != "a" || !strings.HasPrefix(e.ID, "r-") || e.TIn == nil || *e.TIn <= t0 {
+		if _, err := strconv.ParseUint(ev.id, 10, 64); err != nil {
+			t.Fatalf("%s: SSE id %q is not a stream position", name, ev.id)
+		}
+		if e.Type != "opened" || e.VehicleA != "a" || !strings.HasPrefix(e.ID, "r-") || e.TIn == nil || *e.TIn <= t0 {
 			t.Fatalf("%s: event %+v (SSE id %q)", name, e, ev.id)
 		}
 	}
@@ -60,36 +64,132 @@ func TestStreamOpenedEvent(t *testing.T) {
 	}
 }
 
-// A client that does not read does not block the engine, and a busy tick
-// reaches an idle client whole (more events than its buffer).
+// A client that does not read does not block the engine; a busy tick reaches
+// it whole when the buffer holds it, and when it does not the client is told
+// exactly which stream positions it lost, then gets the rest in order.
 func TestStreamSlowClientDoesNotBlockEngine(t *testing.T) {
-	h := newHarness(t, func(o *api.Options) { o.StreamBuffer = 2 }, nil)
+	for _, c := range []struct {
+		buffer, lost int
+	}{{100, 0}, {15, 25}} {
+		t.Run(fmt.Sprint("buffer ", c.buffer), func(t *testing.T) {
+			h := newHarness(t, func(o *api.Options) { o.StreamBuffer = c.buffer }, nil)
+			s := h.stream("")
+			t0 := nowUnix() - 100
+			// Many separate conflicting pairs in one tick: 40 events. The
+			// client is not reading while the engine publishes.
+			var parts []string
+			for i := range 40 {
+				x := float64(i) * 10000
+				parts = append(parts, rec(fmt.Sprintf("p%d-1", i), t0, x, 0, 100, 10, 0), rec(fmt.Sprintf("p%d-2", i), t0, x+400, 0, 100, -10, 0))
+			}
+			h.ingest("[" + strings.Join(parts, ",") + "]")
+			done := make(chan struct{})
+			go func() { h.eng.Tick(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("tick blocked on a slow stream client")
+			}
+			if st := h.eng.Stats(); st.Opened != 40 {
+				t.Fatalf("opened %d, want 40", st.Opened)
+			}
+			var prev uint64
+			if c.lost > 0 {
+				ev, ok := s.next(t, 2*time.Second)
+				var d struct{ Dropped, Lost, From, To uint64 }
+				if !ok || ev.name != "dropped" || json.Unmarshal([]byte(ev.data), &d) != nil ||
+					d.Dropped != uint64(c.lost) || d.Lost != uint64(c.lost) || d.To-d.From+1 != uint64(c.lost) {
+					t.Fatalf("first event %+v, %v; want dropped with %d lost", ev, ok, c.lost)
+				}
+				prev = d.To
+			}
+			for i := c.lost; i < 40; i++ {
+				ev, ok := s.next(t, 2*time.Second)
+				if !ok || ev.name != "opened" {
+					t.Fatalf("event %d: %+v, %v", i, ev, ok)
+				}
+				at, _ := strconv.ParseUint(ev.id, 10, 64)
+				if prev != 0 && at != prev+1 {
+					t.Fatalf("event %d at position %d after %d", i, at, prev)
+				}
+				prev = at
+			}
+			var st struct {
+				Dropped uint64 `json:"stream_events_dropped"`
+			}
+			h.get("/system/status").json(t, &st)
+			if st.Dropped != uint64(c.lost) {
+				t.Fatalf("status: %d stream events dropped, want %d", st.Dropped, c.lost)
+			}
+			if m := string(h.get("/metrics").body); !strings.Contains(m, fmt.Sprintf("cdp_stream_events_dropped_total %d\n", c.lost)) {
+				t.Fatalf("metrics lack cdp_stream_events_dropped_total %d", c.lost)
+			}
+		})
+	}
+}
+
+// A client that reconnects with Last-Event-ID (or last_event_id) gets every
+// event after it, in order, from the buffer, and no snapshot; a position the
+// buffer no longer holds is reported as dropped, followed by a snapshot.
+func TestStreamResume(t *testing.T) {
+	h := newHarness(t, func(o *api.Options) { o.StreamBuffer = 6 }, nil)
 	s := h.stream("")
 	t0 := nowUnix() - 100
-	// Many separate conflicting pairs in one tick: more events than the buffer.
-	// The client is not reading while the engine publishes.
-	var parts []string
-	for i := range 40 {
+	open := func(i int) {
 		x := float64(i) * 10000
-		parts = append(parts, rec(fmt.Sprintf("p%d-1", i), t0, x, 0, 100, 10, 0), rec(fmt.Sprintf("p%d-2", i), t0, x+400, 0, 100, -10, 0))
+		h.ingest("[" + rec(fmt.Sprintf("p%d-1", i), t0, x, 0, 100, 10, 0) + "," + rec(fmt.Sprintf("p%d-2", i), t0, x+400, 0, 100, -10, 0) + "]")
+		h.eng.Tick()
 	}
-	h.ingest("[" + strings.Join(parts, ",") + "]")
-	done := make(chan struct{})
-	go func() { h.eng.Tick(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("tick blocked on a slow stream client")
+	open(0)
+	first, ok := s.next(t, 5*time.Second)
+	if !ok || first.name != "opened" {
+		t.Fatalf("first event %+v %v", first, ok)
 	}
-	if st := h.eng.Stats(); st.Opened != 40 {
-		t.Fatalf("opened %d, want 40", st.Opened)
+	s.resp.Body.Close() // the client goes away
+	for i := 1; i <= 4; i++ {
+		open(i)
 	}
-	time.Sleep(100 * time.Millisecond) // the client still does not read
-	for i := range 40 {
-		ev, ok := s.next(t, 2*time.Second)
-		if !ok || ev.name != "opened" {
-			t.Fatalf("event %d: %+v, %v", i, ev, ok)
+	pos, _ := strconv.ParseUint(first.id, 10, 64)
+	for _, how := range []string{"header", "query"} {
+		var re *sse
+		if how == "header" {
+			re = h.streamWith("", "Last-Event-ID", first.id)
+		} else {
+			re = h.streamWith("?last_event_id=" + first.id)
 		}
+		for i := 1; i <= 4; i++ {
+			ev, ok := re.next(t, 5*time.Second)
+			var e struct {
+				VehicleA string `json:"vehicle_a"`
+			}
+			if !ok || ev.name != "opened" || json.Unmarshal([]byte(ev.data), &e) != nil || e.VehicleA != fmt.Sprintf("p%d-1", i) ||
+				ev.id != strconv.FormatUint(pos+uint64(i), 10) {
+				t.Fatalf("%s: resumed event %d: %+v %v, want p%d at position %d", how, i, ev, ok, i, pos+uint64(i))
+			}
+		}
+		re.resp.Body.Close()
+	}
+	// Three more ticks push position pos+1 out of the 6-event buffer (it
+	// holds pos+2 .. pos+7).
+	open(5)
+	open(6)
+	open(7)
+	re := h.streamWith("", "Last-Event-ID", first.id)
+	ev, ok := re.next(t, 5*time.Second)
+	var d struct{ Dropped, Lost, From, To uint64 }
+	if !ok || ev.name != "dropped" || json.Unmarshal([]byte(ev.data), &d) != nil || d.From != pos+1 || d.To != pos+1 || d.Lost != 1 || d.Dropped != 1 {
+		t.Fatalf("resume after the buffer moved: %+v %v, want dropped %d..%d", ev, ok, pos+1, pos+1)
+	}
+	if ev, ok = re.next(t, 5*time.Second); !ok || ev.name != "snapshot" {
+		t.Fatalf("after the gap: %+v %v, want a snapshot", ev, ok)
+	}
+	for i := 2; i <= 7; i++ { // the held events follow
+		if ev, ok = re.next(t, 5*time.Second); !ok || ev.name != "opened" || ev.id != strconv.FormatUint(pos+uint64(i), 10) {
+			t.Fatalf("held event %d: %+v %v", i, ev, ok)
+		}
+	}
+	if a := h.get("/api/v1/risks/stream?last_event_id=r-1.2"); a.status != http.StatusBadRequest {
+		t.Fatalf("last_event_id=r-1.2: %d, want 400", a.status)
 	}
 }
 

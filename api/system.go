@@ -120,6 +120,9 @@ type status struct {
 		Deferred uint64 `json:"deferred"`
 	} `json:"limits"`
 	Streams int `json:"stream_clients"`
+	// StreamDropped counts the live-stream events clients did not get
+	// (fell behind api.stream.buffer, or the connection broke mid-write).
+	StreamDropped uint64 `json:"stream_events_dropped"`
 	// Plugins summarises the plugin registry (active models, shadow,
 	// automatic rollbacks) when Options.Plugins is set.
 	Plugins any `json:"plugins,omitempty"`
@@ -177,6 +180,7 @@ func (s *Server) getStatus(c *fiber.Ctx) error {
 		out.Models.ScorerFallback = append(out.Models.ScorerFallback, p.Model())
 	}
 	out.Streams = s.hub.count()
+	out.StreamDropped = s.hub.dropped.Load()
 	if s.opts.Plugins != nil {
 		out.Plugins = s.opts.Plugins.ModelStatus()
 	}

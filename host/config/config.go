@@ -395,8 +395,26 @@ type API struct {
 	// it also caps the risk history's pages and the live stream's initial
 	// snapshot. Default 10000.
 	MaxLimit int `koanf:"max_limit"`
+	// Stream configures the live risk stream (GET /api/v1/risks/stream).
+	Stream Stream `koanf:"stream"`
 	// Admin configures the admin endpoints (plugin upload, state import).
 	Admin Admin `koanf:"admin"`
+}
+
+// Stream configures the live risk stream.
+type Stream struct {
+	// Buffer is the number of recent risk events the server keeps for the
+	// stream's clients (shared by all): a client may fall this far behind,
+	// or reconnect with Last-Event-ID this far back, without losing events;
+	// beyond it the events it missed are counted and it is told which. About
+	// 300 bytes per event. Default 100000.
+	Buffer int `koanf:"buffer"`
+	// MaxClients caps the concurrent stream clients (503 above). Default
+	// 1000.
+	MaxClients int `koanf:"max_clients"`
+	// Heartbeat is the interval of the comment lines that keep an idle
+	// stream open through proxies; written in seconds. Default 15.
+	Heartbeat time.Duration `koanf:"heartbeat"`
 }
 
 // Admin configures the admin API.
@@ -607,6 +625,7 @@ func Default() Config {
 			ShutdownTimeout: 15 * time.Second,
 			DefaultLimit:    100,
 			MaxLimit:        10000,
+			Stream:          Stream{Buffer: 100_000, MaxClients: 1000, Heartbeat: 15 * time.Second},
 			Admin: Admin{
 				Enabled: false,
 				Allow:   []string{"127.0.0.1/32", "::1/128"},

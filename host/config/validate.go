@@ -343,6 +343,9 @@ func validate(c *Config, prov map[string]string) Errors {
 	ch.positiveDuration("api.shutdown_timeout", a.ShutdownTimeout)
 	ch.positiveInt("api.default_limit", a.DefaultLimit)
 	ch.positiveInt("api.max_limit", a.MaxLimit)
+	ch.positiveInt("api.stream.buffer", a.Stream.Buffer)
+	ch.positiveInt("api.stream.max_clients", a.Stream.MaxClients)
+	ch.positiveDuration("api.stream.heartbeat", a.Stream.Heartbeat)
 	if a.DefaultLimit > a.MaxLimit && a.MaxLimit > 0 {
 		ch.fail(ErrOutOfRange, "api.default_limit", nil, "%d is above api.max_limit %d", a.DefaultLimit, a.MaxLimit)
 	}
