@@ -29,6 +29,15 @@ func PluginOptions(cfg config.Config, pc config.Plugin, logger *slog.Logger) (pl
 		raw = b
 	}
 	l := cfg.Plugins.Limits
+	classes, err := Classes(cfg)
+	if err != nil {
+		return plugins.Options{}, err
+	}
+	// By abi class index, as ingest numbers the classes.
+	speeds := make([]float64, classes.Len())
+	for i := range speeds {
+		speeds[i] = cfg.CollisionDetection.Classes[classes.Name(uint32(i))].MaxSpeed
+	}
 	return plugins.Options{
 		Config: raw,
 		Limits: plugins.Limits{
@@ -36,7 +45,9 @@ func PluginOptions(cfg config.Config, pc config.Plugin, logger *slog.Logger) (pl
 			BatchTimeout:   l.BatchTimeout,
 			InitTimeout:    l.InitTimeout,
 			MaxModuleBytes: l.MaxModuleBytes,
+			MaxCallDepth:   uint32(l.MaxCallDepth),
 		},
+		MaxSpeeds:         speeds,
 		Instances:         cfg.Compute.MaxWorkers,
 		Fallback:          builtin.Scorer{},
 		FallbackPredictor: builtin.Predictor{},

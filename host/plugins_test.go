@@ -52,3 +52,29 @@ func TestReplayWithWasmScorersMatchesBuiltin(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginOptionsFromConfig: plugins.limits.max_call_depth and each
+// class's max_speed reach the plugin options, the speeds in the class
+// numbering ingest gives the vehicles.
+func TestPluginOptionsFromConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.Plugins.Limits.MaxCallDepth = 321
+	cfg.CollisionDetection.Classes = map[string]config.Class{
+		config.DefaultClass: {Horizontal: 50, Vertical: 25},
+		"ship":              {Horizontal: 50, Vertical: 25, MaxSpeed: 20},
+		"aviation":          {Horizontal: 50, Vertical: 25, MaxSpeed: 300},
+	}
+	o, err := PluginOptions(cfg, config.Plugin{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes, err := Classes(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ship, _ := classes.Lookup([]byte("ship"))
+	air, _ := classes.Lookup([]byte("aviation"))
+	if o.Limits.MaxCallDepth != 321 || len(o.MaxSpeeds) != 3 || o.MaxSpeeds[ship] != 20 || o.MaxSpeeds[air] != 300 || o.MaxSpeeds[0] != 0 {
+		t.Fatalf("options: depth %d speeds %v", o.Limits.MaxCallDepth, o.MaxSpeeds)
+	}
+}

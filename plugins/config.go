@@ -19,6 +19,10 @@ const (
 	DefaultMaxModuleBytes = 32 << 20
 	DefaultMaxBatch       = 16384
 	DefaultMaxCallDepth   = 10000
+	// DefaultMaxSpeed is the plausible top speed, m/s, of a vehicle whose
+	// class names none (Options.MaxSpeeds): the ingest bound, no accepted
+	// vehicle is faster.
+	DefaultMaxSpeed       = 1500.0
 	DefaultBreakerCount   = 5
 	DefaultBreakerWindow  = time.Minute
 	DefaultLogLinesPerSec = 5
@@ -79,6 +83,13 @@ type Options struct {
 	FallbackPredictor abi.Predictor
 	// Breaker: see Breaker. Default 5 failures in 1 minute.
 	Breaker Breaker
+	// MaxSpeeds is the plausible top speed, m/s, of each vehicle class (by
+	// abi class index; 0 or a class beyond the slice: DefaultMaxSpeed). A
+	// predicted box that reaches farther from its vehicle than the horizon
+	// times that speed (or 1.5 times the vehicle's own speed, when more)
+	// plus margins fails the batch as malformed. Default nil: 1500 m/s for
+	// every class.
+	MaxSpeeds []float64
 	// AllowClock gives the guest the real wall and monotonic clocks; default
 	// deterministic fakes.
 	AllowClock bool
@@ -152,6 +163,11 @@ func (o Options) resolved() (Options, error) {
 	}
 	if o.LogBurst == 0 {
 		o.LogBurst = DefaultLogBurst
+	}
+	for i, v := range o.MaxSpeeds {
+		if !(v >= 0) || v-v != 0 {
+			return o, fmt.Errorf("plugins: MaxSpeeds[%d] = %v must be a non-negative speed in m/s", i, v)
+		}
 	}
 	if len(o.Config) == 0 {
 		o.Config = json.RawMessage("{}")

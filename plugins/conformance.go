@@ -204,7 +204,7 @@ func (p *Plugin) runVector(ctx context.Context, v *abi.Vector, exact bool) Vecto
 		}
 	} else {
 		vs, boxes, pts := decodePredict(v.Data, first, &h)
-		if i, what := checkPredictions(vs, boxes, pts, int(h.Samples)); i >= 0 {
+		if i, what := checkPredictions(vs, boxes, pts, int(h.Samples), h.Horizon, p.opts.MaxSpeeds); i >= 0 {
 			vr.Detail = fmt.Sprintf("vehicle %d: %s", i, what)
 			return vr
 		}

@@ -5,6 +5,7 @@ import (
 	crand "crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"sync/atomic"
 	"time"
@@ -427,7 +428,7 @@ func (in *instance) predict(prm abi.Params, vehicles []abi.Vehicle, boxes []abi.
 	ns := int(prm.Samples)
 	abi.GetBoxes(b, &h, boxes[:len(vehicles)])
 	abi.GetSamples(b, &h, samples[:len(vehicles)*ns])
-	if i, what := checkPredictions(vehicles, boxes, samples, ns); i >= 0 {
+	if i, what := checkPredictions(vehicles, boxes, samples, ns, prm.Horizon, in.p.opts.MaxSpeeds); i >= 0 {
 		in.dead = true
 		return &FailureError{Plugin: in.p.label(), Op: "predict", Reason: ReasonMalformed,
 			Detail: fmt.Sprintf("vehicle %d: %s (box %+v)", i, what, boxes[i])}
@@ -471,9 +472,30 @@ func inBox(b *abi.Box, x, y, z float64) bool {
 	return x >= b.MinX && x <= b.MaxX && y >= b.MinY && y <= b.MaxY && z >= b.MinZ && z <= b.MaxZ
 }
 
+// boxMargin is added to the reach of a predicted box beyond horizon x
+// speed: three sigmas of position uncertainty, the hard-body radius and
+// this many metres.
+const boxMargin = 10
+
+// maxReach is how far from the vehicle a box for it may reach: the horizon
+// times the plausible top speed of its class (speeds, by class index;
+// DefaultMaxSpeed for a class beyond it or set to 0), or 1.5 times the
+// vehicle's own speed when that is more, plus the margins.
+func maxReach(v *abi.Vehicle, horizon float64, speeds []float64) float64 {
+	vmax := DefaultMaxSpeed
+	if int(v.Class) < len(speeds) && speeds[v.Class] > 0 {
+		vmax = speeds[v.Class]
+	}
+	vmax = max(vmax, 1.5*math.Sqrt(v.VX*v.VX+v.VY*v.VY+v.VZ*v.VZ))
+	return horizon*vmax + 3*float64(v.Sigma) + float64(v.Radius) + boxMargin
+}
+
 // checkPredictions returns the first vehicle whose box or samples break
-// SPEC.md section 6, or -1.
-func checkPredictions(vs []abi.Vehicle, boxes []abi.Box, samples []abi.Point, ns int) (int, string) {
+// SPEC.md section 6, or whose box reaches farther from it than maxReach, or
+// -1. A box of +-1e30 m or a hemisphere is well formed but pairs its
+// vehicle with every other: the grid's work grows with the square of the
+// fleet, so an implausible box is a failing model.
+func checkPredictions(vs []abi.Vehicle, boxes []abi.Box, samples []abi.Point, ns int, horizon float64, speeds []float64) (int, string) {
 	for i := range vs {
 		b := &boxes[i]
 		if !finite(b.MinX) || !finite(b.MinY) || !finite(b.MinZ) || !finite(b.MaxX) || !finite(b.MaxY) || !finite(b.MaxZ) {
@@ -482,8 +504,13 @@ func checkPredictions(vs []abi.Vehicle, boxes []abi.Box, samples []abi.Point, ns
 		if !(b.MinX <= b.MaxX && b.MinY <= b.MaxY && b.MinZ <= b.MaxZ) {
 			return i, "box min > max"
 		}
-		if !inBox(b, vs[i].X, vs[i].Y, vs[i].Z) {
+		v := &vs[i]
+		if !inBox(b, v.X, v.Y, v.Z) {
 			return i, "box does not contain the current position"
+		}
+		r := maxReach(v, horizon, speeds)
+		if b.MinX < v.X-r || b.MinY < v.Y-r || b.MinZ < v.Z-r || b.MaxX > v.X+r || b.MaxY > v.Y+r || b.MaxZ > v.Z+r {
+			return i, fmt.Sprintf("box reaches farther than %.0f m from the vehicle (horizon %g s x plausible speed of class %d, plus margins: MaxSpeeds)", r, horizon, v.Class)
 		}
 		for k := i * ns; k < (i+1)*ns; k++ {
 			s := &samples[k]

@@ -358,6 +358,13 @@ type Class struct {
 	Vertical float64 `koanf:"vertical"`
 	// Radius is the hard-body radius in metres added to both, >= 0. Default 0.
 	Radius float64 `koanf:"radius"`
+	// MaxSpeed is the class's plausible top speed in m/s, >= 0. A plugin
+	// predictor's box that reaches farther from its vehicle than
+	// prediction_time x max_speed (or 1.5 x the vehicle's own speed, when
+	// more) plus margins fails the batch (the builtin predicts it; the
+	// failure counts toward the plugin's breaker). Default 0: 1500 m/s, the
+	// ingest speed bound.
+	MaxSpeed float64 `koanf:"max_speed"`
 }
 
 // API configures the REST listener.
@@ -459,6 +466,10 @@ type Limits struct {
 	// InitTimeout bounds a plugin's initialisation (_initialize, init export);
 	// written in seconds. Default 10.
 	InitTimeout time.Duration `koanf:"init_timeout"`
+	// MaxCallDepth bounds a plugin's call stack, in frames of up to 16
+	// parameters and locals (a larger frame counts once per 16), in
+	// [1, 1073741824]; a deeper call traps. Default 10000.
+	MaxCallDepth int `koanf:"max_call_depth"`
 }
 
 // Logging configures the process log (log/slog).
@@ -639,6 +650,7 @@ func Default() Config {
 				BatchTimeout:   time.Second,
 				MaxModuleBytes: 32 << 20,
 				InitTimeout:    10 * time.Second,
+				MaxCallDepth:   10000,
 			},
 		},
 		Logging: Logging{Level: "info", Format: "text"},

@@ -289,6 +289,7 @@ func validate(c *Config, prov map[string]string) Errors {
 		ch.positive(key+".horizontal", cl.Horizontal)
 		ch.positive(key+".vertical", cl.Vertical)
 		ch.nonNegative(key+".radius", cl.Radius)
+		ch.nonNegative(key+".max_speed", cl.MaxSpeed)
 		// The conservative-broadphase rule: the farthest point of the
 		// protected cylinder must lie within max_distance, or the grid could
 		// miss a pair the scorer would flag.
@@ -362,6 +363,7 @@ func validate(c *Config, prov map[string]string) Errors {
 	ch.positiveDuration("plugins.limits.batch_timeout", p.Limits.BatchTimeout)
 	ch.positiveInt("plugins.limits.max_module_bytes", p.Limits.MaxModuleBytes)
 	ch.positiveDuration("plugins.limits.init_timeout", p.Limits.InitTimeout)
+	ch.between("plugins.limits.max_call_depth", float64(p.Limits.MaxCallDepth), 1, 1<<30, false, false)
 
 	ch.oneOf("logging.level", c.Logging.Level, "debug", "info", "warn", "error")
 	ch.oneOf("logging.format", c.Logging.Format, "text", "json")

@@ -446,3 +446,55 @@ func TimeBomb(name string, t float64) []byte {
 func ZeroScorer(name, version string) []byte {
 	return Hostile{Manifest: `{"name":"` + name + `","version":"` + version + `","kind":"scorer"}`}.Module()
 }
+
+// BoxPredictor returns a well-formed predictor, named name, whose box for
+// every vehicle is its position +- half metres on each axis and whose every
+// sample is the current position. With half = 1e30 the boxes are finite
+// and hold everything, yet pair each vehicle with every other.
+func BoxPredictor(name string, half float64) []byte {
+	const (
+		batch, i, v, b, s, k = 0, 1, 2, 3, 4, 5
+	)
+	// box corner: v.<axis> -/+ half
+	corner := func(c Code, axis uint32, add bool, at uint32) Code {
+		op := byte(0xa1) // f64.sub
+		if add {
+			op = 0xa0 // f64.add
+		}
+		return c.Get(b).Get(v).LoadF64(8 * axis).F64(half).Op(op).StoreF64(at)
+	}
+	sample := Code{}.
+		I32(0).Set(k).
+		Block().Loop().
+		Get(k).Get(batch).Load32(24).I32GeU().BrIf(1).
+		Get(s).Get(v).LoadF64(0).StoreF64(0).
+		Get(s).Get(v).LoadF64(8).StoreF64(8).
+		Get(s).Get(v).LoadF64(16).StoreF64(16).
+		Get(s).Get(batch).Load32(40).I32Add().Set(s).
+		Get(k).I32(1).I32Add().Set(k).
+		Br(0).End().End()
+	body := Code{}.
+		Get(batch).Get(batch).Load32(56).I32Add().Set(v).
+		Get(batch).Get(batch).Load32(64).I32Add().Set(b).
+		Get(batch).Get(batch).Load32(68).I32Add().Set(s).
+		Block().Loop().
+		Get(i).Get(batch).Load32(16).I32GeU().BrIf(1)
+	for axis := uint32(0); axis < 3; axis++ {
+		body = corner(body, axis, false, 8*axis)
+		body = corner(body, axis, true, 24+8*axis)
+	}
+	body = body.With(sample).
+		Get(v).Get(batch).Load32(32).I32Add().Set(v).
+		Get(b).Get(batch).Load32(36).I32Add().Set(b).
+		Get(i).I32(1).I32Add().Set(i).
+		Br(0).End().End().
+		Get(batch).Get(batch).Load32(16).Store32(52).
+		I32(0)
+	i32 := []byte{TypeI32}
+	return Hostile{
+		Manifest: `{"name":"` + name + `","version":"1.0.0","kind":"predictor"}`,
+		NoScore:  true,
+		Extra: []Func{{Export: "cdp_predict", Params: i32, Result: i32,
+			Locals: []byte{TypeI32, TypeI32, TypeI32, TypeI32, TypeI32}, Body: body}},
+	}.Module()
+}
