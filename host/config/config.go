@@ -45,6 +45,39 @@ type Config struct {
 	Logging Logging `koanf:"logging"`
 	// Security holds TLS and authentication settings.
 	Security Security `koanf:"security"`
+	// Cluster sets this process's role when several share the world by
+	// spatial tiles over Kafka (DESIGN.md, "Scaling out").
+	Cluster Cluster `koanf:"cluster"`
+}
+
+// Cluster roles.
+const (
+	RoleAll     = "all"
+	RoleIngest  = "ingest"
+	RoleCompute = "compute"
+	RoleAPI     = "api"
+)
+
+// Cluster is the scale-out setting: every ingest and compute node of a
+// cluster must share tile_size and hold_time (and the collision_detection
+// section); messaging.kafka.consumer_group is the compute nodes' group.
+type Cluster struct {
+	// Role is what this process does: all (everything in one process, no
+	// Kafka needed), ingest (REST -> vehicle-locations routed by tile, with
+	// ghost copies and tick markers), compute (consumes its partitions,
+	// detects, produces its tiles' risks to collision-risks). api (queries
+	// only, no engine) is refused until it can read the stores. Default all.
+	Role string `koanf:"role"`
+	// NodeID names this node in the cluster (system events, status, the
+	// Kafka client id); empty takes system.name. Default "".
+	NodeID string `koanf:"node_id"`
+	// TileSize is the edge of the spatial tiles in metres (the frame's x and
+	// y); the frame's origin is a tile's centre. Default 20000.
+	TileSize float64 `koanf:"tile_size"`
+	// HoldTime grows the area where a vehicle's copies are sent by its speed
+	// x hold_time, so that the node that reports a pair has seen its risk
+	// open; written in seconds. Default 70.
+	HoldTime time.Duration `koanf:"hold_time"`
 }
 
 // System is the process identity, throughput limits and coordinate frame.
@@ -660,5 +693,6 @@ func Default() Config {
 			ClockSkew:      30 * time.Second,
 			RolesClaim:     "roles",
 		}},
+		Cluster: Cluster{Role: RoleAll, TileSize: 20_000, HoldTime: 70 * time.Second},
 	}
 }

@@ -234,6 +234,7 @@ func validate(c *Config, prov map[string]string) Errors {
 		}
 	}
 	validateKafka(ch, k)
+	validateCluster(ch, c)
 
 	cp := c.Compute
 	ch.positiveInt("compute.max_workers", cp.MaxWorkers)
@@ -513,4 +514,29 @@ func JWTConfig(j JWT) security.JWTConfig {
 // TLSConfig is the certificate loader configuration of security.tls.
 func TLSConfig(t TLS) security.TLSConfig {
 	return security.TLSConfig{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile}
+}
+
+func validateCluster(ch *checker, c *Config) {
+	cl := c.Cluster
+	ch.oneOf("cluster.role", cl.Role, RoleAll, RoleIngest, RoleCompute, RoleAPI)
+	switch cl.Role {
+	case RoleAPI:
+		ch.fail(ErrUnsupported, "cluster.role", nil,
+			"api (queries without an engine) is not available yet: it needs the risks and states in PostgreSQL or Redis; run compute nodes, whose API answers for their tiles, or role all")
+	case RoleIngest, RoleCompute:
+		if len(c.Messaging.Kafka.BootstrapServers) == 0 {
+			ch.fail(ErrConflict, "cluster.role", []string{"messaging.kafka.bootstrap_servers"},
+				"%s needs Kafka: set messaging.kafka.bootstrap_servers", cl.Role)
+		}
+	}
+	if !(cl.TileSize >= 1) || math.IsInf(cl.TileSize, 0) {
+		ch.fail(ErrOutOfRange, "cluster.tile_size", nil, "must be a finite number of metres >= 1, got %g", cl.TileSize)
+	}
+	ch.nonNegativeDuration("cluster.hold_time", cl.HoldTime)
+	for _, r := range cl.NodeID {
+		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			ch.fail(ErrOutOfRange, "cluster.node_id", nil, "want letters, digits, '.', '_' or '-', got %q", cl.NodeID)
+			break
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
 	"github.com/collision-detection-platform/distributed-platform/host/tiles"
 )
 
@@ -73,13 +74,32 @@ func NewIngest(o IngestOptions) (*Ingest, error) {
 	return &Ingest{o: o, layout: l.String(), bufs: make([][]byte, l.Partitions), tickEnd: math.Inf(-1)}, nil
 }
 
-// Add routes one state of vehicle id (id may alias the caller's buffer).
-// With DataTicks a state outside the current tick's interval closes it
-// first. A state the router drops (not newer than the vehicle's last) is
-// counted there.
-func (in *Ingest) Add(ctx context.Context, id []byte, v *abi.Vehicle) {
+// Add routes one state of vehicle id (id may alias the caller's buffer) and
+// reports whether it was routed. With DataTicks a state outside the current
+// tick's interval closes it first. A state the router drops (not newer than
+// the vehicle's last: stale, or a duplicate when as old) is counted there.
+func (in *Ingest) Add(ctx context.Context, id []byte, v *abi.Vehicle) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	return in.addLocked(ctx, id, v)
+}
+
+// AddBatch routes a batch under one lock; routed[i] says whether ups[i]
+// was routed (false: not newer than the vehicle's last state).
+func (in *Ingest) AddBatch(ctx context.Context, ups []engine.Update, routed []bool) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for i := range ups {
+		routed[i] = in.addLocked(ctx, ups[i].ID, &ups[i].V)
+		if routed[i] {
+			n++
+		}
+	}
+	return n
+}
+
+func (in *Ingest) addLocked(ctx context.Context, id []byte, v *abi.Vehicle) bool {
 	if in.o.DataTicks && (v.T >= in.tickEnd || v.T < in.tickEnd-in.o.Interval) {
 		if in.dirty {
 			in.cutLocked(ctx)
@@ -89,7 +109,7 @@ func (in *Ingest) Add(ctx context.Context, id []byte, v *abi.Vehicle) {
 	ts, ok := in.o.Router.Route(id, v, in.targets[:0])
 	in.targets = ts
 	if !ok {
-		return
+		return false
 	}
 	in.dirty = true
 	in.records.Add(1)
@@ -105,6 +125,7 @@ func (in *Ingest) Add(ctx context.Context, id []byte, v *abi.Vehicle) {
 		}
 		in.bufs[t.Partition] = b
 	}
+	return true
 }
 
 // Cut writes what is batched and closes the tick: a marker carrying the
@@ -117,6 +138,18 @@ func (in *Ingest) Cut(ctx context.Context) {
 		in.cutLocked(ctx)
 	}
 }
+
+// Heartbeat closes the tick even when nothing was routed since the last
+// marker: the compute nodes then tick (and expire silent vehicles) while
+// traffic pauses.
+func (in *Ingest) Heartbeat(ctx context.Context) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.cutLocked(ctx)
+}
+
+// Buffered returns the messages waiting for the cluster.
+func (in *Ingest) Buffered() int64 { return in.o.Client.BufferedProduceRecords() }
 
 func (in *Ingest) cutLocked(ctx context.Context) {
 	for p, b := range in.bufs {
