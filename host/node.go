@@ -105,6 +105,11 @@ type Node struct {
 	// messaging.kafka.bootstrap_servers set; nil otherwise. The rest of the
 	// node reports lifecycle events through Kafka.SystemEvent.
 	Kafka *kafka.Bridge
+	// apiEngine, when set, is what the API submits to and queries instead
+	// of Engine (the ingest and compute roles); messaging, when set, is the
+	// messaging section of /system/status (see cluster.go).
+	apiEngine api.Engine
+	messaging func() any
 	// TLS serves and reloads the HTTPS certificate when security.tls is
 	// set; nil otherwise.
 	TLS *security.CertReloader
@@ -277,8 +282,12 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 	if err := n.Registry.Register(info); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
 		return nil, fmt.Errorf("host: metrics: %w", err)
 	}
+	var eng api.Engine = n.Engine
+	if n.apiEngine != nil {
+		eng = n.apiEngine
+	}
 	o := api.Options{
-		Engine:              n.Engine,
+		Engine:              eng,
 		Frame:               n.Frame,
 		Validator:           n.Validator,
 		History:             n.History,
@@ -313,6 +322,9 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 			n.systemEvent(typ, map[string]any{"source": "rest", "reason": reason})
 		},
 		Messaging: func() any {
+			if n.messaging != nil {
+				return n.messaging()
+			}
 			if n.Kafka == nil { // provisioned by Run, before the API serves
 				return nil
 			}

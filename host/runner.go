@@ -17,6 +17,9 @@ type Runner struct{}
 
 // Serve runs `cdp serve`.
 func (Runner) Serve(ctx context.Context, cfg config.Config, opts cli.ServeOptions) error {
+	if r := cfg.Cluster.Role; r == config.RoleIngest || r == config.RoleCompute {
+		return serveRole(ctx, cfg, opts)
+	}
 	n, err := NewNode(cfg, opts.Logger)
 	if err != nil {
 		return err
@@ -65,6 +68,20 @@ func (Runner) Serve(ctx context.Context, cfg config.Config, opts cli.ServeOption
 	s := n.Engine.Stats()
 	n.Logger.Info("stopped", "uptime", time.Since(start).Round(time.Millisecond), "updates", s.Applied, "risks_opened", s.Opened)
 	return err
+}
+
+// serveRole runs `cdp serve --role ingest|compute`.
+func serveRole(ctx context.Context, cfg config.Config, opts cli.ServeOptions) error {
+	if opts.Simulate > 0 {
+		return fmt.Errorf("host: --simulate feeds the engine of cluster.role all; with role %s send the simulated traffic to an ingest node (cdp replay --target)", cfg.Cluster.Role)
+	}
+	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("host: listen on %s (api.host, api.port): %w", addr, err)
+	}
+	fmt.Fprintf(opts.Stderr, "cdp %s serving cluster.role %s as node %s on http://%s\n", opts.Version.Version, cfg.Cluster.Role, NodeID(cfg), displayAddr(ln.Addr()))
+	return ServeCluster(ctx, cfg, ln, api.Version{Version: opts.Version.Version, Commit: opts.Version.Commit, Date: opts.Version.Date}, opts.Logger)
 }
 
 // displayAddr turns a wildcard listen address into one a user can paste.

@@ -408,3 +408,31 @@ func TestPluginTestRefusesNonWasm(t *testing.T) {
 		t.Fatalf("report does not say the module was refused:\n%s", out.String())
 	}
 }
+
+// serve --role and --node-id set cluster.role and cluster.node_id; a role
+// that cannot work is refused before the runner starts, naming the key.
+func TestServeRoles(t *testing.T) {
+	rec := &recorder{}
+	r := run(t, rec, "serve", "--role", "compute", "--node-id", "c-1", "--set", "messaging.kafka.bootstrap_servers=127.0.0.1:9092")
+	if r.code != ExitOK || rec.serveCfg == nil || rec.serveCfg.Cluster.Role != "compute" || rec.serveCfg.Cluster.NodeID != "c-1" {
+		t.Fatalf("exit %d, cfg %+v: %s", r.code, rec.serveCfg, r.stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--role", "api"}, "cluster.role: api (queries without an engine) is not available yet"},
+		{[]string{"serve", "--role", "ingest"}, "ingest needs Kafka: set messaging.kafka.bootstrap_servers"},
+		{[]string{"serve", "--role", "worker"}, "cluster.role"},
+		{[]string{"serve", "--node-id", "a b"}, "cluster.node_id"},
+	} {
+		rec := &recorder{}
+		r := run(t, rec, tc.args...)
+		if r.code != ExitError || rec.serveCfg != nil || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, ran %v: %s", tc.args, r.code, rec.serveCfg != nil, r.stderr)
+		}
+	}
+	if r := run(t, nil, "serve", "--help"); !strings.Contains(r.stdout, "--role") || !strings.Contains(r.stdout, "--node-id") {
+		t.Errorf("help does not list --role and --node-id:\n%s", r.stdout)
+	}
+}

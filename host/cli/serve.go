@@ -14,6 +14,8 @@ var serveFlagKeys = map[string]string{
 	"log-format": "logging.format",
 	"predictor":  "plugins.predictor.path",
 	"scorer":     "plugins.scorer.path",
+	"role":       "cluster.role",
+	"node-id":    "cluster.node_id",
 }
 
 // newServeCmd: cdp serve [--simulate N] [--port P] [--data-dir DIR] ...
@@ -51,7 +53,11 @@ Stop it with Ctrl-C (SIGINT) or SIGTERM: accepted work is drained first.`,
   cdp serve --config /etc/cdp.yaml --port 9090
 
   # Keep plugins, risk history, tracks and open risks across restarts
-  cdp serve --data-dir /var/lib/cdp`,
+  cdp serve --data-dir /var/lib/cdp
+
+  # Scale out on Kafka: one ingest node, compute nodes sharing the tiles
+  cdp serve --role ingest --set messaging.kafka.bootstrap_servers=kafka:9092
+  cdp serve --role compute --node-id c1 --port 8081 --set messaging.kafka.bootstrap_servers=kafka:9092`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if simulate < 0 {
@@ -80,5 +86,7 @@ Stop it with Ctrl-C (SIGINT) or SIGTERM: accepted work is drained first.`,
 	f.String("log-format", "", "log `format`: text or json (logging.format; default text)")
 	f.String("predictor", "", "Wasm predictor `file` (plugins.predictor.path; default: builtin)")
 	f.String("scorer", "", "Wasm scorer `file` (plugins.scorer.path; default: builtin)")
+	f.String("role", "", "`role`: all, ingest (REST -> Kafka by tile) or compute (detects its tiles' pairs) (cluster.role; default all)")
+	f.String("node-id", "", "this node's `name` in the cluster (cluster.node_id; default system.name)")
 	return cmd
 }
