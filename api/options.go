@@ -200,6 +200,10 @@ type Options struct {
 	// (the Kafka edge's consumer lag, records consumed and rejected, events
 	// produced, produce errors). Default nil: no section.
 	Messaging func() any
+	// Storage, when set, fills the "storage" section of /system/status
+	// (each durable store: reachable, rows written, queued writes). Default
+	// nil: no section.
+	Storage func() any
 	// OnThrottle, when set, hears ingest throttling turn on (the first 429,
 	// reason "rate" or "queue_full") and off (the first batch accepted a
 	// second after the last 429). It must not block. Default nil.

@@ -128,6 +128,9 @@ type status struct {
 	Plugins any `json:"plugins,omitempty"`
 	// Messaging is the Kafka edge's state, when Kafka is configured.
 	Messaging any `json:"messaging,omitempty"`
+	// Storage is the durable stores' state (reachable, queued writes,
+	// spool), when a store is configured.
+	Storage any `json:"storage,omitempty"`
 	// Security says whether requests are authenticated, and the unsafe
 	// settings the node runs with.
 	Security struct {
@@ -186,6 +189,9 @@ func (s *Server) getStatus(c *fiber.Ctx) error {
 	}
 	if s.opts.Messaging != nil {
 		out.Messaging = s.opts.Messaging()
+	}
+	if s.opts.Storage != nil {
+		out.Storage = s.opts.Storage()
 	}
 	out.Security.Authentication = "none"
 	if s.opts.Auth != nil {

@@ -36,6 +36,7 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/plugins"
 	"github.com/collision-detection-platform/distributed-platform/store/embedded"
 	"github.com/collision-detection-platform/distributed-platform/store/memory"
+	"github.com/collision-detection-platform/distributed-platform/store/postgres"
 )
 
 // EngineConfig maps the configuration onto the engine's.
@@ -91,6 +92,10 @@ type Node struct {
 	// History is the risk-event history the API reads: the embedded store
 	// with a data directory, a bounded memory ring without.
 	History api.History
+	// Postgres is the PostgreSQL store of database.postgres.dsn (risk
+	// events, episodes, locations; the history the API reads); nil without
+	// a DSN. Run closes it.
+	Postgres *postgres.Store
 	// Embedded is the bbolt store under system.data_dir (history, tracks,
 	// saved engine state); nil without a data directory. Run closes it.
 	Embedded *embedded.Store
@@ -216,6 +221,12 @@ func NewNode(cfg config.Config, logger *slog.Logger) (*Node, error) {
 		eng.AddSink(hist)
 		n.History = hist
 	}
+	if cfg.Database.Postgres.DSN != "" {
+		if err := n.openPostgres(); err != nil {
+			n.closeStores()
+			return nil, err
+		}
+	}
 	if err := n.provisionSecurity(); err != nil {
 		n.closeStores()
 		return nil, err
@@ -247,10 +258,6 @@ func (n *Node) saturation(saturated bool, st engine.Stats) {
 // but does not honour yet, naming the key, so that no setting is silently
 // ignored.
 func checkAvailable(cfg config.Config) error {
-	if cfg.Database.Postgres.DSN != "" {
-		return &NotAvailableError{Key: "database.postgres.dsn", Reason: "the PostgreSQL store is not available in this build; " +
-			"unset it (history is kept in memory, or under system.data_dir)"}
-	}
 	if cfg.Database.Redis.Addr != "" {
 		return &NotAvailableError{Key: "database.redis.addr", Reason: "the Redis store is not available in this build; unset it"}
 	}
@@ -321,6 +328,7 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 			}
 			n.systemEvent(typ, map[string]any{"source": "rest", "reason": reason})
 		},
+		Storage: n.storageStatus,
 		Messaging: func() any {
 			if n.messaging != nil {
 				return n.messaging()
@@ -348,6 +356,9 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 // not answer makes the node not ready (its input and its risk events would
 // go nowhere), while REST ingest keeps working.
 func (n *Node) ready() error {
+	if err := n.storageReady(); err != nil {
+		return err
+	}
 	if k := n.Kafka; k != nil {
 		if st := k.Stats(); !st.Connected {
 			why := st.LastError

@@ -11,7 +11,59 @@ import (
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/store/embedded"
+	"github.com/collision-detection-platform/distributed-platform/store/postgres"
 )
+
+// openPostgres connects to database.postgres.dsn, applies the schema
+// migrations it lacks, and registers the store for the engine's risk events
+// and applied states; it becomes the history the API reads. An unreachable
+// server at start is an error naming the key.
+func (n *Node) openPostgres() error {
+	c := n.Config.Database
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := postgres.Open(ctx, postgres.Config{DSN: c.Postgres.DSN, MaxConns: c.Postgres.MaxConns,
+		LocationInterval: c.LocationInterval, Logger: n.Logger})
+	if err != nil {
+		return fmt.Errorf("host: database.postgres.dsn: %w", err)
+	}
+	n.Engine.AddSink(st)
+	n.Engine.AddStateSink(func(id string, v *abi.Vehicle) {
+		st.RecordLocation(id, postgres.Location{T: v.T, X: v.X, Y: v.Y, Z: v.Z, VX: v.VX, VY: v.VY, VZ: v.VZ, Alt: v.Alt})
+	})
+	n.Postgres, n.History = st, st
+	return nil
+}
+
+// storageStatus is the "storage" section of /system/status.
+func (n *Node) storageStatus() any {
+	out := map[string]any{}
+	if st := n.Embedded; st != nil {
+		out["embedded"] = st.Stats()
+	}
+	if st := n.Postgres; st != nil {
+		out["postgres"] = st.Stats()
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// storageReady reports a configured store that cannot write.
+func (n *Node) storageReady() error {
+	if st := n.Postgres; st != nil {
+		if err := st.Ready(); err != nil {
+			return fmt.Errorf("database.postgres.dsn: %w", err)
+		}
+	}
+	if st := n.Embedded; st != nil {
+		if err := st.Ready(); err != nil {
+			return fmt.Errorf("system.data_dir: %w", err)
+		}
+	}
+	return nil
+}
 
 // historyFile is the embedded store's file under system.data_dir.
 const historyFile = "history.db"
@@ -63,7 +115,7 @@ func (n *Node) saveState() error {
 // applies database.retention_days every hour (and once at start), until ctx
 // is done. It returns at once without an embedded store.
 func (n *Node) runStoreJobs(ctx context.Context, wg *sync.WaitGroup) {
-	if n.Embedded == nil {
+	if n.Embedded == nil && n.Postgres == nil {
 		return
 	}
 	wg.Add(1)
@@ -79,6 +131,9 @@ func (n *Node) runStoreJobs(ctx context.Context, wg *sync.WaitGroup) {
 			case <-ctx.Done():
 				return
 			case <-snap.C:
+				if n.Embedded == nil {
+					continue
+				}
 				if err := n.saveState(); err != nil {
 					n.Logger.Error("save engine state", "err", err)
 				}
@@ -109,16 +164,28 @@ func (n *Node) applyRetention(ctx context.Context) {
 // closeStores saves the engine state (after its last tick) and closes the
 // embedded store.
 func (n *Node) closeStores() error {
-	if n.Embedded == nil {
-		return nil
+	var err error
+	if n.Postgres != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = n.Postgres.Close(ctx)
+		cancel()
+		n.Postgres = nil
+		if err != nil {
+			err = fmt.Errorf("host: database.postgres.dsn: %w", err)
+		}
 	}
-	err := n.saveState()
+	if n.Embedded == nil {
+		return err
+	}
+	if e := n.saveState(); err == nil {
+		err = e
+	}
 	if e := n.Embedded.Close(); err == nil {
 		err = e
 	}
 	n.Embedded = nil
 	if err != nil {
-		return fmt.Errorf("host: embedded store: %w", err)
+		return fmt.Errorf("host: stores: %w", err)
 	}
 	return nil
 }

@@ -154,8 +154,14 @@ type Database struct {
 type Postgres struct {
 	// DSN is a pgx connection string (postgres://user@host:5432/cdp). Prefer
 	// setting it from the environment (CDP_DATABASE_POSTGRES_DSN) so the
-	// password stays out of files. Default "" (embedded store). Not
-	// available in this build yet: cdp refuses to start when it is set.
+	// password stays out of files. When set, cdp applies the schema
+	// migrations the database lacks at start (`cdp db migrate` does it
+	// alone), writes every risk event (never downsampled), the risk
+	// episodes and the vehicle locations (one per vehicle per
+	// database.location_interval) in COPY batches, and serves the history
+	// from it. A server unreachable at start stops the start; later, writes
+	// wait in a bounded queue and /readyz reports not ready. Default ""
+	// (embedded store).
 	DSN string `koanf:"dsn"`
 	// MaxConns caps the connection pool; 0 lets pgx choose. Default 0.
 	MaxConns int `koanf:"max_conns"`

@@ -108,6 +108,7 @@ type Store struct {
 	db  *bolt.DB
 	log *slog.Logger
 
+	wmu     sync.Mutex // one flush at a time: the writer's or Flush's
 	mu      sync.Mutex
 	cond    *sync.Cond // signalled when the writer takes the queue or stops
 	evq     []risk.Event
@@ -262,6 +263,8 @@ func (s *Store) writer() {
 // flushOnce commits what is queued. On a write error the batch goes back to
 // the head of the queue and is retried on the next round.
 func (s *Store) flushOnce() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
 	evs, locs := s.evq, s.locq
 	s.evq, s.locq = nil, nil
