@@ -388,8 +388,13 @@ func TestBadUploadsOverREST(t *testing.T) {
 	var p struct {
 		Error string `json:"error"`
 	}
-	if code := c.do("POST", "/admin/plugins", "application/wasm", []byte("\x00asm"), &p); code != http.StatusBadRequest || !strings.Contains(p.Error, "kind") {
+	// Without a kind the manifest's is taken, so a module that cannot be read
+	// is refused for what it is, not for a missing kind; a bad kind is a 400.
+	if code := c.do("POST", "/admin/plugins", "application/wasm", []byte("\x00asm"), &p); code != http.StatusUnprocessableEntity || !strings.Contains(p.Error, "WebAssembly") {
 		t.Fatalf("no kind: %d %q", code, p.Error)
+	}
+	if code := c.do("POST", "/admin/plugins?kind=scorers", "application/wasm", models.ExampleModule(t, "c-cpa"), &p); code != http.StatusBadRequest || !strings.Contains(p.Error, "kind") {
+		t.Fatalf("bad kind: %d %q", code, p.Error)
 	}
 	var list struct {
 		Plugins []models.Info `json:"plugins"`
