@@ -124,6 +124,7 @@ deploy/cdp.example.yaml for every key and its default, and check a file with
 		newAuditCmd(a),
 		newStatusCmd(a),
 		newReportCmd(a),
+		newDBCmd(a),
 	)
 	return root
 }
