@@ -211,6 +211,11 @@ type Options struct {
 	// Ready, when set, is consulted by /readyz besides the server's own
 	// state (e.g. plugins loaded, stores reachable); a non-nil error is 503.
 	Ready func() error
+	// Horizon is the prediction horizon
+	// (collision_detection.prediction_time), reported by GET /api/v1/map so
+	// that the dashboard draws predicted tracks as far ahead as the engine
+	// looks. Default 30 s.
+	Horizon time.Duration
 	// Now is the clock used to judge record timestamps and uptime. Default
 	// time.Now.
 	Now func() time.Time
@@ -302,6 +307,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Version.Version == "" {
 		o.Version.Version = "dev"
+	}
+	if o.Horizon <= 0 {
+		o.Horizon = 30 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now

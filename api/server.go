@@ -133,6 +133,9 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.routes()
+	if err := s.dashboardRoutes(); err != nil {
+		return nil, fmt.Errorf("api: dashboard: %w", err)
+	}
 	o.Engine.AddSink(s.hub)
 	return s, nil
 }
@@ -143,6 +146,7 @@ func (s *Server) routes() {
 	v1.Post("/locations", s.postLocations)
 	v1.Get("/vehicles", s.getVehicles)
 	v1.Get("/vehicles/:id", s.getVehicle)
+	v1.Get("/map", s.getMap)
 	v1.Get("/risks", s.getRisks)
 	// Static paths before /risks/:id, which would take them otherwise.
 	v1.Get("/risks/history", s.getRiskHistory)

@@ -87,6 +87,10 @@ type status struct {
 		Resolved      uint64 `json:"resolved"`
 	} `json:"totals"`
 	LastTickMS float64 `json:"last_tick_ms"`
+	// TickPhases is the time spent in each tick phase since start, seconds
+	// (apply, predict, score, track, adjust): its change over the change of
+	// totals.ticks is the mean phase time per tick.
+	TickPhases map[string]float64 `json:"tick_phase_seconds"`
 	DataClock  float64 `json:"data_clock"` // newest state time applied, Unix s
 	Grid       struct {
 		CellSize  float64 `json:"cell_size_m"`
@@ -163,6 +167,10 @@ func (s *Server) getStatus(c *fiber.Ctx) error {
 		l.SaturatedSince = &since
 	}
 	out.LastTickMS = float64(st.LastTick) / 1e6
+	out.TickPhases = make(map[string]float64, len(tickPhases))
+	for i, name := range tickPhases {
+		out.TickPhases[name] = st.PhaseTotals[i].Seconds()
+	}
 	out.DataClock = st.Clock
 	g := &out.Grid
 	g.CellSize, g.Cells, g.Levels, g.Occupancy, g.Oversize, g.Resizes =

@@ -321,6 +321,7 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 		Ready:               n.ready,
 		PublicMetrics:       n.Config.Security.JWT.PublicMetrics,
 		Warnings:            n.Warnings,
+		Horizon:             n.Config.CollisionDetection.PredictionTime,
 		OnThrottle: func(on bool, reason string) {
 			typ := "throttling_off"
 			if on {

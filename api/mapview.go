@@ -1,0 +1,190 @@
+package api
+
+import (
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/host/ingest"
+)
+
+// Limits of GET /api/v1/map. The answer is bounded whatever the fleet:
+// at most maxMapVehicles vehicles or a density grid of at most
+// maxMapCells cells.
+const (
+	defaultMapVehicles = 5000
+	maxMapVehicles     = 20000
+	defaultMapCols     = 64
+	defaultMapRows     = 64
+	maxMapCells        = 256 * 256
+)
+
+// mapVehicle is a vehicle as the map draws it: where it is, where it heads
+// and how it is classed; the rest is one GET /api/v1/vehicles/{id} away.
+type mapVehicle struct {
+	ID    string  `json:"id"`
+	Lat   float64 `json:"lat"`
+	Lon   float64 `json:"lon"`
+	Alt   float64 `json:"alt"`
+	Track float64 `json:"track"` // degrees clockwise from north
+	Speed float64 `json:"speed"` // ground speed, m/s
+	VRate float64 `json:"vrate"` // m/s, up positive
+	Class string  `json:"class"`
+	T     float64 `json:"t"`
+}
+
+// mapDensity counts the vehicles of the box per cell: Counts[r*Cols+c] is
+// the cell of row r (0 = north) and column c (0 = west), each cell
+// (maxLon-minLon)/Cols degrees wide and (maxLat-minLat)/Rows high.
+type mapDensity struct {
+	Cols   int        `json:"cols"`
+	Rows   int        `json:"rows"`
+	BBox   [4]float64 `json:"bbox"`
+	Max    uint32     `json:"max"`
+	Counts []uint32   `json:"counts"`
+}
+
+// mapAnswer is the GET /api/v1/map answer.
+type mapAnswer struct {
+	// Mode is "vehicles" when every vehicle of the box is listed, "density"
+	// when there were more than max and only the grid is sent.
+	Mode     string       `json:"mode"`
+	Total    int          `json:"total"`
+	Vehicles []mapVehicle `json:"vehicles"`
+	Density  *mapDensity  `json:"density,omitempty"`
+	// Risky lists, in density mode, the vehicles of the box that are in
+	// an open risk (at most max), so that conflicts stay visible when the
+	// rest is aggregated.
+	Risky []mapVehicle `json:"risky,omitempty"`
+	// Horizon is the prediction horizon, seconds: how far ahead a
+	// predicted track reaches.
+	Horizon float64 `json:"horizon_s"`
+	// Clock is the engine's data clock (newest state time), Unix seconds.
+	Clock float64 `json:"clock"`
+}
+
+// getMap answers what a map of the box can show: every vehicle in it while
+// there are at most max of them, and beyond that a density grid of
+// cols x rows cells (plus the vehicles in open risks), so that a zoomed-out
+// view of a 100,000-vehicle fleet costs one bounded answer.
+//
+//	GET /api/v1/map?bbox=minLon,minLat,maxLon,maxLat[&max=5000][&grid=64,64]
+//
+// bbox in WGS84 degrees (required; minLon > maxLon crosses the
+// antimeridian). max in [1, 20000], default 5000. grid is cols,rows of the
+// density grid, each at least 1, cols x rows at most 65536; default 64,64.
+func (s *Server) getMap(c *fiber.Ctx) error {
+	q := c.Query("bbox")
+	if q == "" {
+		return badParam("bbox", "", "required: minLon,minLat,maxLon,maxLat in WGS84 degrees")
+	}
+	box, p := parseArea(q, "")
+	if p != nil {
+		return p
+	}
+	limit, p := parseLimit(c.Query("max"), defaultMapVehicles, maxMapVehicles)
+	if p != nil {
+		return badParam("max", c.Query("max"), "want an integer in [1, "+strconv.Itoa(maxMapVehicles)+"]")
+	}
+	cols, rows, p := parseGrid(c.Query("grid"))
+	if p != nil {
+		return p
+	}
+	width := box.maxX - box.minX
+	if width < 0 { // across the antimeridian
+		width += 360
+	}
+	height := box.maxY - box.minY
+	if width <= 0 || height <= 0 {
+		return badParam("bbox", q, "the box is empty: want minLon != maxLon and minLat < maxLat")
+	}
+	counts := make([]uint32, cols*rows)
+	risky := make(map[string]struct{})
+	for _, r := range s.eng.Risks() {
+		risky[r.VehicleA], risky[r.VehicleB] = struct{}{}, struct{}{}
+	}
+	var (
+		listed  = make([]mapVehicle, 0, min(limit, 1024))
+		inRisk  []mapVehicle
+		total   int
+		frame   = s.opts.Frame
+		classes = s.opts.Validator.Classes()
+	)
+	s.eng.Vehicles(func(vs engine.VehicleState) bool {
+		v := &vs.State
+		lat, lon, _ := frame.ToGeodetic(v.X, v.Y, v.Z)
+		if lat < box.minY || lat > box.maxY {
+			return true
+		}
+		dx := lon - box.minX
+		if dx < 0 {
+			dx += 360
+		}
+		if dx > width {
+			return true
+		}
+		total++
+		col := int(dx / width * float64(cols))
+		row := int((box.maxY - lat) / height * float64(rows))
+		counts[min(max(row, 0), rows-1)*cols+min(max(col, 0), cols-1)]++
+		_, isRisky := risky[vs.ID]
+		if len(listed) >= limit && (!isRisky || len(inRisk) >= limit) {
+			return true
+		}
+		mv := s.mapView(&vs, lat, lon, classes)
+		if len(listed) < limit {
+			listed = append(listed, mv)
+		}
+		if isRisky && len(inRisk) < limit {
+			inRisk = append(inRisk, mv)
+		}
+		return true
+	})
+	out := mapAnswer{Mode: "vehicles", Total: total, Vehicles: listed, Horizon: s.opts.Horizon.Seconds(),
+		Clock: s.eng.Stats().Clock}
+	if total > limit {
+		d := &mapDensity{Cols: cols, Rows: rows, BBox: [4]float64{box.minX, box.minY, box.maxX, box.maxY}, Counts: counts}
+		for _, n := range counts {
+			d.Max = max(d.Max, n)
+		}
+		out.Mode, out.Vehicles, out.Density, out.Risky = "density", []mapVehicle{}, d, inRisk
+	}
+	return c.JSON(&out)
+}
+
+// mapView is the map's view of a vehicle at lat, lon.
+func (s *Server) mapView(vs *engine.VehicleState, lat, lon float64, classes *ingest.Classes) mapVehicle {
+	v := &vs.State
+	loc := s.opts.Frame.Locate(lat, lon, v.Alt)
+	e, n, _ := loc.LocalVector(v.VX, v.VY, v.VZ)
+	track := math.Atan2(e, n) * 180 / math.Pi
+	if track < 0 {
+		track += 360
+	}
+	return mapVehicle{ID: vs.ID, Lat: lat, Lon: lon, Alt: v.Alt, Track: track, Speed: math.Hypot(e, n),
+		VRate: v.VRate, Class: classes.Name(v.Class), T: v.T}
+}
+
+// parseGrid parses "cols,rows" ("" is the default 64,64).
+func parseGrid(q string) (cols, rows int, p *Problem) {
+	if q == "" {
+		return defaultMapCols, defaultMapRows, nil
+	}
+	a, b, ok := strings.Cut(q, ",")
+	if !ok {
+		return 0, 0, badParam("grid", q, "want cols,rows")
+	}
+	cols, err1 := strconv.Atoi(strings.TrimSpace(a))
+	rows, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil || cols < 1 || rows < 1 {
+		return 0, 0, badParam("grid", q, "want cols,rows as positive integers")
+	}
+	if cols*rows > maxMapCells || cols > maxMapCells || rows > maxMapCells {
+		return 0, 0, badParam("grid", q, "at most "+strconv.Itoa(maxMapCells)+" cells")
+	}
+	return cols, rows, nil
+}
+
