@@ -10,7 +10,7 @@ CLI     := github.com/collision-detection-platform/distributed-platform/host/cli
 LDFLAGS := -s -w -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).date=$(DATE)
 SIMULATE ?= 2000
 
-.PHONY: build install run test test-short bench lint plugins fuzz clean
+.PHONY: build install run test test-short bench lint plugins fuzz clean web
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./host/cmd/cdp
@@ -49,6 +49,11 @@ lint:
 PLUGINS_OUT ?= bin/plugins
 plugins:
 	@GO=$(GO) MAKE=$(MAKE) sh examples/plugins.sh $(PLUGINS_OUT)
+
+## web: the dashboard's files (api/web/dist, committed, embedded in cdp) rebuilt
+## from api/web/src with the npm packages of api/web/package-lock.json
+web:
+	cd api/web && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 
 ## fuzz: a short run (FUZZTIME each, default 20s) of every fuzz target
 FUZZTIME ?= 20s

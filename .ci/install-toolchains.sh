@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the toolchains that the tests and `make plugins` need beyond Go.
-# Usage: .ci/install-toolchains.sh [section...]   (default: every section)
+# Usage: .ci/install-toolchains.sh [section...]   (default: every section:
+# plugins, monitoring, browser)
 # Idempotent: a section whose tools are already present does nothing, so a
 # second run takes well under a second.
 set -euo pipefail
@@ -60,12 +61,22 @@ monitoring() {
   log "monitoring: $(prometheus --version 2>&1 | head -n1)"
 }
 
+# browser: Debian's chromium, which the dashboard tests (host/dashboard_test.go)
+# drive headless with chromedp; they fail without it.
+browser() {
+  if ! command -v chromium >/dev/null 2>&1 && [ -z "${CDP_CHROMIUM:-}" ]; then
+    apt_install chromium
+  fi
+  log "browser: $(${CDP_CHROMIUM:-chromium} --version 2>/dev/null | head -n1)"
+}
+
 sections=("$@")
-[ "${#sections[@]}" -gt 0 ] || sections=(plugins monitoring)
+[ "${#sections[@]}" -gt 0 ] || sections=(plugins monitoring browser)
 for s in "${sections[@]}"; do
   case "$s" in
     plugins) plugins ;;
     monitoring) monitoring ;;
-    *) echo "install-toolchains: unknown section $s (known: plugins, monitoring)" >&2; exit 2 ;;
+    browser) browser ;;
+    *) echo "install-toolchains: unknown section $s (known: plugins, monitoring, browser)" >&2; exit 2 ;;
   esac
 done

@@ -21,6 +21,7 @@ func (s *Server) dashboardRoutes() error {
 	if err != nil {
 		return err
 	}
+	s.app.Get("/api/v1/me", s.getMe)
 	s.app.Get("/", func(c *fiber.Ctx) error { return sendAsset(c, assets.Get("index.html")) })
 	s.app.Get("/ui/:file", func(c *fiber.Ctx) error {
 		a := assets.Get(c.Params("file"))
@@ -30,6 +31,24 @@ func (s *Server) dashboardRoutes() error {
 		return sendAsset(c, a)
 	})
 	return nil
+}
+
+// getMe tells a client what the server lets it do, so that the dashboard
+// shows the admin controls only to those whose admin calls would be taken
+// (the server checks every admin call anyway).
+//
+//	GET /api/v1/me
+//
+// 200 {"admin": true} or {"admin": false, "reason": "..."}.
+func (s *Server) getMe(c *fiber.Ctx) error {
+	out := struct {
+		Admin  bool   `json:"admin"`
+		Reason string `json:"reason,omitempty"`
+	}{Admin: true}
+	if p := s.admin(c); p != nil {
+		out.Admin, out.Reason = false, p.Message
+	}
+	return c.JSON(out)
 }
 
 // sendAsset answers an embedded file with its ETag (304 when the client has

@@ -44,6 +44,9 @@ func TestMapListsOrAggregatesTheBox(t *testing.T) {
 	}
 	h.ingest("[" + strings.Join(parts, ",") + "]")
 	h.ingest(conflictPair("pa", "pb", now))
+	// An id that needs escaping, beside the pair.
+	odd := `q"uo\\te/ü ✈`
+	h.ingest("[" + rec(odd, now, 5, 5, 100, 0, 0) + "]")
 	h.eng.Tick()
 
 	// A box holding part of the traffic.
@@ -82,10 +85,15 @@ func TestMapListsOrAggregatesTheBox(t *testing.T) {
 	if m.Horizon != 30 {
 		t.Fatalf("horizon_s %g, want the default 30", m.Horizon)
 	}
+	found := false
 	for _, v := range m.Vehicles {
+		found = found || v.ID == odd
 		if v.ID == "pa" && (v.Speed < 9.9 || v.Speed > 10.1 || v.Track < 89 || v.Track > 91) {
 			t.Fatalf("pa moves east at 10 m/s: %+v", v)
 		}
+	}
+	if !found {
+		t.Fatalf("the vehicle %q is not listed as it was sent", odd)
 	}
 
 	// More than max: the density grid counts every vehicle once, in its cell.
@@ -159,46 +167,5 @@ func TestMapBadInput(t *testing.T) {
 		if len(details) == 0 || details[0]["param"] != c.param {
 			t.Errorf("%s: %q %v: want the parameter %q named", c.query, msg, details, c.param)
 		}
-	}
-}
-
-// The dashboard is served at / with its files under /ui/: the page names
-// only files cdp serves, compressed when asked, revalidated by ETag.
-func TestDashboardServed(t *testing.T) {
-	h := newHarness(t, nil, nil)
-	a := h.get("/")
-	if a.status != http.StatusOK || !strings.Contains(a.header.Get("Content-Type"), "text/html") {
-		t.Fatalf("GET /: %d %s", a.status, a.header.Get("Content-Type"))
-	}
-	if csp := a.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
-		t.Fatalf("CSP %q", csp)
-	}
-	page := string(a.body)
-	for _, f := range []string{"ui/app.js", "ui/app.css"} {
-		if !strings.Contains(page, f) {
-			t.Fatalf("the page does not load %s", f)
-		}
-		r := h.get("/" + f)
-		if r.status != http.StatusOK || len(r.body) < 1000 {
-			t.Fatalf("%s: %d, %d bytes", f, r.status, len(r.body))
-		}
-		if etag := r.header.Get("ETag"); etag == "" {
-			t.Fatalf("%s: no ETag", f)
-		} else if c := h.do("GET", "/"+f, "", nil, "If-None-Match", etag); c.status != http.StatusNotModified {
-			t.Fatalf("%s with its ETag: %d, want 304", f, c.status)
-		}
-	}
-	if strings.Contains(page, "http://") || strings.Contains(page, "https://") {
-		t.Fatal("the page loads something from another site")
-	}
-	gz := h.do("GET", "/ui/world-50m.json", "", nil, "Accept-Encoding", "gzip")
-	if gz.status != http.StatusOK || gz.header.Get("Content-Encoding") != "gzip" || len(gz.body) > 400_000 {
-		t.Fatalf("world map: %d %q %d bytes", gz.status, gz.header.Get("Content-Encoding"), len(gz.body))
-	}
-	if a := h.get("/ui/nope.js"); a.status != http.StatusNotFound {
-		t.Fatalf("missing file: %d", a.status)
-	}
-	if a := h.get("/ui/index.html"); a.status != http.StatusNotFound {
-		t.Fatalf("/ui/index.html: %d, want 404 (the page is /)", a.status)
 	}
 }

@@ -91,7 +91,7 @@ type status struct {
 	// (apply, predict, score, track, adjust): its change over the change of
 	// totals.ticks is the mean phase time per tick.
 	TickPhases map[string]float64 `json:"tick_phase_seconds"`
-	DataClock  float64 `json:"data_clock"` // newest state time applied, Unix s
+	DataClock  float64            `json:"data_clock"` // newest state time applied, Unix s
 	Grid       struct {
 		CellSize  float64 `json:"cell_size_m"`
 		Cells     int     `json:"cells"`

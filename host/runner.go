@@ -54,11 +54,12 @@ func (Runner) Serve(ctx context.Context, cfg config.Config, opts cli.ServeOption
 	}
 	base := scheme + displayAddr(ln.Addr())
 	fmt.Fprintf(opts.Stderr, `cdp %s serving on %s
+  dashboard:      %s/  (open it in a browser)
   risks now:      curl -s %s/api/v1/risks
   live stream:    curl -sN %s/api/v1/risks/stream
   status:         curl -s %s/system/status
   metrics:        %s/metrics    API doc: %s/openapi.json
-`, opts.Version.Version, base, base, base, base, base, base)
+`, opts.Version.Version, base, base, base, base, base, base, base)
 	if opts.Simulate > 0 {
 		fmt.Fprintf(opts.Stderr, "  feeding %d simulated vehicles; risks appear within seconds\n", opts.Simulate)
 	}

@@ -18,4 +18,5 @@ await build({
   logLevel: 'warning',
 });
 copyFileSync('src/index.html', 'dist/index.html');
+copyFileSync('src/favicon.svg', 'dist/favicon.svg');
 copyFileSync('node_modules/world-atlas/countries-50m.json', 'dist/world-50m.json');

@@ -32,9 +32,17 @@ function scheduleFetch(delay) {
   clearTimeout(fetchTimer);
   fetchTimer = setTimeout(fetchView, delay);
 }
+let fetchStarted = 0;
+// fetchSoon asks for the view early (a risk opened between vehicles the
+// map has not seen yet), at most every 150 ms.
+function fetchSoon() {
+  if (inFlight) { again = true; return; }
+  scheduleFetch(Math.max(0, 150 - (performance.now() - fetchStarted)));
+}
 async function fetchView() {
   if (inFlight) { again = true; return; }
   inFlight = true;
+  fetchStarted = performance.now();
   const bbox = map.bbox();
   const cols = Math.max(1, Math.min(256, Math.round(map.w / 12)));
   const rows = Math.max(1, Math.min(256, Math.round(map.h / 12)));
@@ -150,11 +158,14 @@ function renderList() {
   const list = sortedRisks();
   map.setRisks(list);
   const now = Date.now();
+  // CPA times count from the engine's data clock (the wall clock for live
+  // traffic, the recording's time for a replay).
+  const clock = map.data.clock || now / 1000;
   $('#risk-count').textContent = `(${list.length})`;
   const sel = map.selected && map.selected.kind === 'risk' ? map.selected.risk.id : '';
   const rows = list.slice(0, MAX_ROWS).map((r) => {
     if (!state.firstShown.has(r.id)) state.firstShown.set(r.id, now);
-    const dt = r.tca - r.time;
+    const dt = r.tca - clock;
     return `<tr data-id="${esc(r.id)}"${r.id === sel ? ' class="selected"' : ''}>` +
       `<td class="riskcell" style="color:${riskColor(r.risk)}">${r.risk.toFixed(2)}</td>` +
       `<td class="pair" title="${esc(r.vehicle_a)} – ${esc(r.vehicle_b)}">${esc(r.vehicle_a)} – ${esc(r.vehicle_b)}</td>` +
@@ -203,11 +214,11 @@ async function selectRisk(id) {
 async function showRiskDetail(r, fetchEvents) {
   const el = $('#detail');
   el.hidden = false;
-  const tin = r.t_in ? `${(r.t_in - r.time).toFixed(0)} s` : '–';
+  const tin = r.t_in ? new Date(r.t_in * 1000).toLocaleTimeString() : '–';
   const model = r.model ? `${r.model.name} ${r.model.version}` : '';
   const head = `<h3>risk <span style="color:${riskColor(r.risk)}">${r.risk.toFixed(2)}</span> · <span class="pairids">${esc(r.vehicle_a)} – ${esc(r.vehicle_b)}</span></h3>` +
-    `<div class="kv"><span>closest approach</span><span>${fmtDist(r.dmin)} in ${(r.tca - r.time).toFixed(0)} s</span>` +
-    `<span>separation lost in</span><span>${tin}</span><span>model</span><span>${esc(model)}</span>` +
+    `<div class="kv"><span>closest approach</span><span>${fmtDist(r.dmin)} at ${new Date(r.tca * 1000).toLocaleTimeString()}</span>` +
+    `<span>separation lost at</span><span>${tin}</span><span>model</span><span>${esc(model)}</span>` +
     `<span>open since</span><span>${new Date(r.opened_at * 1000).toLocaleTimeString()}</span><span>id</span><span>${esc(r.id)}</span></div>`;
   if (!fetchEvents) {
     const ev = el.querySelector('.events');
@@ -274,6 +285,8 @@ function onEvent(type, data) {
       for (const r of d.risks || []) state.risks.set(r.id, r);
       break;
     case 'opened':
+      if (!map.byId.has(d.vehicle_a) || !map.byId.has(d.vehicle_b)) fetchSoon();
+      // fall through
     case 'updated':
       state.risks.set(d.risk_id, {
         id: d.risk_id, vehicle_a: d.vehicle_a, vehicle_b: d.vehicle_b, risk: d.risk, time: d.time,
@@ -289,17 +302,25 @@ function onEvent(type, data) {
       break;
     case 'dropped':
       // The server dropped events for this slow client: re-read the list.
-      call('api/v1/risks').then((r) => {
-        if (!r.ok) return;
-        state.risks.clear();
-        for (const x of r.body.risks) state.risks.set(x.id, x);
-        queueList();
-      });
+      rereadRisks();
       break;
     default:
       return;
   }
   models.sawModel(d.model);
+  queueList();
+}
+async function rereadRisks() {
+  const fresh = new Map();
+  let cursor = '';
+  for (let page = 0; page < 1000; page++) {
+    const r = await call(`api/v1/risks${cursor ? '?cursor=' + encodeURIComponent(cursor) : ''}`);
+    if (!r.ok) return;
+    for (const x of r.body.risks) fresh.set(x.id, x);
+    cursor = r.body.next_cursor;
+    if (!cursor) break;
+  }
+  state.risks = fresh;
   queueList();
 }
 function conn() {
@@ -308,7 +329,8 @@ function conn() {
   c.className = 'badge ' + (state.connected ? 'live' : 'down');
 }
 function counts() {
-  $('#counts').textContent = `${state.risks.size} open risks`;
+  const s = system.last;
+  $('#counts').textContent = (s ? `${s.vehicles.toLocaleString()} vehicles · ` : '') + `${state.risks.size} open risks`;
 }
 
 // ---------- tabs, token, panels ----------

@@ -449,6 +449,8 @@ export class MapView {
     const now = Date.now();
     // Lowest risk first so that the highest are drawn on top.
     const list = this.risks.slice().sort((p, q) => p.risk - q.risk);
+    const clock = this.data.clock || Date.now() / 1000;
+    const labels = [];
     for (const r of list) {
       const a = this.byId.get(r.vehicle_a), b = this.byId.get(r.vehicle_b);
       if (!a || !b) continue;
@@ -467,12 +469,17 @@ export class MapView {
       ctx.setLineDash([]);
       ctx.beginPath(); ctx.arc(xc, yc, 5, 0, 2 * Math.PI); ctx.stroke();
       ctx.beginPath(); ctx.moveTo(xc - 3.5, yc - 3.5); ctx.lineTo(xc + 3.5, yc + 3.5); ctx.moveTo(xc + 3.5, yc - 3.5); ctx.lineTo(xc - 3.5, yc + 3.5); ctx.stroke();
-      if (r.id === sel || r.risk >= 0.5) {
-        const dt = r.tca - Math.max(a.t, b.t);
-        ctx.fillStyle = col; ctx.font = '11px system-ui, sans-serif';
-        ctx.fillText(`CPA ${dt >= 0 ? '+' : ''}${dt.toFixed(0)} s, ${fmtDist(r.dmin)}`, xc + 8, yc - 6);
-      }
+      labels.push([r, xc, yc, col]);
       if (!this.lineDrawn.has(r.id)) this.lineDrawn.set(r.id, now);
+    }
+    // Labels only where they can be read: the selected risk always, the
+    // others when few are in view.
+    ctx.font = '11px system-ui, sans-serif';
+    for (const [r, xc, yc, col] of labels) {
+      if (r.id !== sel && labels.length > 25) continue;
+      const dt = r.tca - clock;
+      ctx.fillStyle = col;
+      ctx.fillText(`CPA ${dt >= 0 ? 'in ' + dt.toFixed(0) + ' s' : dt.toFixed(0) + ' s ago'}, ${fmtDist(r.dmin)}`, xc + 8, yc - 6);
     }
     if (this.lineDrawn.size > 5000) {
       const open = new Set(this.risks.map((r) => r.id));

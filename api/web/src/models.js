@@ -28,8 +28,13 @@ export class ModelsPanel {
   }
 
   async probe() {
-    const r = await call('admin/plugins');
-    this.admin = r.ok && this.tokenAllowsAdmin();
+    // GET /api/v1/me says whether the server would take this client's admin
+    // calls; asking it (rather than trying an admin call) keeps a read-only
+    // page free of refused requests.
+    const me = await call('api/v1/me');
+    this.admin = me.ok && me.body.admin === true && this.tokenAllowsAdmin();
+    const r = this.admin ? await call('admin/plugins') : { ok: false };
+    this.admin = this.admin && r.ok;
     const role = $('#role');
     role.textContent = this.admin ? 'admin' : 'read-only';
     role.className = 'badge' + (this.admin ? ' admin' : '');

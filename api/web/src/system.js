@@ -111,5 +111,4 @@ function summary(s) {
     `<span>ingest <b>${fmt(s.rates.ingest_per_s)}/s</b></span><span>last tick <b>${s.last_tick_ms.toFixed(1)} ms</b></span>` +
     `<span>pairs scored <b>${fmt(s.rates.pairs_scored_per_s)}/s</b></span><span>stream clients <b>${s.stream_clients}</b></span>` +
     `<span>uptime <b>${upS}</b></span><span>grid <b>${s.grid.cells} cells</b></span>`;
-  document.getElementById('counts').textContent = `${s.vehicles.toLocaleString()} vehicles · ${s.open_risks} open risks`;
 }
