@@ -46,10 +46,16 @@ var routePolicy = []struct {
 	{fiber.MethodGet, "/healthz", open},
 	{fiber.MethodGet, "/readyz", open},
 	{fiber.MethodGet, "/openapi.json", open},
+	// The dashboard's page and files hold no data (a browser cannot send a
+	// token when it opens a page); /api/v1/me answers what a token allows.
+	{fiber.MethodGet, "/", open},
+	{fiber.MethodGet, "/ui/:file", open},
+	{fiber.MethodGet, "/api/v1/me", open},
 	{fiber.MethodGet, "/metrics", security.RoleRead}, // open with Options.PublicMetrics
 
 	{fiber.MethodPost, "/api/v1/locations", security.RoleIngest},
 	{fiber.MethodGet, "/api/v1/vehicles", security.RoleRead},
+	{fiber.MethodGet, "/api/v1/map", security.RoleRead},
 	{fiber.MethodGet, "/api/v1/vehicles/:id", security.RoleRead},
 	{fiber.MethodGet, "/api/v1/risks", security.RoleRead},
 	{fiber.MethodGet, "/api/v1/risks/history", security.RoleRead},

@@ -145,6 +145,8 @@ func expectedRole(method, path string) (string, bool) {
 	switch {
 	case path == "/healthz" || path == "/readyz" || path == "/openapi.json":
 		return "open", true
+	case method == "GET" && (path == "/" || path == "/ui/:file" || path == "/api/v1/me"):
+		return "open", true // the dashboard's page and files, and what a token allows
 	case method == "POST" && path == "/api/v1/locations":
 		return "ingest", true
 	case method == "GET" && (strings.HasPrefix(path, "/api/v1/") || path == "/system/status" || path == "/system/version" || path == "/metrics"):

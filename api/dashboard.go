@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/collision-detection-platform/distributed-platform/api/web"
+	"github.com/collision-detection-platform/distributed-platform/host/security"
 )
 
 // dashboardCSP lets the page load only what cdp serves: no CDN, no tile
@@ -34,20 +35,44 @@ func (s *Server) dashboardRoutes() error {
 }
 
 // getMe tells a client what the server lets it do, so that the dashboard
-// shows the admin controls only to those whose admin calls would be taken
-// (the server checks every admin call anyway).
+// asks for a token when one is needed and shows the admin controls only to
+// those whose admin calls would be taken (the server checks every call
+// anyway). It is open: it answers, rather than refuses, a client without a
+// valid token.
 //
 //	GET /api/v1/me
 //
-// 200 {"admin": true} or {"admin": false, "reason": "..."}.
+// 200 {"auth": bool, "read": bool, "admin": bool, "subject": "...",
+// "roles": "read+admin", "reason": "why not admin"}. auth: the server
+// needs a bearer token; read: this client may read (vehicles, risks,
+// status); admin: its admin calls pass both the token's role and
+// api.admin.enabled / api.admin.allow.
 func (s *Server) getMe(c *fiber.Ctx) error {
 	out := struct {
-		Admin  bool   `json:"admin"`
-		Reason string `json:"reason,omitempty"`
-	}{Admin: true}
-	if p := s.admin(c); p != nil {
-		out.Admin, out.Reason = false, p.Message
+		Auth    bool   `json:"auth"`
+		Read    bool   `json:"read"`
+		Admin   bool   `json:"admin"`
+		Subject string `json:"subject,omitempty"`
+		Roles   string `json:"roles,omitempty"`
+		Reason  string `json:"reason,omitempty"`
+	}{Auth: s.opts.Auth != nil, Read: true}
+	if s.opts.Auth != nil {
+		p, err := s.opts.Auth.Authenticate(c.Get(fiber.HeaderAuthorization))
+		if err != nil {
+			out.Read, out.Reason = false, "token: "+err.Error()
+			return c.JSON(out)
+		}
+		out.Subject, out.Roles, out.Read = p.Subject, p.Roles.String(), p.Can(security.RoleRead)
+		if !p.Can(security.RoleAdmin) {
+			out.Reason = "the token's roles (" + out.Roles + ") do not include admin"
+			return c.JSON(out)
+		}
 	}
+	if p := s.admin(c); p != nil {
+		out.Reason = p.Message
+		return c.JSON(out)
+	}
+	out.Admin = true
 	return c.JSON(out)
 }
 

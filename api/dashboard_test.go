@@ -82,3 +82,43 @@ func TestMeTellsAdmin(t *testing.T) {
 		})
 	}
 }
+
+// With authentication on, GET /api/v1/me (open) tells each token what it
+// may do; the admin routes agree.
+func TestMeWithTokens(t *testing.T) {
+	h, _, _ := newAuthHarness(t, authConfig(t), nil)
+	type me struct {
+		Auth, Read, Admin bool
+		Subject, Roles    string
+		Reason            string
+	}
+	for _, c := range []struct {
+		name        string
+		hdr         []string
+		read, admin bool
+	}{
+		{"no token", nil, false, false},
+		{"bad token", bearer("not.a.token"), false, false},
+		{"read", bearer(signRSA(t, claims("ann", "read"))), true, false},
+		{"ingest", bearer(signRSA(t, claims("ivan", "ingest"))), false, false},
+		{"admin", bearer(signRSA(t, claims("ada", "admin"))), true, true},
+	} {
+		var m me
+		a := h.do("GET", "/api/v1/me", "", nil, c.hdr...)
+		if a.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", c.name, a.status, a.body)
+		}
+		a.json(t, &m)
+		if !m.Auth || m.Read != c.read || m.Admin != c.admin || (!m.Admin && m.Reason == "") {
+			t.Errorf("%s: %+v, want auth, read %v, admin %v (a reason when not)", c.name, m, c.read, c.admin)
+		}
+		st, _ := h.statusOf("POST", "/admin/plugins/rollback", c.hdr...)
+		if refused := st == http.StatusUnauthorized || st == http.StatusForbidden; refused == c.admin {
+			t.Errorf("%s: POST /admin/plugins/rollback answered %d while /api/v1/me says admin %v", c.name, st, c.admin)
+		}
+		st, _ = h.statusOf("GET", "/api/v1/map?bbox=0,0,1,1", c.hdr...)
+		if (st == http.StatusOK) != c.read {
+			t.Errorf("%s: GET /api/v1/map answered %d while /api/v1/me says read %v", c.name, st, c.read)
+		}
+	}
+}

@@ -12,34 +12,6 @@ export function setToken(t) {
   if (t) sessionStorage.setItem(TOKEN_KEY, t); else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-// tokenClaims decodes a JWT's payload (not verified: the server verifies;
-// the page only decides what to show). null when there is no readable token.
-export function tokenClaims() {
-  const t = token();
-  const parts = t.split('.');
-  if (parts.length !== 3) return null;
-  try {
-    const b64 = parts[1].replace(/-/g, '+').replace(/_/g, '/');
-    return JSON.parse(atob(b64 + '==='.slice((b64.length + 3) % 4)));
-  } catch { return null; }
-}
-
-// tokenAllowsAdmin: false when the token's claims name roles and admin is
-// not among them; true when there is no token or it names no roles (then
-// the server's answer decides).
-export function tokenAllowsAdmin() {
-  const c = tokenClaims();
-  if (!c) return true;
-  const roles = [];
-  for (const k of ['role', 'roles', 'scope', 'scopes', 'cdp_role', 'cdp_roles']) {
-    const v = c[k];
-    if (Array.isArray(v)) roles.push(...v.map(String));
-    else if (typeof v === 'string') roles.push(...v.split(/[\s,]+/));
-  }
-  if (roles.length === 0) return true;
-  return roles.some((r) => /(^|[:.])admin$/i.test(r));
-}
-
 function headers(extra) {
   const h = Object.assign({}, extra || {});
   const t = token();

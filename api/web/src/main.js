@@ -5,7 +5,7 @@
 import './style.css';
 import 'uplot/dist/uPlot.min.css';
 import { MapView, altStops, riskColor, fmtDist } from './map.js';
-import { call, stream, token, setToken, tokenAllowsAdmin } from './api.js';
+import { call, stream, token, setToken } from './api.js';
 import { SystemPanel } from './system.js';
 import { ModelsPanel } from './models.js';
 
@@ -346,11 +346,12 @@ $('#token-btn').onclick = () => { $('#token-input').value = token(); $('#token-d
 $('#token-dialog').addEventListener('close', () => {
   if ($('#token-dialog').returnValue !== 'save') return;
   setToken($('#token-input').value);
-  models.probe();
+  // Every panel starts again with the new token.
+  location.reload();
 });
 
 const system = new SystemPanel(state);
-const models = new ModelsPanel(tokenAllowsAdmin);
+const models = new ModelsPanel();
 
 // A test and debugging surface: what the page shows, in numbers.
 window.cdp = {
@@ -375,7 +376,24 @@ window.cdp = {
 
 fetch('ui/world-50m.json').then((r) => r.json()).then((topo) => map.setWorld(topo))
   .catch((e) => console.warn('cdp: world map:', e));
-follow();
-system.start();
-models.probe();
-fitTraffic().finally(() => scheduleFetch(0));
+
+// Start once the server says this client may read: with authentication on
+// and no valid token, ask for one instead of polling into refusals.
+(async function start() {
+  const me = await call('api/v1/me');
+  if (me.ok && !me.body.read) {
+    const c = $('#conn');
+    c.textContent = 'token needed';
+    c.className = 'badge down';
+    $('#role').textContent = 'no access';
+    $('#role').title = me.body.reason || '';
+    $('#map-status').textContent = `this server needs a bearer token with the read role (${me.body.reason || ''})`;
+    $('#token-input').value = token();
+    $('#token-dialog').showModal();
+    return;
+  }
+  follow();
+  system.start();
+  models.probe();
+  fitTraffic().finally(() => scheduleFetch(0));
+})();

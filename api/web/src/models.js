@@ -11,8 +11,7 @@ const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&
 const modelName = (m) => (m && m.name ? `${m.name} ${m.version || ''}`.trim() : '–');
 
 export class ModelsPanel {
-  constructor(tokenAllowsAdmin) {
-    this.tokenAllowsAdmin = tokenAllowsAdmin;
+  constructor() {
     this.admin = false;
     this.plugins = [];
     this.latestModel = null;
@@ -32,12 +31,16 @@ export class ModelsPanel {
     // calls; asking it (rather than trying an admin call) keeps a read-only
     // page free of refused requests.
     const me = await call('api/v1/me');
-    this.admin = me.ok && me.body.admin === true && this.tokenAllowsAdmin();
+    this.me = me.ok ? me.body : null;
+    this.admin = !!(this.me && this.me.admin);
     const r = this.admin ? await call('admin/plugins') : { ok: false };
     this.admin = this.admin && r.ok;
     const role = $('#role');
-    role.textContent = this.admin ? 'admin' : 'read-only';
+    const who = this.me && this.me.subject ? this.me.subject + ': ' : '';
+    role.textContent = who + (this.admin ? 'admin' : this.me && !this.me.read ? 'no access' : 'read-only');
+    role.title = this.me && this.me.reason ? this.me.reason : '';
     role.className = 'badge' + (this.admin ? ' admin' : '');
+    $('#models-readonly').textContent = 'No plugin management here: ' + (this.me && this.me.reason ? this.me.reason : 'the server refuses it') + '.';
     $('#models-admin').hidden = !this.admin;
     $('#models-readonly').hidden = this.admin;
     if (this.admin) this.plugins = r.body.plugins || [];
