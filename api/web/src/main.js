@@ -39,6 +39,17 @@ function fetchSoon() {
   if (inFlight) { again = true; return; }
   scheduleFetch(Math.max(0, 150 - (performance.now() - fetchStarted)));
 }
+let pairFetches = 0;
+async function fetchPair(a, b) {
+  if (pairFetches >= 4) { fetchSoon(); return; } // a burst: the next map answer has them
+  pairFetches++;
+  try {
+    const rs = await Promise.all([a, b].map((id) => call(`api/v1/vehicles/${encodeURIComponent(id)}`)));
+    map.addExtra(rs.filter((r) => r.ok).map((r) => r.body));
+  } finally {
+    pairFetches--;
+  }
+}
 async function fetchView() {
   if (inFlight) { again = true; return; }
   inFlight = true;
@@ -285,7 +296,9 @@ function onEvent(type, data) {
       for (const r of d.risks || []) state.risks.set(r.id, r);
       break;
     case 'opened':
-      if (!map.byId.has(d.vehicle_a) || !map.byId.has(d.vehicle_b)) fetchSoon();
+      // A new risk between vehicles the map has not seen yet: fetch the two
+      // at once so that its line is drawn now, not at the next map answer.
+      if (!map.byId.has(d.vehicle_a) || !map.byId.has(d.vehicle_b)) fetchPair(d.vehicle_a, d.vehicle_b);
       // fall through
     case 'updated':
       state.risks.set(d.risk_id, {

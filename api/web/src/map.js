@@ -70,6 +70,7 @@ export class MapView {
     this.data = { mode: 'vehicles', vehicles: [], total: 0, density: null, risky: [], horizon_s: 30 };
     this.byId = new Map();
     this.listed = new Set();
+    this.extra = new Map(); // vehicles fetched one by one since the last map answer
     this.risks = [];
     this.hover = null;
     this.selected = null; // {kind:'vehicle', id} or {kind:'risk', risk}
@@ -241,10 +242,18 @@ export class MapView {
     this.data = d;
     this.byId.clear();
     this.listed = new Set();
+    this.extra = new Map();
     for (const v of d.vehicles) { this.byId.set(v.id, v); this.listed.add(v.id); }
     for (const v of d.risky || []) this.byId.set(v.id, v);
     for (const v of this.pair.values()) if (!this.byId.has(v.id)) this.byId.set(v.id, v);
     this.recordTrails();
+    this.dirty = true;
+  }
+
+  // addExtra adds vehicles fetched one by one (the pair of a risk that just
+  // opened) until the next map answer, which lists them if they are in view.
+  addExtra(vs) {
+    for (const v of vs) if (!this.byId.has(v.id)) { this.byId.set(v.id, v); this.extra.set(v.id, v); }
     this.dirty = true;
   }
 
@@ -358,6 +367,7 @@ export class MapView {
     for (const v of d.vehicles) { this.drawVehicle(ctx, v, 1); if (inBox(v)) drawn++; }
     for (const v of d.risky || []) this.drawVehicle(ctx, v, 1.3);
     for (const v of this.pair.values()) if (!this.listed.has(v.id)) this.drawVehicle(ctx, v, 1.3);
+    for (const v of this.extra.values()) if (!this.listed.has(v.id) && !this.pair.has(v.id)) this.drawVehicle(ctx, v, 1.3);
     this.drawn = drawn;
     this.drawnBBox = d.bbox;
     this.drawTrails(ctx);
