@@ -817,6 +817,10 @@ func (m *Manager) Activate(ctx context.Context, id string, a Actor) ([]Activatio
 	}
 	now := m.cfg.Now()
 	k := kindOf(r.Kind)
+	// The switch is written to the registry first and takes effect only
+	// then: a registry that cannot be written (disk full, read-only) leaves
+	// the engine, the registry and the history as they were.
+	cp := m.checkpoint()
 	var acts []Activation
 	for _, kind := range []string{KindScorer, KindPredictor} {
 		if kind == KindScorer && k&abi.KindScorer == 0 || kind == KindPredictor && k&abi.KindPredictor == 0 {
@@ -825,7 +829,7 @@ func (m *Manager) Activate(ctx context.Context, id string, a Actor) ([]Activatio
 		sl := m.slot(kind)
 		if sl.Active == r.ID && sl.Probation {
 			m.endProbation(kind)
-			acts = append(acts, m.recordActivation(kind, "", r.ID, "activate: trial ended by request", a, now))
+			acts = append(acts, m.appendActivation(kind, "", r.ID, "activate: trial ended by request", a, now))
 			continue
 		}
 		if sl.Active == r.ID {
@@ -838,7 +842,7 @@ func (m *Manager) Activate(ctx context.Context, id string, a Actor) ([]Activatio
 			sl.Previous = slices.Delete(sl.Previous, 0, n-maxPrevious)
 		}
 		sl.Active = r.ID
-		acts = append(acts, m.recordActivation(kind, from, r.ID, "activate", a, now))
+		acts = append(acts, m.appendActivation(kind, from, r.ID, "activate", a, now))
 		if old := m.byID[from]; old != nil && !m.isActive(from) && old.State == StateActive {
 			m.transition(old, StateRetired, "replaced by "+r.ID[:12], a, now)
 		}
@@ -852,12 +856,18 @@ func (m *Manager) Activate(ctx context.Context, id string, a Actor) ([]Activatio
 	if r.State != StateActive {
 		m.transition(r, StateActive, "activated", a, now)
 	}
+	if err := m.persist(); err != nil {
+		m.rewind(cp)
+		m.scheduleUnused(now)
+		return nil, fmt.Errorf("models: activate %s: nothing changed: %w", r.ID[:12], err)
+	}
+	m.announce(acts...)
 	t.p.Reset()
 	t.arm(now)
 	m.apply()
 	m.scheduleUnused(now)
 	m.log.Info("models: plugin activated", "id", r.ID, "name", r.Name, "version", r.Version, "remote", a.RemoteAddr)
-	return acts, m.persist()
+	return acts, nil
 }
 
 // Rollback makes the previously active model of kind active again (the
@@ -1007,6 +1017,14 @@ func (m *Manager) baseRef(kind string) Ref {
 }
 
 func (m *Manager) recordActivation(kind, from, to, reason string, a Actor, now time.Time) Activation {
+	act := m.appendActivation(kind, from, to, reason, a, now)
+	m.announce(act)
+	return act
+}
+
+// appendActivation adds a switch to the history without announcing it.
+// m.mu is held.
+func (m *Manager) appendActivation(kind, from, to, reason string, a Actor, now time.Time) Activation {
 	act := Activation{Time: now, Kind: kind, From: m.ref(from), To: m.ref(to), Reason: reason, Actor: a}
 	if from == "" {
 		act.From = m.baseRef(kind)
@@ -1018,11 +1036,58 @@ func (m *Manager) recordActivation(kind, from, to, reason string, a Actor, now t
 	if n := len(m.reg.Activations); n > maxActivations {
 		m.reg.Activations = slices.Delete(m.reg.Activations, 0, n-maxActivations)
 	}
-	m.activations.Add(1)
-	if m.cfg.OnEvent != nil {
-		m.cfg.OnEvent("model_activated", map[string]any{"kind": kind, "from": act.From, "to": act.To, "reason": reason, "by": a.By})
-	}
 	return act
+}
+
+// announce counts switches and reports them (system events).
+func (m *Manager) announce(acts ...Activation) {
+	for _, act := range acts {
+		m.activations.Add(1)
+		if m.cfg.OnEvent != nil {
+			m.cfg.OnEvent("model_activated", map[string]any{"kind": act.Kind, "from": act.From, "to": act.To, "reason": act.Reason, "by": act.Actor.By})
+		}
+	}
+}
+
+// checkpoint is the registry state that a failed persist restores.
+type checkpoint struct {
+	slots       map[string]slot
+	activations []Activation
+	records     map[string]Record
+	shadow      *shadowObserver
+}
+
+// checkpoint copies the registry state that Activate changes. m.mu is held.
+func (m *Manager) checkpoint() checkpoint {
+	cp := checkpoint{slots: map[string]slot{}, activations: slices.Clone(m.reg.Activations),
+		records: make(map[string]Record, len(m.byID)), shadow: m.shadow}
+	for k, sl := range m.reg.Slots {
+		c := *sl
+		c.Previous = slices.Clone(sl.Previous)
+		cp.slots[k] = c
+	}
+	for id, r := range m.byID {
+		c := *r
+		c.Transitions = slices.Clone(r.Transitions)
+		cp.records[id] = c
+	}
+	return cp
+}
+
+// rewind puts back the state of cp. m.mu is held.
+func (m *Manager) rewind(cp checkpoint) {
+	m.reg.Slots = make(map[string]*slot, len(cp.slots))
+	for k, sl := range cp.slots {
+		c := sl
+		m.reg.Slots[k] = &c
+	}
+	m.reg.Activations = cp.activations
+	for id, r := range cp.records {
+		if p := m.byID[id]; p != nil {
+			*p = r
+		}
+	}
+	m.shadow = cp.shadow
 }
 
 // lastGood returns the newest plugin of kind's stack that is usable as a
