@@ -118,7 +118,7 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 	late := false // a record refused by Normalize sorts after the decoder's errors
 	for i := range recs {
 		r := &recs[i]
-		ups = append(ups, engine.Update{ID: r.ID})
+		ups = append(ups, engine.Update{ID: r.ID, Group: r.Group})
 		from = append(from, i)
 		if err := ingest.Normalize(r, frame, classes, &ups[len(ups)-1].V); err != nil {
 			ups, from = ups[:len(ups)-1], from[:len(from)-1]

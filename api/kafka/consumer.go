@@ -293,7 +293,10 @@ func (c *Consumer) handle(ctx context.Context, fs kgo.Fetches) {
 				if len(offs) == 0 {
 					offs = append(offs, 0)
 				}
+				// The arena holds each record's id, then its group.
 				ids = append(ids, rec.ID...)
+				offs = append(offs, len(ids))
+				ids = append(ids, rec.Group...)
 				offs = append(offs, len(ids))
 			}
 			for i := range errs {
@@ -309,7 +312,7 @@ func (c *Consumer) handle(ctx context.Context, fs kgo.Fetches) {
 		c.lagMu.Unlock()
 	})
 	for i := range ups {
-		ups[i].ID = ids[offs[i]:offs[i+1]]
+		ups[i].ID, ups[i].Group = ids[offs[2*i]:offs[2*i+1]], ids[offs[2*i+1]:offs[2*i+2]]
 	}
 	c.ups, c.ids, c.offs = ups, ids, offs
 	c.st.rejected.Add(rejected)

@@ -51,6 +51,9 @@ func (e *Engine) Forget(ids []string) int {
 
 // release frees a vehicle's slot (its open risks are already resolved).
 func (e *Engine) release(slot uint32) {
+	if e.groupOf(slot) != 0 {
+		e.leaveGroup(slot)
+	}
 	e.grid.Delete(slot)
 	e.ids.remove(e.names, e.names[slot], slot)
 	e.names[slot] = ""

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -302,5 +303,102 @@ func TestDenseSpotBounded(t *testing.T) {
 	}
 	if m := e.Memory(); m.Risks > 2*1024*int(unsafe.Sizeof(openRisk{}))+1000*64 {
 		t.Fatalf("tracker holds %d bytes for 1000 risks", m.Risks)
+	}
+}
+
+// TestGroupsMatchOracle: hotspot traffic where a third of the vehicles fly in
+// one of three groups, some changing group or leaving it between ticks; each
+// tick is checked against the brute-force oracle: every pair across groups
+// (or with a vehicle of no group) whose swept boxes overlap is scored once,
+// no pair inside a group is scored or open.
+func TestGroupsMatchOracle(t *testing.T) {
+	for seed := 1; seed <= 3; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			cfg := Default()
+			cfg.Workers = 2
+			cfg.BatchSize = 17
+			c := newChecker(t, cfg)
+			w := newTraffic("hotspot", 300, uint64(seed), 3000)
+			groups := [][]byte{[]byte("show-a"), []byte("show-b"), []byte("convoy")}
+			groupOf := func(i, k int) []byte {
+				if (i+k/4)%3 != 0 { // every fourth tick a third of them move on
+					return nil
+				}
+				return groups[(i+k)%len(groups)]
+			}
+			ups := make([]Update, 0, len(w.v))
+			for k := 0; k < 8; k++ {
+				ups = ups[:0]
+				for i := range w.v {
+					if k == 0 || w.rng.IntN(3) > 0 {
+						w.step(i, 0.5+w.rng.Float64())
+						u := w.update(i)
+						u.Group = groupOf(i, k)
+						ups = append(ups, u)
+					}
+				}
+				c.tick(ups)
+			}
+			if c.pairsOK == 0 || c.e.ggrid.Len() == 0 {
+				t.Fatalf("pairs checked %d, groups in the grid %d: the traffic does not exercise groups", c.pairsOK, c.e.ggrid.Len())
+			}
+		})
+	}
+}
+
+// TestGroupLifecycle: pairs inside a group open no risk while an intruder's
+// pairs with the members do; a member that leaves the group is a risk to the
+// others again; two vehicles with an open risk that join one group resolve
+// it with reason "grouped"; groups survive export and import.
+func TestGroupLifecycle(t *testing.T) {
+	e, log := newTestEngine(t, Default(), builtinModels())
+	t0 := 1_700_000_000.0
+	var ups []Update
+	for i := range 10 {
+		ups = append(ups, Update{ID: []byte(fmt.Sprintf("m%d", i)), V: drone(float64(2*i), 0, t0), Group: []byte("show")})
+	}
+	ups = append(ups, Update{ID: []byte("intruder"), V: drone(8, 0, t0)})
+	submit(t, e, ups...)
+	for _, ev := range log.evs {
+		if ev.VehicleA != "intruder" && ev.VehicleB != "intruder" {
+			t.Fatalf("a risk inside the group: %+v", ev)
+		}
+	}
+	if n := log.count(EventOpened); n != 10 {
+		t.Fatalf("%d risks opened, want the intruder's 10", n)
+	}
+	if g, ok := e.GroupOf("m3"); !ok || g != "show" {
+		t.Fatalf("GroupOf(m3) = %q, %v", g, ok)
+	}
+	// m0 leaves the show: it is a risk to the nine others.
+	n := len(log.evs)
+	submit(t, e, Update{ID: []byte("m0"), V: drone(0, 0, t0+1)})
+	if got := len(log.evs) - n; got != 9 {
+		t.Fatalf("m0 left the group: %d events, want 9 openings: %+v", got, log.evs[n:])
+	}
+	// The intruder joins the show: its 10 risks... 9 with members resolve as
+	// grouped, the one with m0 stays.
+	n = len(log.evs)
+	submit(t, e, Update{ID: []byte("intruder"), V: drone(8, 0, t0+1), Group: []byte("show")})
+	grouped := 0
+	for _, ev := range log.evs[n:] {
+		if ev.Type == EventResolved && ev.Reason == ReasonGrouped {
+			grouped++
+		}
+	}
+	if grouped != 9 || len(e.Risks()) != 10 {
+		t.Fatalf("intruder joined: %d resolved as grouped (want 9), %d open (want 10: m0's)", grouped, len(e.Risks()))
+	}
+	var buf bytes.Buffer
+	if err := e.Export(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f, flog := newTestEngine(t, Default(), builtinModels())
+	if err := f.Import(&buf); err != nil {
+		t.Fatal(err)
+	}
+	submit(t, f, Update{ID: []byte("m5"), V: drone(10, 0, t0+2), Group: []byte("show")})
+	if g, _ := f.GroupOf("intruder"); g != "show" || flog.count(EventOpened) != 0 {
+		t.Fatalf("after import: intruder in %q, events %+v", g, flog.evs)
 	}
 }

@@ -31,6 +31,10 @@ import (
 type Update struct {
 	ID []byte
 	V  abi.Vehicle
+	// Group names the vehicle's group (empty: none), and may alias a
+	// caller's buffer too. Pairs inside one group are not risks; a vehicle
+	// whose update names another group, or none, moves there.
+	Group []byte
 }
 
 // Models is the set of models a tick uses. The engine reads it once per tick,
@@ -98,10 +102,20 @@ type Engine struct {
 	// riskHead is the first open risk of each slot (a tracker record ref, 0
 	// for none): most slots have none, which skips the tracker.
 	riskHead []uint32
-	free     []uint32
-	grid     *grid.Grid
-	tick     uint32
-	clock    float64 // newest state time applied (data clock)
+	// group is each slot's group index + 1 (0: none) and gpos its place in
+	// the group's member list; both nil until a first group appears, so
+	// that traffic without groups pays nothing for them (see groups.go).
+	group, gpos []uint32
+	groups      []vgroup
+	groupIdx    map[string]uint32
+	freeGroups  []uint32
+	gdirty      []uint32   // groups whose union box is recomputed after predict
+	joined      []uint32   // slots with open risks that joined a group this tick
+	ggrid       *grid.Grid // the union box of each group, by group index
+	free        []uint32
+	grid        *grid.Grid
+	tick        uint32
+	clock       float64 // newest state time applied (data clock)
 	// clockFloor (float64 bits) is the cluster's data clock (AdvanceClock):
 	// the next tick's clock is at least it once its updates are applied.
 	clockFloor atomic.Uint64
@@ -145,6 +159,7 @@ type Engine struct {
 
 type pendingUpdate struct {
 	idOff, idLen uint32
+	gLen         uint32 // the group name follows the id in the arena
 	v            abi.Vehicle
 }
 
@@ -160,6 +175,7 @@ type scored struct {
 // worker is one unit of parallel work in a tick, with its own buffers.
 type worker struct {
 	cands   []uint32
+	gcands  []uint32     // groups a query's box overlaps
 	pairs   []abi.Pair   // found, not yet scored: at most a batch plus one query's
 	porder  []uint32     // dirty index of the query that found each pair
 	results []abi.Result // one batch
@@ -202,12 +218,18 @@ func New(cfg Config, m Models) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	gg, err := grid.New(cfg.Grid)
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{
 		cfg:    cfg,
 		params: abi.Params{Horizon: cfg.Horizon, MinRisk: cfg.MinRisk},
 		grow:   cfg.MaxDistance / 2,
 		grid:   g,
+		ggrid:  gg,
 	}
+	e.groupIdx = make(map[string]uint32)
 	e.kick = make(chan struct{}, 1)
 	e.q.max = cfg.MaxPending
 	e.q.space = make(chan struct{})
@@ -349,8 +371,9 @@ func (e *Engine) enqueue(ups []Update, verdicts []Verdict, n int) error {
 			continue
 		}
 		u := &ups[i]
-		q.ups = append(q.ups, pendingUpdate{idOff: uint32(len(q.ids)), idLen: uint32(len(u.ID)), v: u.V})
+		q.ups = append(q.ups, pendingUpdate{idOff: uint32(len(q.ids)), idLen: uint32(len(u.ID)), gLen: uint32(len(u.Group)), v: u.V})
 		q.ids = append(q.ids, u.ID...)
+		q.ids = append(q.ids, u.Group...)
 	}
 	q.mu.Unlock()
 	e.stats.accepted.Add(uint64(n))
@@ -486,6 +509,11 @@ func (e *Engine) Tick() TickStats {
 		}
 		u.v.Key = uint64(slot)
 		e.veh[slot] = u.v
+		if u.gLen != 0 || e.group != nil {
+			if e.setGroup(slot, ids[u.idOff+u.idLen:u.idOff+u.idLen+u.gLen]) && u.gLen != 0 && e.riskHead[slot] != 0 {
+				e.joined = append(e.joined, slot)
+			}
+		}
 		if u.v.T > e.clock {
 			e.clock = u.v.T
 			e.clockAdvanced = true
@@ -519,6 +547,10 @@ func (e *Engine) Tick() TickStats {
 
 	var evs []Event
 	evs = e.evBuf[:0]
+	for _, slot := range e.joined {
+		evs = e.tr.resolveGrouped(e, slot, evs)
+	}
+	e.joined = e.joined[:0]
 	// Expire vehicles not heard for VehicleTTL (checked once per second of clock).
 	now := e.now()
 	if now-e.swept >= 1 {
@@ -547,6 +579,7 @@ func (e *Engine) Tick() TickStats {
 	if e.grid.Adjust() {
 		ts.Resized = true
 	}
+	e.ggrid.Adjust()
 	e.publishStats()
 	e.mu.Unlock()
 	ts.Adjust = time.Since(t1)
@@ -656,6 +689,10 @@ func (e *Engine) reserve(n int) {
 	e.names = growExact(e.names, n)
 	e.stamp = growExact(e.stamp, n)
 	e.riskHead = growExact(e.riskHead, n)
+	if e.group != nil {
+		e.group = growExact(e.group, n)[:n]
+		e.gpos = growExact(e.gpos, n)[:n]
+	}
 }
 
 func growExact[T any](s []T, n int) []T {
@@ -726,6 +763,14 @@ func (e *Engine) predictAndPlace(m *Models, ts *TickStats) {
 	e.curModels = m
 	e.dboxes = growBox(e.dboxes, len(e.dirty))
 	e.parallel(phasePredict)
+	if e.group != nil {
+		for _, slot := range e.dirty {
+			if g := e.group[slot]; g != 0 {
+				e.markGroup(g - 1)
+			}
+		}
+	}
+	e.placeGroups()
 	for w := range e.workers {
 		if err := e.workers[w].err; err != nil {
 			ts.PredictErrors++
@@ -755,7 +800,11 @@ func (e *Engine) predictWorker(w int) {
 		for i, slot := range e.dirty[lo:hi] {
 			b := e.sweptBox(&wk.vbuf[i], wk.bbuf[i])
 			e.dboxes[lo+i] = b
-			e.grid.Set(slot, grid.Box(b))
+			if g := e.groupOf(slot); g != 0 {
+				e.groups[g-1].boxes[e.gpos[slot]] = b
+			} else {
+				e.grid.Set(slot, grid.Box(b))
+			}
 		}
 	}
 }
@@ -865,6 +914,7 @@ func (e *Engine) queryWorker(w int) {
 			}
 			before := len(wk.pairs)
 			wk.cands = e.grid.QueryAppend(wk.cands[:0], grid.Box(e.dboxes[lo+di]), s)
+			e.appendGroupCands(wk, e.dboxes[lo+di], e.groupOf(s))
 			// A vehicle carried over unchanged from the last tick skips the
 			// lower partners that tick queried: they reported the pair then.
 			carried := lo+di >= e.carriedFrom
@@ -876,7 +926,7 @@ func (e *Engine) queryWorker(w int) {
 				wk.ncands++
 			}
 			if e.riskHead[s] != 0 {
-				wk.pairs = e.tr.appendOpenPairs(e, s, carried, wk.cands, wk.pairs)
+				wk.pairs = e.tr.appendOpenPairs(e, s, e.dboxes[lo+di], carried, wk.pairs)
 			}
 			for range len(wk.pairs) - before {
 				wk.porder = append(wk.porder, uint32(lo+di))

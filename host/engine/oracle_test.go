@@ -102,6 +102,16 @@ func (c *checker) tick(ups []Update) {
 			}
 			k := pairKey(uint32(i), uint32(j))
 			got, ok := c.scored[k]
+			if e.sameGroup(uint32(i), uint32(j)) {
+				// Pairs inside one group are not risks and are never found.
+				if ok {
+					t.Fatalf("tick %d: %s/%s of one group scored", e.tick, e.names[i], e.names[j])
+				}
+				if e.tr.open[k] != 0 {
+					t.Fatalf("tick %d: %s/%s of one group have an open risk", e.tick, e.names[i], e.names[j])
+				}
+				continue
+			}
 			overlap := boxes[i].Overlaps(boxes[j])
 			if overlap && !ok {
 				t.Fatalf("tick %d: pair %s/%s has overlapping swept boxes but was not scored",

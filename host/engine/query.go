@@ -25,8 +25,21 @@ func (e *Engine) Vehicle(id string) (VehicleState, bool) {
 	return VehicleState{ID: id, State: e.veh[slot], Box: e.boxOf(slot)}, true
 }
 
+// storedBox returns a vehicle's grown swept box as the last prediction left
+// it (false when the grid refused it as invalid).
+func (e *Engine) storedBox(slot uint32) (abi.Box, bool) {
+	if e.groupOf(slot) != 0 {
+		return e.memberBox(slot), true
+	}
+	b, ok := e.grid.Box(slot)
+	return abi.Box(b), ok
+}
+
 // boxOf returns a stored vehicle's grown swept box, as the grid holds it.
 func (e *Engine) boxOf(slot uint32) abi.Box {
+	if e.groupOf(slot) != 0 {
+		return e.memberBox(slot)
+	}
 	b, _ := e.grid.Box(slot)
 	return abi.Box(b)
 }

@@ -27,6 +27,8 @@ type Snapshot struct {
 type SnapshotState struct {
 	ID    string      `json:"id"`
 	State abi.Vehicle `json:"state"`
+	// Group is the vehicle's group (Update.Group), empty for none.
+	Group string `json:"group,omitempty"`
 }
 
 // Export writes the vehicles (with the updates accepted but not yet applied)
@@ -42,7 +44,11 @@ func (e *Engine) Snapshot() Snapshot {
 	s.Clock = e.clock
 	for slot, n := range e.names {
 		if n != "" {
-			s.Vehicles = append(s.Vehicles, SnapshotState{ID: n, State: e.veh[slot]})
+			st := SnapshotState{ID: n, State: e.veh[slot]}
+			if g := e.groupOf(uint32(slot)); g != 0 {
+				st.Group = e.groups[g-1].name
+			}
+			s.Vehicles = append(s.Vehicles, st)
 		}
 	}
 	for _, ref := range e.tr.byID {
@@ -60,11 +66,12 @@ func (e *Engine) Snapshot() Snapshot {
 		for i := range e.q.ups {
 			u := &e.q.ups[i]
 			id := string(e.q.ids[u.idOff : u.idOff+u.idLen])
+			group := string(e.q.ids[u.idOff+u.idLen : u.idOff+u.idLen+u.gLen])
 			if j, ok := idx[id]; !ok {
 				idx[id] = len(s.Vehicles)
-				s.Vehicles = append(s.Vehicles, SnapshotState{ID: id, State: u.v})
+				s.Vehicles = append(s.Vehicles, SnapshotState{ID: id, State: u.v, Group: group})
 			} else if u.v.T > s.Vehicles[j].State.T {
-				s.Vehicles[j].State = u.v
+				s.Vehicles[j].State, s.Vehicles[j].Group = u.v, group
 			}
 		}
 	}
@@ -96,6 +103,9 @@ func (e *Engine) Restore(s Snapshot) error {
 	for i, v := range s.Vehicles {
 		if v.ID == "" || len(v.ID) > 255 {
 			return fmt.Errorf("engine: import: vehicles[%d]: id must have 1 to 255 bytes", i)
+		}
+		if len(v.Group) > 255 {
+			return fmt.Errorf("engine: import: vehicles[%d] (%s): group must have at most 255 bytes", i, v.ID)
 		}
 		st := &v.State
 		for _, x := range [...]float64{st.X, st.Y, st.Z, st.VX, st.VY, st.VZ, st.AX, st.AY, st.AZ, st.Alt, st.VRate, st.T,
@@ -133,6 +143,9 @@ func (e *Engine) Restore(s Snapshot) error {
 		}
 		v.State.Key = uint64(slot)
 		e.veh[slot] = v.State
+		if v.Group != "" || e.group != nil {
+			e.setGroup(slot, []byte(v.Group))
+		}
 		e.clock = math.Max(e.clock, v.State.T)
 		e.dirty = append(e.dirty, slot)
 	}
@@ -152,7 +165,7 @@ func (e *Engine) Restore(s Snapshot) error {
 		}
 		key := pairKey(a, b)
 		id, _ := parseRiskID(r.ID)
-		if e.tr.open[key] != 0 || e.tr.byID[id] != 0 {
+		if e.tr.open[key] != 0 || e.tr.byID[id] != 0 || e.sameGroup(a, b) {
 			continue
 		}
 		if e.tr.len() >= e.cfg.MaxOpenRisks {

@@ -233,7 +233,7 @@ func (e *Engine) Memory() Memory {
 	const vsize = int(unsafe.Sizeof(abi.Vehicle{}))
 	m := Memory{
 		State: cap(e.veh)*vsize + cap(e.names)*16 + cap(e.stamp)*4 + cap(e.riskHead)*4 +
-			len(e.ids.tab)*4 + cap(e.free)*4,
+			len(e.ids.tab)*4 + cap(e.free)*4 + (cap(e.group)+cap(e.gpos))*4,
 		Grid: int(e.grid.Stats().Bytes),
 		// Map slots: key and value, one control byte, at most 7/8 full.
 		Risks: len(e.tr.pages)<<pageBits*int(unsafe.Sizeof(openRisk{})) + cap(e.tr.free)*4 +
@@ -242,6 +242,12 @@ func (e *Engine) Memory() Memory {
 	for _, n := range e.names {
 		m.State += roundAlloc(len(n))
 	}
+	// A group member's box is its group's (the grid holds the group's union).
+	for i := range e.groups {
+		g := &e.groups[i]
+		m.Grid += cap(g.members)*4 + cap(g.boxes)*int(unsafe.Sizeof(abi.Box{})) + roundAlloc(len(g.name))
+	}
+	m.Grid += int(e.ggrid.Stats().Bytes)
 	const psize = int(unsafe.Sizeof(pendingUpdate{}))
 	e.q.mu.Lock()
 	m.Queue = (cap(e.q.ups)+cap(e.applied))*psize + cap(e.q.ids) + cap(e.idArena)

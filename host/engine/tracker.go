@@ -170,19 +170,19 @@ func (t *tracker) unlink(e *Engine, ref uint32) {
 	}
 }
 
-// appendOpenPairs adds the pairs of slot s's open risks that the grid did not
-// return (the two boxes no longer overlap), so that they are scored and can
-// resolve. The lower dirty slot takes a pair, as for grid candidates.
-func (t *tracker) appendOpenPairs(e *Engine, s uint32, carried bool, cands []uint32, pairs []abi.Pair) []abi.Pair {
-next:
+// appendOpenPairs adds the pairs of slot s's open risks that the query of
+// s's box q did not return (the two boxes no longer overlap), so that they
+// are scored and can resolve. The lower dirty slot takes a pair, as for grid
+// candidates. The query returned exactly the partners whose stored box
+// overlaps q, so that test replaces a search of the candidates (a vehicle in
+// a crowd has hundreds of both).
+func (t *tracker) appendOpenPairs(e *Engine, s uint32, q abi.Box, carried bool, pairs []abi.Pair) []abi.Pair {
 	for ref := e.riskHead[s]; ref != 0; {
 		r := t.at(ref)
 		ref = r.next[r.end(s)]
 		p := r.other(s)
-		for _, c := range cands {
-			if c == p {
-				continue next
-			}
+		if b, ok := e.storedBox(p); ok && b.Overlaps(q) {
+			continue // a candidate already
 		}
 		if p < s && (e.stamp[p] == e.tick || carried && e.stamp[p] == e.tick-1) {
 			continue
@@ -342,6 +342,26 @@ func (t *tracker) resolve(e *Engine, ref uint32, reason string, evs []Event) []E
 	return evs
 }
 
+// resolveGrouped resolves the open risks of slot with members of its own
+// group (it has just joined it), in risk-id order: two vehicles that fly in
+// one group are no longer a risk to each other.
+func (t *tracker) resolveGrouped(e *Engine, slot uint32, evs []Event) []Event {
+	refs := t.low[:0]
+	for ref := e.riskHead[slot]; ref != 0; {
+		r := t.at(ref)
+		if e.sameGroup(r.a, r.b) {
+			refs = append(refs, ref)
+		}
+		ref = r.next[r.end(slot)]
+	}
+	slices.SortFunc(refs, func(x, y uint32) int { return cmpID(t.at(x).id, t.at(y).id) })
+	for _, ref := range refs {
+		evs = t.resolve(e, ref, ReasonGrouped, evs)
+	}
+	t.low = refs[:0]
+	return evs
+}
+
 // resolveVehicle resolves every open risk of slot, in risk-id order.
 func (t *tracker) resolveVehicle(e *Engine, slot uint32, reason string, evs []Event) []Event {
 	refs := t.low[:0]
@@ -401,12 +421,27 @@ func (t *tracker) track(e *Engine, in []scored, evs []Event, ts *TickStats) []Ev
 	room := t.cfg.MaxOpenRisks - t.len()
 	rejected := t.rejected[:0]
 	if len(fresh) > room {
-		// Admit the highest `room`; the others wait for the pass below.
-		slices.SortFunc(fresh, func(x, y int32) int { return byRiskDesc(in[x], in[y]) })
-		for _, i := range fresh[max(room, 0):] {
-			in[i].fresh = false // not admitted in order
+		rank := func(x, y int32) int { return byRiskDesc(in[x], in[y]) }
+		rest := fresh
+		if room > 0 {
+			// Admit the highest `room`; the others wait for the pass below.
+			slices.SortFunc(fresh, rank)
+			rest = fresh[room:]
 		}
-		rejected = append(rejected, fresh[max(room, 0):]...)
+		// Only a candidate above the lowest open risk can displace one: the
+		// rest (at the bound, most of a dense tick) are counted at once.
+		floor := t.lowestRisk()
+		for _, i := range rest {
+			in[i].fresh = false // not admitted in order
+			if in[i].res.Risk > floor {
+				rejected = append(rejected, i)
+			} else {
+				ts.Untracked++
+			}
+		}
+		if room <= 0 {
+			slices.SortFunc(rejected, rank)
+		}
 	}
 	// Room for the events of the risks that open (a dense tick opens
 	// hundreds of thousands: growing by appends was most of its time).
@@ -424,6 +459,17 @@ func (t *tracker) track(e *Engine, in []scored, evs []Event, ts *TickStats) []Ev
 	}
 	t.fresh, t.rejected = fresh, rejected // Engine.shrinkScratch empties them
 	return evs
+}
+
+// lowestRisk is the lowest current risk of the open risks (+Inf with none).
+func (t *tracker) lowestRisk() float64 {
+	low := math.Inf(1)
+	for ref := uint32(1); ref <= t.used; ref++ {
+		if r := t.at(ref); r.b != 0 && r.cur.risk < low {
+			low = r.cur.risk
+		}
+	}
+	return low
 }
 
 // displace opens the rejected candidates (highest first) that room freed

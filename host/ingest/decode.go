@@ -263,6 +263,8 @@ func (s *scanner) value(r *Record, f Field) (Reason, error) {
 			r.ID = str
 		case FieldClass:
 			r.Class = str
+		case FieldGroup:
+			r.Group = str
 		case FieldT:
 			t, ok := parseTime(str)
 			if !ok {
@@ -298,7 +300,7 @@ func (s *scanner) value(r *Record, f Field) (Reason, error) {
 				return ReasonWrongType, nil
 			}
 			r.ID = tok // numeric ids (AIS MMSI) are taken literally
-		case FieldClass:
+		case FieldClass, FieldGroup:
 			return ReasonWrongType, nil
 		default:
 			if !fast {

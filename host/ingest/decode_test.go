@@ -156,7 +156,7 @@ func TestReasons(t *testing.T) {
 		var b strings.Builder
 		b.WriteString("{")
 		first := true
-		for _, k := range []string{"id", "t", "lat", "lon", "alt", "x", "y", "z", "vx", "vy", "vz", "speed", "track", "vrate", "ax", "ay", "az", "radius", "sigma", "class"} {
+		for _, k := range []string{"id", "t", "lat", "lon", "alt", "x", "y", "z", "vx", "vy", "vz", "speed", "track", "vrate", "ax", "ay", "az", "radius", "sigma", "class", "group"} {
 			if v, ok := m[k]; ok {
 				if !first {
 					b.WriteString(",")
@@ -235,6 +235,10 @@ func TestReasons(t *testing.T) {
 		{build(kv{"sigma": "1e6"}), FieldSigma, ReasonSigmaRange},
 		{build(kv{"class": `"blimp"`}), FieldClass, ReasonUnknownClass},
 		{build(kv{"class": `"Drone"`}), FieldClass, ReasonUnknownClass},
+		{build(kv{"group": `""`}), FieldGroup, ReasonInvalidGroup},
+		{build(kv{"group": `"show\u0001"`}), FieldGroup, ReasonInvalidGroup},
+		{build(kv{"group": `"` + strings.Repeat("g", 65) + `"`}), FieldGroup, ReasonInvalidGroup},
+		{build(kv{"group": `7`}), FieldGroup, ReasonWrongType},
 	}
 	seen := map[Reason]bool{}
 	for _, c := range cases {

@@ -32,6 +32,10 @@
 //	radius          hard-body radius, m, >= 0 (default: the class's radius).
 //	sigma           1-sigma position uncertainty, m, >= 0 (default 0).
 //	class           a name of collision_detection.classes (default "default").
+//	group           the vehicle's group (a light show, a formation, a convoy, a
+//	                  moored fleet), 1-64 bytes like an id: pairs inside one
+//	                  group are not risks, the group is still checked against
+//	                  every other vehicle (default: none).
 //
 // A batch is a JSON array of records, a single record, or any sequence of
 // records and arrays separated by whitespace (NDJSON: one record per line).

@@ -30,6 +30,11 @@ type Record struct {
 	Radius float64 // "radius": hard-body radius, m (default: the class's radius)
 	Sigma  float64 // "sigma": 1-sigma position uncertainty, m (default 0)
 	Class  []byte  // "class": name in the class table (default "default")
+	// "group": the vehicle's group (a light show, a formation, a convoy, a
+	// moored fleet), 1..MaxIDLen bytes of UTF-8 like an id. Pairs inside one
+	// group are not risks; the group is still checked against every other
+	// vehicle. Absent: no group.
+	Group []byte
 
 	Fields Field // which fields were present
 	Index  int   // position of the record in its batch, from 0
@@ -61,6 +66,7 @@ const (
 	FieldRadius
 	FieldSigma
 	FieldClass
+	FieldGroup
 	fieldEnd
 )
 
@@ -77,7 +83,7 @@ const (
 
 var fieldNames = [...]string{
 	"id", "t", "lat", "lon", "alt", "x", "y", "z", "vx", "vy", "vz",
-	"speed", "track", "vrate", "ax", "ay", "az", "radius", "sigma", "class",
+	"speed", "track", "vrate", "ax", "ay", "az", "radius", "sigma", "class", "group",
 }
 
 // String returns the wire name of a single field ("lat"), "" for none, or the
@@ -155,11 +161,13 @@ func lookupField(key []byte) Field {
 		return FieldSigma
 	case "class":
 		return FieldClass
+	case "group":
+		return FieldGroup
 	}
 	return 0
 }
 
-// num returns the address of the float64 field f of r, nil for ID and Class.
+// num returns the address of the float64 field f of r, nil for ID, Class and Group.
 func (r *Record) num(f Field) *float64 {
 	switch f {
 	case FieldT:

@@ -50,6 +50,9 @@ const (
 	ReasonStale     // "stale": older than the vehicle's stored state
 	ReasonDuplicate // "duplicate": the same time as the vehicle's stored state
 	ReasonLate      // "late": older than the engine clock minus the vehicle TTL (outside its time window)
+	// ReasonInvalidGroup, "invalid_group": a group that is empty, longer than
+	// Options.MaxIDLen, not UTF-8 or holds control characters.
+	ReasonInvalidGroup
 	numReasons
 )
 
@@ -61,7 +64,7 @@ var reasonNames = [numReasons]string{
 	"velocity_missing", "velocity_partial", "velocity_mixed", "negative_speed", "track_out_of_range",
 	"speed_out_of_range", "accel_partial", "accel_out_of_range", "negative_radius",
 	"radius_out_of_range", "negative_sigma", "sigma_out_of_range", "unknown_class",
-	"stale", "duplicate", "late",
+	"stale", "duplicate", "late", "invalid_group",
 }
 
 // String returns the reason's label, e.g. "lat_out_of_range".
@@ -189,7 +192,7 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // Validate checks one record whose timestamp is judged against now (Unix
 // seconds). It returns ReasonOK, or the first problem found and the field at
-// fault. The checks run in a fixed order: id, time, non-finite numbers,
+// fault. The checks run in a fixed order: id, time, group, non-finite numbers,
 // position, velocity, acceleration, radius, sigma, class.
 func (v *Validator) Validate(r *Record, now float64) (Field, Reason) {
 	o := &v.opts
@@ -204,7 +207,10 @@ func (v *Validator) Validate(r *Record, now float64) (Field, Reason) {
 	case f&FieldT == 0:
 		return FieldT, ReasonMissingTime
 	}
-	for m := f &^ (FieldID | FieldClass); m != 0; m &= m - 1 {
+	if f&FieldGroup != 0 && (len(r.Group) > o.MaxIDLen || !validID(r.Group)) {
+		return FieldGroup, ReasonInvalidGroup
+	}
+	for m := f &^ (FieldID | FieldClass | FieldGroup); m != 0; m &= m - 1 {
 		b := m & -m
 		if p := r.num(b); p != nil && !finite(*p) {
 			return b, ReasonNonFinite
