@@ -65,6 +65,9 @@ type report struct {
 	pending map[string][]string // output of each running test, by package + test
 	skips   []skip
 	failed  bool
+	// passed and failedTests count top-level tests (not subtests, not
+	// packages), for the closing line.
+	passed, failedTests int
 }
 
 func newReport(w io.Writer) *report {
@@ -114,14 +117,23 @@ func (r *report) event(e event) {
 		r.pending[key] = append(r.pending[key], e.Output)
 	case e.Action == "fail":
 		r.failed = true
+		if e.Test != "" && !strings.Contains(e.Test, "/") {
+			r.failedTests++
+		}
 		for _, o := range r.pending[key] {
 			fmt.Fprint(r.w, o)
 		}
 		delete(r.pending, key)
+	case e.Action == "skip" && e.Test == "":
+		// A package with no test files ("?  pkg [no test files]"): nothing
+		// was skipped.
 	case e.Action == "skip":
 		r.skips = append(r.skips, skip{pkg: e.Package, test: e.Test, reason: reason(r.pending[key])})
 		delete(r.pending, key)
 	case e.Action == "pass":
+		if e.Test != "" && !strings.Contains(e.Test, "/") {
+			r.passed++
+		}
 		delete(r.pending, key)
 	}
 }
@@ -148,8 +160,16 @@ func reason(lines []string) string {
 	return strings.Join(parts, " / ")
 }
 
-// summary lists the skipped tests, by package.
+// summary lists the skipped tests, by package, then closes with a line of
+// counts: "tests: N passed, N failed, N skipped" (top-level tests).
 func (r *report) summary() {
+	topSkips := 0
+	for _, s := range r.skips {
+		if !strings.Contains(s.test, "/") {
+			topSkips++
+		}
+	}
+	defer fmt.Fprintf(r.w, "tests: %d passed, %d failed, %d skipped\n", r.passed, r.failedTests, topSkips)
 	if len(r.skips) == 0 {
 		fmt.Fprintln(r.w, "skipped: none")
 		return

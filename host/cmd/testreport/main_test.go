@@ -29,6 +29,8 @@ func TestReport(t *testing.T) {
 {"Action":"fail","Package":"p"}
 {"Action":"output","Package":"q","Output":"ok  \tq\t0.02s\n"}
 {"Action":"pass","Package":"q"}
+{"Action":"output","Package":"r","Output":"?   \tr\t[no test files]\n"}
+{"Action":"skip","Package":"r"}
 `
 	var out bytes.Buffer
 	r := newReport(&out)
@@ -36,12 +38,13 @@ func TestReport(t *testing.T) {
 	r.summary()
 	got := out.String()
 	for _, want := range []string{"c_test.go:3: got 2, want 3", "--- FAIL: TestC", "FAIL\tp\t0.01s\n", "ok  \tq\t0.02s\n",
-		"skipped: 1 tests\n  SKIP p TestB: needs clang: not on PATH\n"} {
+		"skipped: 1 tests\n  SKIP p TestB: needs clang: not on PATH\n",
+		"?   \tr\t[no test files]\n", "tests: 1 passed, 1 failed, 1 skipped\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
-	for _, quiet := range []string{"TestA", "=== RUN"} {
+	for _, quiet := range []string{"TestA", "=== RUN", "SKIP r"} {
 		if strings.Contains(got, quiet) {
 			t.Errorf("output shows %q:\n%s", quiet, got)
 		}
