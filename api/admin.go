@@ -51,8 +51,18 @@ func actor(c *fiber.Ctx) models.Actor {
 
 // modelsProblem maps a manager error onto a Problem: 404 unknown id, 400 bad
 // request or ambiguous prefix, 409 conflict, 413 module over the size limit,
-// 422 module refused (with the cause and the failed vectors as details).
+// 422 module refused (with the cause and the failed vectors as details), 507
+// disk full (500 another write failure), without local paths.
 func modelsProblem(err error) error {
+	if se, ok := models.IsStorage(err); ok {
+		// The message names no local path (StorageError omits it); the
+		// server's log has the full error.
+		status := fiber.StatusInternalServerError
+		if se.NoSpace() {
+			status = fiber.StatusInsufficientStorage
+		}
+		return problem(status, strings.TrimPrefix(se.Error(), "models: ")+"; nothing was stored (the server log has the details)")
+	}
 	if re, ok := models.IsRefused(err); ok {
 		status := fiber.StatusUnprocessableEntity
 		if re.Cause == models.RefusedTooLarge {
@@ -126,6 +136,9 @@ func (s *Server) postPlugin(c *fiber.Ctx) error {
 	u.Config = json.RawMessage(field("config"))
 	rec, created, err := mgr.Upload(c.UserContext(), u)
 	if err != nil {
+		if _, ok := models.IsStorage(err); ok {
+			s.log.Error("api: plugin upload could not be stored", "err", err, "request_id", u.Actor.RequestID)
+		}
 		return modelsProblem(err)
 	}
 	if created {

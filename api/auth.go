@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +175,9 @@ func principalOf(c *fiber.Ctx) (security.Principal, bool) {
 // token without the role) and audits every refusal and every call of an
 // admin route with its outcome, with or without authentication.
 func (s *Server) guard(c *fiber.Ctx) error {
+	if p := s.crossSite(c); p != nil {
+		return p
+	}
 	need := s.policy.need(c.Method(), c.Path())
 	if s.opts.Auth != nil && need != open {
 		if err := s.authenticate(c, need); err != nil {
@@ -200,6 +204,39 @@ func (s *Server) guard(c *fiber.Ctx) error {
 		s.audit(c, e)
 	}
 	return err
+}
+
+// crossSite refuses a state-changing request (any method but GET, HEAD and
+// OPTIONS) that a browser sent from another site: its Origin is neither
+// this server nor one of api.cors_origins, or, without an Origin,
+// Sec-Fetch-Site says cross-site. Browsers send such requests without a
+// preflight (forms, no-cors fetch), so CORS alone does not stop them; a
+// client that is not a browser sends neither header and is not affected.
+func (s *Server) crossSite(c *fiber.Ctx) *Problem {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return nil
+	}
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" {
+		if c.Get("Sec-Fetch-Site") != "cross-site" {
+			return nil
+		}
+	} else {
+		if u, err := url.Parse(origin); err == nil && u.Host != "" && strings.EqualFold(u.Host, string(c.Request().Host())) {
+			return nil // same origin
+		}
+		for _, o := range s.opts.CORSOrigins {
+			if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+				return nil
+			}
+		}
+	}
+	s.metrics.authFailure("origin")
+	s.audit(c, audit.Entry{Action: "auth", Outcome: audit.OutcomeDenied, Status: fiber.StatusForbidden, Reason: "origin",
+		Detail: map[string]string{"route": c.Method() + " " + c.Path(), "origin": strings.Clone(origin)}})
+	return problem(fiber.StatusForbidden, "cross-site request refused: origin "+strconv.Quote(origin)+" is not this server or one of api.cors_origins",
+		map[string]string{"reason": "origin"})
 }
 
 // authenticate checks the token of a request that needs role need.

@@ -469,3 +469,45 @@ func TestImportRefusedBeforeBody(t *testing.T) {
 		t.Fatalf("admin token, 2 MiB snapshot: %d %.200s", a.status, a.body)
 	}
 }
+
+// A web page on another site cannot post: a body without Content-Type (or
+// as text/plain, a form's type) is refused, and so is any state-changing
+// request whose Origin is neither this server nor in api.cors_origins.
+func TestCrossSitePostsRefused(t *testing.T) {
+	h := newHarness(t, func(o *api.Options) {
+		o.CORSOrigins = []string{"https://ops.example.com"}
+		o.AdminEnabled = true
+	}, nil)
+	body := "[" + rec("x1", nowUnix(), 0, 0, 0, 1, 1) + "]"
+	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded"} {
+		if a := h.do("POST", "/api/v1/locations", ct, strings.NewReader(body)); a.status != http.StatusUnsupportedMediaType {
+			t.Errorf("Content-Type %q: %d %s, want 415", ct, a.status, a.body)
+		}
+	}
+	if n := h.eng.Stats().Accepted; n != 0 {
+		t.Fatalf("%d records accepted from bodies without an ingest Content-Type", n)
+	}
+	host := strings.TrimPrefix(h.base, "http://")
+	for _, tc := range []struct {
+		path, ct string
+		hdr      []string
+		want     int
+	}{
+		{"/api/v1/locations", "application/json", []string{"Origin", "https://evil.example"}, http.StatusForbidden},
+		{"/api/v1/locations", "application/json", []string{"Origin", "null"}, http.StatusForbidden},
+		{"/api/v1/locations", "application/json", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"/admin/plugins/rollback", "text/plain", []string{"Origin", "https://evil.example"}, http.StatusForbidden},
+		{"/api/v1/locations", "application/json", []string{"Origin", "https://ops.example.com"}, http.StatusAccepted},
+		{"/api/v1/locations", "application/json", []string{"Origin", "http://" + host}, http.StatusAccepted},
+		{"/api/v1/locations", "application/json", []string{"Sec-Fetch-Site", "same-origin"}, http.StatusAccepted},
+		{"/api/v1/locations", "application/json", nil, http.StatusAccepted},
+	} {
+		if a := h.do("POST", tc.path, tc.ct, strings.NewReader(body), tc.hdr...); a.status != tc.want {
+			t.Errorf("POST %s %v: %d %s, want %d", tc.path, tc.hdr, a.status, a.body, tc.want)
+		}
+	}
+	// Reads stay open to any origin (CORS decides what a script may see).
+	if a := h.do("GET", "/api/v1/risks", "", nil, "Origin", "https://evil.example"); a.status != http.StatusOK {
+		t.Errorf("GET with a foreign Origin: %d", a.status)
+	}
+}

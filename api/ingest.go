@@ -68,7 +68,7 @@ func (s *Server) putIngestBuf(b *ingestBuf) {
 // (older than the engine clock minus vehicle_ttl). 400: malformed JSON
 // (nothing accepted; the details give the byte offset, line and column).
 // 413: more records than MaxBatch or a body above BodyLimit. 415: another
-// content type. 429 with Retry-After: above the throttled rate, or the
+// content type, or none. 429 with Retry-After: above the throttled rate, or the
 // engine's queue is full (decided before the body is parsed when the queue
 // has no room at all); 503 with Retry-After: the engine has stopped; nothing
 // of the batch was accepted in either case.
@@ -99,8 +99,16 @@ func (s *Server) postLocations(c *fiber.Ctx) error {
 			"Content-Encoding must be gzip or identity, got "+strconv.Quote(enc))
 	}
 
+	b.dec.SetMaxRecords(s.opts.MaxBatch)
 	recs, errs, err := b.dec.DecodeBatch(body, s.opts.Now(), b.recs[:0], b.errs[:0])
 	b.recs, b.errs = recs, errs
+	var le *ingest.LimitError
+	if errors.As(err, &le) {
+		s.metrics.oversize.Inc()
+		return problem(fiber.StatusRequestEntityTooLarge,
+			fmt.Sprintf("batch of more than %d records (api.max_batch); nothing of this batch was accepted", s.opts.MaxBatch),
+			map[string]any{"max_batch": s.opts.MaxBatch, "offset": le.Offset})
+	}
 	if err != nil {
 		s.metrics.malformed.Inc()
 		return syntaxProblem(body, err)
@@ -244,11 +252,16 @@ func (b *ingestBuf) gunzip(body []byte, limit int) ([]byte, *Problem) {
 }
 
 // checkIngestType accepts JSON and NDJSON (the decoder reads both from the
-// same bytes) and a missing Content-Type.
+// same bytes). A missing Content-Type is refused: a form or a script on
+// another web site can send a body without one (or as text/plain) without a
+// CORS preflight, and must not be able to post locations.
 func checkIngestType(ct string) *Problem {
 	switch ct {
-	case "", fiber.MIMEApplicationJSON, "application/x-ndjson":
+	case fiber.MIMEApplicationJSON, "application/x-ndjson":
 		return nil // the common cases, without parsing
+	case "":
+		return problem(fiber.StatusUnsupportedMediaType,
+			"Content-Type is required: application/json or application/x-ndjson")
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil {

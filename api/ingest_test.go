@@ -110,9 +110,9 @@ func TestIngestNDJSON(t *testing.T) {
 	if r.Accepted != 2 || r.Rejected != 1 || r.Errors[0].Index != 2 || r.Errors[0].ID != "n3" {
 		t.Fatalf("%+v", r)
 	}
-	// CRLF line ends, a charset parameter, and no Content-Type at all.
+	// CRLF line ends and a charset parameter.
 	crlf := rec("n4", now, 0, 0, 0, 1, 1) + "\r\n" + rec("n5", now, 0, 0, 0, 1, 1) + "\r\n"
-	for _, ct := range []string{"application/x-ndjson; charset=utf-8", "application/json;charset=UTF-8", ""} {
+	for _, ct := range []string{"application/x-ndjson; charset=utf-8", "application/json;charset=UTF-8"} {
 		a = h.do("POST", "/api/v1/locations", ct, strings.NewReader(crlf))
 		if a.status != http.StatusAccepted {
 			t.Fatalf("Content-Type %q: %d %s", ct, a.status, a.body)

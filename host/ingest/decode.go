@@ -27,7 +27,15 @@ type Decoder struct {
 	// (rather than allocating per string) keeps the steady state allocation-
 	// free; escapes are rare in ids, so it stays small.
 	scratch []byte
+	// maxRecords > 0 stops a batch at its first record beyond it.
+	maxRecords int
 }
+
+// SetMaxRecords makes DecodeBatch stop with a *LimitError at the first
+// element beyond n (n <= 0: no limit, the default). The limit bounds what one
+// batch costs however small its records: without it a 16 MB body of "{},"
+// decodes 5 million refused records before its size can be judged.
+func (d *Decoder) SetMaxRecords(n int) { d.maxRecords = n }
 
 // NewDecoder returns a decoder validating with v (nil: NewValidator with zero
 // Options and no class table).
@@ -80,6 +88,9 @@ func (d *Decoder) DecodeBatch(data []byte, now time.Time, recs []Record, errs []
 		if s.pos >= len(data) {
 			return recs, errs, nil
 		}
+		if d.maxRecords > 0 && index >= d.maxRecords && data[s.pos] != '[' {
+			return recs[:recs0], errs[:errs0], &LimitError{Max: d.maxRecords, Offset: s.pos}
+		}
 		if data[s.pos] != '[' {
 			recs, errs, err = s.element(v, index, nowSec, recs, errs)
 			index++
@@ -98,6 +109,9 @@ func (d *Decoder) DecodeBatch(data []byte, now time.Time, recs []Record, errs []
 			s.ws()
 			if s.pos >= len(data) {
 				return recs[:recs0], errs[:errs0], s.fail("unterminated array")
+			}
+			if d.maxRecords > 0 && index >= d.maxRecords {
+				return recs[:recs0], errs[:errs0], &LimitError{Max: d.maxRecords, Offset: s.pos}
 			}
 			recs, errs, err = s.element(v, index, nowSec, recs, errs)
 			index++
@@ -521,7 +535,12 @@ func (s *scanner) strEscaped(start, i int) ([]byte, error) {
 						continue
 					}
 				}
-				r = utf8.RuneError // a lone surrogate, as encoding/json does
+				// A lone surrogate is no character. encoding/json turns it
+				// into U+FFFD, which would make "a\ud800" and "a\udbff" one
+				// id; keep it as its 3-byte (WTF-8) form instead, which is
+				// not valid UTF-8, so the id or class it is in is refused.
+				buf = append(buf, 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
+				continue
 			}
 			buf = utf8.AppendRune(buf, r)
 			continue

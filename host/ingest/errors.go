@@ -21,10 +21,30 @@ var (
 	ErrCSVHeader = errors.New("ingest: CSV header lacks a required column")
 	// ErrCSVRow: a CSV row is malformed (wrong column count, bad number).
 	ErrCSVRow = errors.New("ingest: malformed CSV row")
+	// ErrTooMany: a batch holds more records than the decoder's limit
+	// (Decoder.SetMaxRecords; the API answers 413). The error is a
+	// *LimitError. Decoding stops at the limit, so memory and time are
+	// bounded by it, not by the body.
+	ErrTooMany = errors.New("ingest: too many records in one batch")
 	// ErrConfig: a class table or option value is invalid; the error is a
 	// *ConfigError naming the key.
 	ErrConfig = errors.New("ingest: invalid configuration")
 )
+
+// LimitError is a batch with more records than the decoder's limit.
+// Nothing of the batch is accepted.
+type LimitError struct {
+	Max    int // the limit
+	Offset int // byte offset of the first record beyond it
+}
+
+// Error implements error.
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("ingest: more than %d records in one batch (record %d starts at byte %d)", e.Max, e.Max+1, e.Offset)
+}
+
+// Unwrap returns ErrTooMany.
+func (e *LimitError) Unwrap() error { return ErrTooMany }
 
 // SyntaxError is malformed JSON in a batch. Nothing of the batch is accepted.
 type SyntaxError struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -19,7 +20,7 @@ const (
 	ReasonDuplicateField                // "duplicate_field": a key appears twice
 	ReasonMissingID                     // "missing_id"
 	ReasonIDTooLong                     // "id_too_long": more than Options.MaxIDLen bytes
-	ReasonInvalidID                     // "invalid_id": empty, not UTF-8, or holds control characters
+	ReasonInvalidID                     // "invalid_id": empty, not UTF-8 (a lone surrogate), or holds control or bidirectional-control characters
 	ReasonMissingTime                   // "missing_t"
 	ReasonBadTime                       // "bad_time": a t string that is not RFC 3339
 	ReasonTimeInFuture                  // "time_in_future": t > now + Options.MaxSkew
@@ -315,7 +316,11 @@ func (v *Validator) Validate(r *Record, now float64) (Field, Reason) {
 }
 
 // validID: non-empty UTF-8 without control characters (ids end up in logs,
-// metrics exemplars and HTTP responses).
+// metrics exemplars and HTTP responses), without lone surrogates (they
+// arrive as \uD800 escapes and are kept as invalid UTF-8 by the decoder, so
+// that two different ids never collapse into one), and without
+// bidirectional controls (U+202A..U+202E, U+2066..U+2069, U+200E, U+200F,
+// U+061C), which make an id display as another.
 func validID(id []byte) bool {
 	if len(id) == 0 {
 		return false
@@ -329,5 +334,18 @@ func validID(id []byte) bool {
 			ascii = false
 		}
 	}
-	return ascii || utf8.Valid(id)
+	if ascii {
+		return true
+	}
+	for i := 0; i < len(id); {
+		r, n := utf8.DecodeRune(id[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return false
+		}
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return false
+		}
+		i += n
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 )
 
 // Sentinel errors. The admin API maps them onto HTTP statuses: ErrNotFound
@@ -26,7 +27,60 @@ var (
 	ErrRefused = errors.New("models: module refused")
 	// ErrClosed: the manager was closed.
 	ErrClosed = errors.New("models: manager closed")
+	// ErrStorage: the module or the registry could not be written (disk
+	// full, quota, read-only file system); the error is a *StorageError,
+	// whose message names no local path. The admin API answers 507 when
+	// space ran out, 500 otherwise.
+	ErrStorage = errors.New("models: cannot store")
 )
+
+// StorageError is a failed write of the registry's files. Its Error() says
+// what failed and the system's reason ("no space left on device") but no
+// path: it reaches API clients. Unwrap gives the full error (with the path)
+// for the server's log.
+type StorageError struct {
+	// What names what was being written ("module", "registry").
+	What string
+	// Err is the underlying error, with its path.
+	Err error
+}
+
+// Error formats as "models: cannot store the module: no space left on device".
+func (e *StorageError) Error() string {
+	reason := e.Err.Error()
+	var errno syscall.Errno
+	if errors.As(e.Err, &errno) {
+		reason = errno.Error()
+	}
+	return "models: cannot store the " + e.What + ": " + reason
+}
+
+// Unwrap returns ErrStorage and the underlying error.
+func (e *StorageError) Unwrap() []error { return []error{ErrStorage, e.Err} }
+
+// NoSpace reports whether the write failed for lack of space or quota.
+func (e *StorageError) NoSpace() bool {
+	return errors.Is(e.Err, syscall.ENOSPC) || errors.Is(e.Err, syscall.EDQUOT)
+}
+
+// IsStorage reports whether err is a failed write, and returns it.
+func IsStorage(err error) (*StorageError, bool) {
+	var se *StorageError
+	ok := errors.As(err, &se)
+	return se, ok
+}
+
+// storageFailure recognises a write failure of the disk (space, quota,
+// read-only) inside err, which may come from the Wasm runtime's compilation
+// cache, and wraps it as a *StorageError.
+func storageFailure(what string, err error) (*StorageError, bool) {
+	for _, e := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO} {
+		if errors.Is(err, e) {
+			return &StorageError{What: what, Err: err}, true
+		}
+	}
+	return nil, false
+}
 
 // Refusal causes of RefusedError.Cause.
 const (

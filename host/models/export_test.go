@@ -32,3 +32,10 @@ func BadUploads(good []byte) []BadUpload {
 		{"looping init", RefusedInit, "init time limit of 300ms", wasmtest.Hostile{Init: wasmtest.Code{}.Spin().I32(0)}.Module()},
 	}
 }
+
+// FailWrites makes the registry's file writes fail with err until the
+// returned function restores them.
+func FailWrites(err error) (restore func()) {
+	writeFile = func(string, []byte) error { return err }
+	return func() { writeFile = writeFileAtomic }
+}

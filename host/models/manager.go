@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -448,6 +449,11 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (rec *Record, created bo
 	// Validate outside the lock: conformance takes a while.
 	opts := m.loadOptions(cfgJSON)
 	rep := m.cfg.Runtime.Conformance(ctx, u.Module, opts)
+	if rep.LoadError != "" && storageMessage(rep.LoadError) {
+		// The module could not be compiled into the cache for lack of
+		// space: not the module's fault.
+		return nil, false, &StorageError{What: "compiled module", Err: errors.New(rep.LoadError)}
+	}
 	if rep.LoadError != "" {
 		msg := strings.TrimPrefix(strings.TrimPrefix(rep.LoadError, plugins.ErrRefused.Error()+": "), "plugins: ")
 		return nil, false, &RefusedError{Cause: classifyLoadError(msg), Message: msg}
@@ -483,14 +489,17 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (rec *Record, created bo
 		return nil, false, refusedf(RefusedManifest, "declared version %q, but the manifest says %q", u.Version, man.Version)
 	}
 	p, err := m.cfg.Runtime.Load(ctx, u.Module, opts)
+	if se, ok := storageFailure("compiled module", err); ok {
+		return nil, false, se
+	}
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), plugins.ErrRefused.Error()+": ")
 		return nil, false, &RefusedError{Cause: classifyLoadError(msg), Message: msg}
 	}
 	if m.cfg.Dir != "" {
-		if err := writeFileAtomic(m.modulePath(id), u.Module); err != nil {
+		if err := writeFile(m.modulePath(id), u.Module); err != nil {
 			p.Close(context.WithoutCancel(ctx))
-			return nil, false, fmt.Errorf("models: store module: %w", err)
+			return nil, false, &StorageError{What: "module", Err: err}
 		}
 	}
 	now := m.cfg.Now()
@@ -1227,8 +1236,8 @@ func (m *Manager) persist() error {
 	if err != nil {
 		return fmt.Errorf("models: encode registry: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(m.cfg.Dir, "registry.json"), b); err != nil {
-		return fmt.Errorf("models: write registry: %w", err)
+	if err := writeFile(filepath.Join(m.cfg.Dir, "registry.json"), b); err != nil {
+		return &StorageError{What: "registry", Err: err}
 	}
 	return nil
 }

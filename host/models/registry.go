@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/collision-detection-platform/distributed-platform/plugins"
@@ -177,6 +179,21 @@ func readRegistry(dir string) (*registryFile, error) {
 		f.Slots = map[string]*slot{}
 	}
 	return f, nil
+}
+
+// writeFile stores the registry's files; a variable so that tests can make
+// the disk fail.
+var writeFile = writeFileAtomic
+
+// storageMessage reports whether a load error's text is a disk failure
+// (the conformance report carries the runtime's error as text).
+func storageMessage(msg string) bool {
+	for _, e := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS} {
+		if strings.Contains(msg, e.Error()) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same
