@@ -58,6 +58,7 @@ var routePolicy = []struct {
 	{fiber.MethodGet, "/api/v1/vehicles", security.RoleRead},
 	{fiber.MethodGet, "/api/v1/map", security.RoleRead},
 	{fiber.MethodGet, "/api/v1/vehicles/:id", security.RoleRead},
+	{fiber.MethodGet, "/api/v1/vehicles/:id/track", security.RoleRead},
 	{fiber.MethodGet, "/api/v1/risks", security.RoleRead},
 	{fiber.MethodGet, "/api/v1/risks/history", security.RoleRead},
 	{fiber.MethodGet, "/api/v1/risks/stream", security.RoleRead},

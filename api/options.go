@@ -204,6 +204,8 @@ type Options struct {
 	// (each durable store: reachable, rows written, queued writes). Default
 	// nil: no section.
 	Storage func() any
+	// Tracks serves GET /api/v1/vehicles/{id}/track. Default nil: 501.
+	Tracks Tracks
 	// OnThrottle, when set, hears ingest throttling turn on (the first 429,
 	// reason "rate" or "queue_full") and off (the first batch accepted a
 	// second after the last 429). It must not block. Default nil.

@@ -146,6 +146,7 @@ func (s *Server) routes() {
 	v1.Post("/locations", s.postLocations)
 	v1.Get("/vehicles", s.getVehicles)
 	v1.Get("/vehicles/:id", s.getVehicle)
+	v1.Get("/vehicles/:id/track", s.getTrack)
 	v1.Get("/map", s.getMap)
 	v1.Get("/risks", s.getRisks)
 	// Static paths before /risks/:id, which would take them otherwise.

@@ -236,6 +236,16 @@ func TestKill9KeepsHistory(t *testing.T) {
 	if len(vs.Vehicles) < 300 {
 		t.Fatalf("%d vehicles after the kill -9, want the ~400 of the last snapshot", len(vs.Vehicles))
 	}
+	// Their tracks were stored too.
+	var track struct {
+		Points []struct {
+			T float64 `json:"t"`
+		} `json:"points"`
+	}
+	getJSON(t, p2.base+"/api/v1/vehicles/"+vs.Vehicles[0].ID+"/track", &track)
+	if len(track.Points) == 0 {
+		t.Fatalf("no track stored for %s", vs.Vehicles[0].ID)
+	}
 
 	// A clean stop keeps the open risks exactly.
 	open := openRiskIDs(t, p2.base)

@@ -330,6 +330,7 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 			n.systemEvent(typ, map[string]any{"source": "rest", "reason": reason})
 		},
 		Storage: n.storageStatus,
+		Tracks:  n.tracks(),
 		Messaging: func() any {
 			if n.messaging != nil {
 				return n.messaging()

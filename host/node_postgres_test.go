@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"testing"
@@ -74,6 +75,7 @@ func TestServeWithPostgres(t *testing.T) {
 	dsn := pgtest.DB(t)
 	cfg := config.Default()
 	cfg.Database.Postgres.DSN = dsn
+	cfg.Database.LocationInterval = time.Second
 	n, base, stop := startPGNode(t, cfg, 400)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -99,6 +101,33 @@ func TestServeWithPostgres(t *testing.T) {
 	}
 	if code := getStatus(t, base+"/readyz", nil); code != http.StatusOK {
 		t.Fatalf("readyz %d with PostgreSQL up", code)
+	}
+	// A vehicle's track comes from PostgreSQL: its positions near the
+	// simulated area, oldest first.
+	var vs struct {
+		Vehicles []struct {
+			ID string `json:"id"`
+		} `json:"vehicles"`
+	}
+	getStatus(t, base+"/api/v1/vehicles?limit=1", &vs)
+	if len(vs.Vehicles) == 0 {
+		t.Fatal("no vehicle")
+	}
+	var track struct {
+		Points []struct {
+			T, Lat, Lon float64
+		} `json:"points"`
+	}
+	for deadline := time.Now().Add(15 * time.Second); len(track.Points) < 2; time.Sleep(500 * time.Millisecond) {
+		if code := getStatus(t, base+"/api/v1/vehicles/"+vs.Vehicles[0].ID+"/track", &track); code != http.StatusOK {
+			t.Fatalf("track: %d", code)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("track of %s: %+v", vs.Vehicles[0].ID, track)
+		}
+	}
+	if p := track.Points; p[0].T >= p[1].T || math.Abs(p[0].Lat-cfg.System.Frame.Origin.Lat) > 2 {
+		t.Fatalf("track points: %+v", p)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
+	"github.com/collision-detection-platform/distributed-platform/api"
 	"github.com/collision-detection-platform/distributed-platform/store/embedded"
 	"github.com/collision-detection-platform/distributed-platform/store/postgres"
 )
@@ -189,3 +190,44 @@ func (n *Node) closeStores() error {
 	}
 	return nil
 }
+
+// embeddedTracks serves the API's tracks from the embedded store.
+type embeddedTracks struct{ st *embedded.Store }
+
+func (t embeddedTracks) Track(ctx context.Context, id string, from, to float64, limit int) ([]api.TrackPoint, error) {
+	locs, err := t.st.Track(ctx, id, from, to, limit)
+	out := make([]api.TrackPoint, len(locs))
+	for i, l := range locs {
+		out[i] = api.TrackPoint(l)
+	}
+	return out, err
+}
+
+// postgresTracks serves the API's tracks from PostgreSQL.
+type postgresTracks struct{ st *postgres.Store }
+
+func (t postgresTracks) Track(ctx context.Context, id string, from, to float64, limit int) ([]api.TrackPoint, error) {
+	locs, err := t.st.Track(ctx, id, from, to, limit)
+	out := make([]api.TrackPoint, len(locs))
+	for i, l := range locs {
+		out[i] = api.TrackPoint(l)
+	}
+	return out, err
+}
+
+// tracks is the track store the API reads: PostgreSQL when configured,
+// else the embedded store, else none.
+func (n *Node) tracks() api.Tracks {
+	switch {
+	case n.Postgres != nil:
+		return postgresTracks{n.Postgres}
+	case n.Embedded != nil:
+		return embeddedTracks{n.Embedded}
+	}
+	return nil
+}
+
+var (
+	_ api.Tracks = embeddedTracks{}
+	_ api.Tracks = postgresTracks{}
+)
