@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/host/geo"
 	"github.com/collision-detection-platform/distributed-platform/host/ingest"
 )
 
@@ -113,8 +114,12 @@ func (s *Server) getMap(c *fiber.Ctx) error {
 		frame   = s.opts.Frame
 		classes = s.opts.Validator.Classes()
 	)
+	near := newBoxSphere(frame, box, width, height)
 	s.eng.Vehicles(func(vs engine.VehicleState) bool {
 		v := &vs.State
+		if !near.mayHold(v.X, v.Y, v.Z) {
+			return true
+		}
 		lat, lon, _ := frame.ToGeodetic(v.X, v.Y, v.Z)
 		if lat < box.minY || lat > box.maxY {
 			return true
@@ -153,6 +158,64 @@ func (s *Server) getMap(c *fiber.Ctx) error {
 		out.Mode, out.Vehicles, out.Density, out.Risky = "density", []mapVehicle{}, d, inRisk
 	}
 	return c.JSON(&out)
+}
+
+// boxSphere is a cheap, conservative pre-test of a WGS84 box in frame
+// coordinates, so that a small view of a large fleet converts only the
+// vehicles near it to WGS84 (the conversion is most of a request's cost).
+// Both frames (ENU and ECEF) are rigid transforms of ECEF, so distances are
+// the same in either: every point of the box at ground level lies within r0
+// of c, and a point at altitude h lies within r0 + |h| of c. |h| is bounded
+// from the distance to the Earth's centre e, which needs no altitude field
+// (a frame-cartesian record's Alt is its z, not its height).
+type boxSphere struct {
+	cx, cy, cz float64 // the box's centre at ground level
+	ex, ey, ez float64 // the Earth's centre
+	r0         float64
+	all        bool // the box is too large for the test to help
+}
+
+func newBoxSphere(f *geo.Frame, box *area, width, height float64) boxSphere {
+	if width > 90 || height > 45 {
+		return boxSphere{all: true}
+	}
+	var b boxSphere
+	b.cx, b.cy, b.cz = f.FromGeodetic(box.minY+height/2, box.minX+width/2, 0)
+	// At the pole, the geodetic height -b is the Earth's centre.
+	b.ex, b.ey, b.ez = f.FromGeodetic(90, 0, -geo.SemiMinor)
+	// The farthest ground point of a lat/lon box from its centre lies on
+	// its boundary: walk it finely, then add a margin for the steps.
+	const steps = 64
+	for i := 0; i <= steps; i++ {
+		u := float64(i) / steps
+		for _, p := range [4][2]float64{
+			{box.minY, box.minX + u*width}, {box.maxY, box.minX + u*width},
+			{box.minY + u*height, box.minX}, {box.minY + u*height, box.minX + width},
+		} {
+			x, y, z := f.FromGeodetic(p[0], p[1], 0)
+			b.r0 = max(b.r0, math.Sqrt((x-b.cx)*(x-b.cx)+(y-b.cy)*(y-b.cy)+(z-b.cz)*(z-b.cz)))
+		}
+	}
+	b.r0 = b.r0*1.01 + 100
+	return b
+}
+
+// mayHold reports false only for a point that cannot be in the box.
+func (b *boxSphere) mayHold(x, y, z float64) bool {
+	if b.all {
+		return true
+	}
+	dx, dy, dz := x-b.cx, y-b.cy, z-b.cz
+	d2 := dx*dx + dy*dy + dz*dz
+	if d2 <= b.r0*b.r0 {
+		return true
+	}
+	// |h| <= max(|r - a|, |r - b|) for a point r from the Earth's centre.
+	ex, ey, ez := x-b.ex, y-b.ey, z-b.ez
+	r := math.Sqrt(ex*ex + ey*ey + ez*ez)
+	h := max(math.Abs(r-geo.SemiMajor), math.Abs(r-geo.SemiMinor))
+	lim := b.r0 + h + 1
+	return d2 <= lim*lim
 }
 
 // mapView is the map's view of a vehicle at lat, lon.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/heapprofiler"
+	"github.com/chromedp/cdproto/input"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -387,7 +388,9 @@ func getJSON(t testing.TB, u string, v any) int {
 // console error; a conflict staged over REST is drawn as a risk line and
 // heads the risk list within 2 s of its "opened" event; clicking it shows
 // the pair; and once the traffic is still, the page draws exactly the
-// vehicles GET /api/v1/vehicles lists for the visible box.
+// vehicles GET /api/v1/vehicles lists for the visible box; hovering a
+// vehicle names it and draws its predicted track, clicking it centres it and
+// shows its history.
 func TestDashboardLiveTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives chromium")
@@ -481,6 +484,44 @@ func TestDashboardLiveTraffic(t *testing.T) {
 		t.Fatalf("zoomed: drawn %d, the API lists %d in %v", d.Drawn, want, d.BBox)
 	}
 	b.screenshot("dashboard-map", "")
+
+	// Hovering a vehicle names it and draws its predicted track; clicking it
+	// centres the map on it and shows its state and risk history.
+	var pt struct {
+		ID   string  `json:"id"`
+		X    float64 `json:"x"`
+		Y    float64 `json:"y"`
+		Lat  float64 `json:"lat"`
+		Lon  float64 `json:"lon"`
+	}
+	b.eval(`(() => {
+		const m = cdp.map, r = document.querySelector('#map').getBoundingClientRect();
+		const at = (v) => m.toScreen(v.lon, v.lat);
+		const alone = (v) => { const [x, y] = at(v); return x > 60 && y > 60 && x < m.w - 60 && y < m.h - 60 &&
+			m.data.vehicles.every((o) => o === v || Math.hypot(at(o)[0] - x, at(o)[1] - y) > 15); };
+		const v = m.data.vehicles.find(alone);
+		if (!v) return null;
+		const [x, y] = at(v);
+		return {id: v.id, x: r.left + x, y: r.top + y, lat: v.lat, lon: v.lon};
+	})()`, &pt)
+	if pt.ID == "" {
+		t.Fatal("no vehicle stands alone in the zoomed view")
+	}
+	b.do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, pt.X, pt.Y))
+	b.waitFor("the tooltip names the hovered vehicle",
+		fmt.Sprintf("!document.querySelector('#tooltip').hidden && document.querySelector('#tooltip').textContent.startsWith(%q)", pt.ID), 5*time.Second)
+	b.waitFor("its predicted track is drawn", fmt.Sprintf("cdp.map.lastPredicted === %q", pt.ID), 5*time.Second)
+	b.do(chromedp.MouseClickXY(pt.X, pt.Y))
+	b.waitFor("the detail shows the clicked vehicle", fmt.Sprintf(
+		"cdp.map.selected && cdp.map.selected.id === %q && document.querySelector('#detail h3').textContent === %q", pt.ID, "vehicle "+pt.ID), 5*time.Second)
+	b.waitFor("its risk history is loaded", "!document.querySelector('#detail .events').textContent.startsWith('loading')", 5*time.Second)
+	b.eval("cdp.view()", &view)
+	if cLat, cLon := (view.BBox[1]+view.BBox[3])/2, (view.BBox[0]+view.BBox[2])/2; math.Abs(cLat-pt.Lat) > 1e-3 || math.Abs(cLon-pt.Lon) > 1e-3 {
+		t.Fatalf("after the click the view is centred on %f,%f, the vehicle is at %f,%f", cLat, cLon, pt.Lat, pt.Lon)
+	}
+	var frames map[string]float64
+	b.eval("cdp.frames()", &frames)
+	t.Logf("frames drawn %.0f, mean %.1f ms, p95 %.1f ms, max %.1f ms", frames["frames"], frames["meanMs"], frames["p95Ms"], frames["maxMs"])
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
 	}

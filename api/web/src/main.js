@@ -33,6 +33,7 @@ function scheduleFetch(delay) {
   fetchTimer = setTimeout(fetchView, delay);
 }
 let fetchStarted = 0;
+const fetchStats = { n: 0, msSum: 0, msMax: 0 }; // map answers, request to drawn data
 // fetchSoon asks for the view early (a risk opened between vehicles the
 // map has not seen yet), at most every 150 ms.
 function fetchSoon() {
@@ -63,7 +64,9 @@ async function fetchView() {
   if (r.ok) {
     r.body.bbox = bbox;
     map.setData(r.body);
-    mapStatus(r.body, performance.now() - t0);
+    const ms = performance.now() - t0;
+    mapStatus(r.body, ms);
+    fetchStats.n++; fetchStats.msSum += ms; fetchStats.msMax = Math.max(fetchStats.msMax, ms);
     lastFetch = Date.now();
   } else {
     $('#map-status').textContent = `map: ${r.status} ${r.body && r.body.error ? r.body.error : ''}`;
@@ -380,6 +383,7 @@ window.cdp = {
     return { frames: s.frames, meanMs: s.frames ? s.frameMsSum / s.frames : 0, maxMs: s.frameMsMax,
       p95Ms: sorted.length ? sorted[Math.floor(sorted.length * 0.95)] : 0 };
   },
+  fetches: () => Object.assign({}, fetchStats),
   setView: (lon, lat, zoom) => map.setView(lon, lat, zoom),
   fitTraffic,
   selectRisk,

@@ -426,6 +426,7 @@ export class MapView {
   }
 
   drawPredicted(ctx, v, color) {
+    this.lastPredicted = v.id;
     const h = this.data.horizon_s || 30;
     const p = ahead(v, h);
     const [x0, y0] = this.toScreen(v.lon, v.lat);
