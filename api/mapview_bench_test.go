@@ -32,7 +32,7 @@ func BenchmarkMapView100k(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var m mapAnswer
-			h.get("/api/v1/map?" + c.query).json(b, &m)
+			h.get("/api/v1/map?"+c.query).json(b, &m)
 			size := len(h.get("/api/v1/map?" + c.query).body)
 			b.ResetTimer()
 			for b.Loop() {

@@ -488,11 +488,11 @@ func TestDashboardLiveTraffic(t *testing.T) {
 	// Hovering a vehicle names it and draws its predicted track; clicking it
 	// centres the map on it and shows its state and risk history.
 	var pt struct {
-		ID   string  `json:"id"`
-		X    float64 `json:"x"`
-		Y    float64 `json:"y"`
-		Lat  float64 `json:"lat"`
-		Lon  float64 `json:"lon"`
+		ID  string  `json:"id"`
+		X   float64 `json:"x"`
+		Y   float64 `json:"y"`
+		Lat float64 `json:"lat"`
+		Lon float64 `json:"lon"`
 	}
 	b.eval(`(() => {
 		const m = cdp.map, r = document.querySelector('#map').getBoundingClientRect();
