@@ -200,13 +200,16 @@ func (m *moduleSections) rewrite(depth uint32) ([]byte, error) {
 		if existing != nil {
 			s := scanner{b: existing}
 			n := s.u32()
-			g = appendULEB(g, uint64(n)+1)
+			g = appendULEB(g, uint64(n)+2)
 			g = append(g, existing[s.pos:]...)
 		} else {
-			g = appendULEB(g, 1)
+			g = appendULEB(g, 2)
 		}
 		g = append(g, 0x7f, 0x01, 0x41) // mutable i32 = i32.const depth
 		g = sleb33(g, int64(depth))
+		g = append(g, 0x0b)
+		g = append(g, 0x7f, 0x01, 0x41) // mutable i32 = i32.const fuel
+		g = sleb33(g, fuel)
 		g = append(g, 0x0b)
 		out = appendSection(out, 6, g)
 		globalDone = true
@@ -240,7 +243,7 @@ func (m *moduleSections) rewrite(depth uint32) ([]byte, error) {
 			e = appendULEB(e, uint64(depthIdx))
 			out = appendSection(out, 7, e)
 		case 10:
-			code, err := m.rewriteCode(s.body, depthIdx, blockType)
+			code, err := m.rewriteCode(s.body, rewriteCtx{depth: depthIdx, fuel: depthIdx + 1, ntypes: ntypes}, blockType)
 			if err != nil {
 				return nil, err
 			}
@@ -267,7 +270,12 @@ func appendSection(out []byte, id byte, body []byte) []byte {
 }
 
 // rewriteCode rewrites the contents of a code section.
-func (m *moduleSections) rewriteCode(sec []byte, depthIdx uint32, blockType [][]byte) ([]byte, error) {
+// rewriteCtx holds the indices a body rewrite needs: the depth and fuel
+// globals (the first index the module itself did not declare) and the
+// module's own type count.
+type rewriteCtx struct{ depth, fuel, ntypes uint32 }
+
+func (m *moduleSections) rewriteCode(sec []byte, rc rewriteCtx, blockType [][]byte) ([]byte, error) {
 	s := scanner{b: sec}
 	n := s.u32()
 	if int(n) != len(m.funcs) {
@@ -288,7 +296,7 @@ func (m *moduleSections) rewriteCode(sec []byte, depthIdx uint32, blockType [][]
 			return nil, fmt.Errorf("function %d: type %d out of range", i, ti)
 		}
 		var err error
-		body, err = rewriteBody(body[:0], fb, m.types[ti], blockType[ti], depthIdx)
+		body, err = rewriteBody(body[:0], fb, m.types[ti], blockType[ti], rc)
 		if err != nil {
 			return nil, fmt.Errorf("function body %d: %v", i, err)
 		}
@@ -301,21 +309,32 @@ func (m *moduleSections) rewriteCode(sec []byte, depthIdx uint32, blockType [][]
 	return out, nil
 }
 
-// Leaf functions (no call instruction) of at most leafBytes need neither an
-// entry check nor a frame in the depth budget: their time is bounded by
-// their size (their loops and bulk instructions have checks of their own)
-// and they add one frame to a counted caller. callsPerCheck bounds the
-// calls to such leaves between two checks in straight-line code.
+// Leaf functions (no call instruction) of at most leafBytes need neither
+// fuel nor a frame in the depth budget: their time is bounded by their size
+// (their loops and bulk instructions have checks of their own), their caller
+// pays for it (leafBytes per call site), and they add one frame to a counted
+// caller.
+const leafBytes = 1024
+
+// fuel is the work, in units of fuelBytes of code, between two deadline
+// checks at function entries. A check is a call out of the guest into Go
+// (about 50 ns), too dear for every call of a call-heavy module; fuel is a
+// few inline instructions per call. Every counted function pays 1 +
+// (body size + leafBytes x call sites) / fuelBytes, so that the code run
+// between two checks is bounded (about 4 MB of straight-line code; loops
+// keep wazero's own check at every iteration).
 const (
-	leafBytes     = 1024
-	callsPerCheck = 64
+	fuel      = 1 << 16
+	fuelBytes = 64
 )
 
-// prescan reports whether body (after its locals) contains a call, and
-// whether a loop header is reached in straight-line code from the entry
-// before any call or branch: a function that begins that way (Go's dispatch
-// loop) has a check at entry already.
-func prescan(body []byte) (calls, loopFirst bool, err error) {
+// prescan counts the call instructions of body (after its locals) and
+// reports whether a loop header is reached in straight-line code from the
+// entry before any call, branch or bulk instruction. A function that begins
+// that way (Go's functions open with their dispatch loop) has wazero's check
+// at entry already, and the work of one pass through its loop is bounded by
+// its size: it needs no fuel.
+func prescan(body []byte) (calls int, loopFirst bool, err error) {
 	f := scanner{b: body}
 	straight := true
 	for f.left() > 0 {
@@ -323,38 +342,33 @@ func prescan(body []byte) (calls, loopFirst bool, err error) {
 		switch op {
 		case 0x02, 0x03, 0x04:
 			f.blockType()
-			if op == 0x03 && straight {
-				loopFirst = true
-			}
-			if op == 0x04 {
-				straight = false
-			}
+			loopFirst = loopFirst || op == 0x03 && straight
+			straight = straight && op != 0x04
 		case 0x05, 0x0b, 0x0f:
 			straight = false
 		case 0x12, 0x13:
-			return false, false, fmt.Errorf("tail calls are not supported")
+			return 0, false, fmt.Errorf("tail calls are not supported")
 		default:
 			check, err := f.skipImmediates(op)
 			if err != nil {
-				return false, false, err
+				return 0, false, err
 			}
 			if op == 0x10 || op == 0x11 {
-				calls = true
-				straight = false
+				calls++
 			}
-			if check || op <= 0x0e {
-				straight = false // a branch, unreachable or a bulk instruction
+			if check || op <= 0x11 {
+				straight = false // a branch, a call, unreachable or a bulk instruction
 			}
 		}
 		if f.err != nil {
-			return false, false, f.err
+			return 0, false, f.err
 		}
 	}
 	return calls, loopFirst, nil
 }
 
 // rewriteBody writes the instrumented body of one function into out.
-func rewriteBody(out, fb []byte, t funcType, blockType []byte, depthIdx uint32) ([]byte, error) {
+func rewriteBody(out, fb []byte, t funcType, blockType []byte, rc rewriteCtx) ([]byte, error) {
 	f := scanner{b: fb}
 	groups := f.u32()
 	locals := uint64(t.params)
@@ -369,31 +383,40 @@ func rewriteBody(out, fb []byte, t funcType, blockType []byte, depthIdx uint32) 
 	if err != nil {
 		return nil, err
 	}
-	account := calls || len(fb) > leafBytes
+	account := calls > 0 || len(fb) > leafBytes
 	weight := int64(1 + locals/16)
+	cost := int64(1 + (len(fb)+leafBytes*calls)/fuelBytes)
+	global := func(op byte, idx uint32) { out = appendULEB(append(out, op), uint64(idx)) }
 	out = append(out, fb[:f.pos]...)
+	if account && !loopFirst {
+		// fuel -= cost; if (fuel < 0) { fuel = FUEL; check }
+		global(0x23, rc.fuel)
+		out = sleb33(append(out, 0x41), cost)
+		out = append(out, 0x6b) // i32.sub
+		global(0x24, rc.fuel)
+		global(0x23, rc.fuel)
+		out = append(out, 0x41, 0x00, 0x48, 0x04, 0x40) // i32.const 0 i32.lt_s if
+		out = sleb33(append(out, 0x41), fuel)
+		global(0x24, rc.fuel)
+		out = append(out, checkOp...)
+		out = append(out, 0x0b)
+	}
 	if account {
-		if !loopFirst {
-			out = append(out, checkOp...)
-		}
 		// if (depth < weight) { depth = depthExhausted; unreachable }; depth -= weight
-		out = append(out, 0x23)
-		out = appendULEB(out, uint64(depthIdx))
+		global(0x23, rc.depth)
 		out = sleb33(append(out, 0x41), weight)
-		out = append(out, 0x49, 0x04, 0x40, 0x41, 0x7f, 0x24) // i32.lt_u if i32.const -1 global.set
-		out = appendULEB(out, uint64(depthIdx))
+		out = append(out, 0x49, 0x04, 0x40, 0x41, 0x7f) // i32.lt_u if i32.const -1
+		global(0x24, rc.depth)
 		out = append(out, 0x00, 0x0b) // unreachable end
-		out = append(out, 0x23)
-		out = appendULEB(out, uint64(depthIdx))
+		global(0x23, rc.depth)
 		out = sleb33(append(out, 0x41), weight)
-		out = append(out, 0x6b, 0x24) // i32.sub global.set
-		out = appendULEB(out, uint64(depthIdx))
+		out = append(out, 0x6b) // i32.sub
+		global(0x24, rc.depth)
 		out = append(out, 0x02)
 		out = append(out, blockType...)
 	}
 
 	nest := uint32(0) // open blocks inside the wrapper
-	ncalls := 0
 	for {
 		if f.left() == 0 {
 			return nil, fmt.Errorf("body ends without end")
@@ -403,7 +426,9 @@ func rewriteBody(out, fb []byte, t funcType, blockType []byte, depthIdx uint32) 
 		check := false
 		switch op {
 		case 0x02, 0x03, 0x04: // block loop if
-			f.blockType()
+			if idx := f.blockType(); idx >= int64(rc.ntypes) {
+				return nil, fmt.Errorf("block type %d does not exist", idx)
+			}
 			nest++
 		case 0x0b: // end
 			if nest == 0 {
@@ -415,11 +440,10 @@ func rewriteBody(out, fb []byte, t funcType, blockType []byte, depthIdx uint32) 
 				}
 				out = append(out, 0x0b) // closes the wrapper block
 				// depth += weight
-				out = append(out, 0x23)
-				out = appendULEB(out, uint64(depthIdx))
+				global(0x23, rc.depth)
 				out = sleb33(append(out, 0x41), weight)
-				out = append(out, 0x6a, 0x24)
-				out = appendULEB(out, uint64(depthIdx))
+				out = append(out, 0x6a)
+				global(0x24, rc.depth)
 				return append(out, 0x0b), nil
 			}
 			nest--
@@ -428,14 +452,19 @@ func rewriteBody(out, fb []byte, t funcType, blockType []byte, depthIdx uint32) 
 				out = appendULEB(append(out, 0x0c), uint64(nest))
 				continue
 			}
+		case 0x23, 0x24: // global.get, global.set: never the host's globals
+			if idx := f.u32(); idx >= rc.depth {
+				return nil, fmt.Errorf("global %d does not exist", idx)
+			}
+		case 0x11: // call_indirect: never the host's block types
+			if idx := f.u32(); idx >= rc.ntypes {
+				return nil, fmt.Errorf("type %d does not exist", idx)
+			}
+			f.u32()
 		default:
 			check, err = f.skipImmediates(op)
 			if err != nil {
 				return nil, err
-			}
-			if op == 0x10 || op == 0x11 {
-				ncalls++
-				check = ncalls%callsPerCheck == 0
 			}
 		}
 		if f.err != nil {
@@ -448,19 +477,32 @@ func rewriteBody(out, fb []byte, t funcType, blockType []byte, depthIdx uint32) 
 	}
 }
 
-// blockType skips a block type: 0x40, a value type, or a type index (s33).
-func (s *scanner) blockType() {
+// blockType skips a block type: 0x40, a value type, or a type index (s33),
+// and returns the type index, or -1.
+func (s *scanner) blockType() int64 {
 	if s.pos < len(s.b) {
 		switch c := s.b[s.pos]; c {
 		case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f, 0x69:
 			s.pos++
-			return
+			return -1
 		case 0x63, 0x64:
 			s.valType()
-			return
+			return -1
 		}
 	}
-	s.sleb(5)
+	var v int64
+	for shift := 0; shift < 35; shift += 7 {
+		c := s.byte()
+		v |= int64(c&0x7f) << shift
+		if c&0x80 == 0 {
+			if shift < 28 && c&0x40 != 0 {
+				v |= -1 << (shift + 7) // negative: not a type index
+			}
+			return v
+		}
+	}
+	s.fail("LEB128 value too long")
+	return -1
 }
 
 func (s *scanner) memarg() {

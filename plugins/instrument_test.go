@@ -61,11 +61,21 @@ func TestInstrumentKeepsSemantics(t *testing.T) {
 	}
 }
 
-// TestInstrumentRefusesReservedExport: a module cannot export the host's
-// depth global name itself.
-func TestInstrumentRefusesReservedExport(t *testing.T) {
-	m := &wasmtest.Module{MemMin: 1, MemMax: -1, Funcs: []wasmtest.Func{{Export: DepthGlobal}}}
-	if _, err := instrument(m.Bytes(), 10); err == nil {
-		t.Fatal("instrumented a module exporting", DepthGlobal)
+// TestInstrumentRefusesHostIndices: a module cannot reach what the rewrite
+// adds: export the depth global's name, or refer to the globals and types
+// the host appends (such a module is invalid as uploaded, but would become
+// valid after the rewrite, and could refill its own depth budget).
+func TestInstrumentRefusesHostIndices(t *testing.T) {
+	for name, f := range map[string]wasmtest.Func{
+		"exports " + DepthGlobal: {Export: DepthGlobal},
+		"sets the depth global":  {Export: "f", Body: wasmtest.Code{}.Call(0).I32(1<<20).Op(0x24, 0)},
+		"reads the fuel global":  {Export: "f", Body: wasmtest.Code{}.Call(0).Op(0x23, 1).Drop()},
+		"uses a host block type": {Export: "f", Body: wasmtest.Code{}.Call(0).Op(0x02, 1).End()},
+		"calls a host type":      {Export: "f", Body: wasmtest.Code{}.Call(0).I32(0).Op(0x11, 1, 0)},
+	} {
+		m := &wasmtest.Module{MemMin: 1, MemMax: -1, Funcs: []wasmtest.Func{f}}
+		if _, err := instrument(m.Bytes(), 10); err == nil {
+			t.Errorf("instrumented a module that %s", name)
+		}
 	}
 }

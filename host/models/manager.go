@@ -37,6 +37,9 @@ const (
 	DefaultShadowShare   = 0.1
 	DefaultWatchInterval = 200 * time.Millisecond
 	DefaultCloseDelay    = 5 * time.Second
+	// DefaultSlowFactor and DefaultSlowSlack: see Config.
+	DefaultSlowFactor = 50
+	DefaultSlowSlack  = 100 * time.Millisecond
 	// DefaultProbationBatches and DefaultProbationTime: see Config.
 	DefaultProbationBatches = 20
 	DefaultProbationTime    = 2 * time.Minute
@@ -90,6 +93,17 @@ type Config struct {
 	// to reach them. Defaults 20 and 2 min.
 	ProbationBatches uint64
 	ProbationTime    time.Duration
+	// SlowFactor and SlowSlack are the latency budget of an active plugin,
+	// against the base model measured at New: a batch is slow when it takes
+	// more than SlowSlack + SlowFactor x the base model's time for as many
+	// records, and the plugin is too slow (rolled back automatically, like a
+	// breaker that opened) after Options.Breaker.Failures slow batches
+	// within Options.Breaker.Window, or when three windows in a row of 5,000
+	// records averaged more than SlowFactor x the base model per record.
+	// Defaults 50 and 100 ms (one tick of the default processing interval);
+	// SlowFactor < 0 turns the budget off.
+	SlowFactor float64
+	SlowSlack  time.Duration
 	// Logger receives state changes. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock of the records. Default time.Now.
@@ -123,6 +137,7 @@ type Manager struct {
 
 	stop, done chan struct{}
 	trials     sync.WaitGroup // predictor trials (see probation)
+	slow       *slowPolicy    // nil when SlowFactor < 0
 
 	autoRollbacks atomic.Uint64
 	activations   atomic.Uint64
@@ -167,6 +182,12 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.CloseDelay <= 0 {
 		cfg.CloseDelay = DefaultCloseDelay
 	}
+	if cfg.SlowFactor == 0 {
+		cfg.SlowFactor = DefaultSlowFactor
+	}
+	if cfg.SlowSlack <= 0 {
+		cfg.SlowSlack = DefaultSlowSlack
+	}
 	if cfg.ProbationBatches == 0 {
 		cfg.ProbationBatches = DefaultProbationBatches
 	}
@@ -195,6 +216,9 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		modules: map[string][]byte{}, stop: make(chan struct{}), done: make(chan struct{})}
 	for _, r := range reg.Plugins {
 		m.byID[r.ID] = r
+	}
+	if cfg.SlowFactor > 0 {
+		m.slow = calibrate(cfg.Base, cfg.SlowFactor, cfg.SlowSlack)
 	}
 	m.autoRollbacks.Store(uint64(len(reg.AutoRollbacks)))
 	m.activations.Store(uint64(len(reg.Activations)))
@@ -525,7 +549,7 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (rec *Record, created bo
 	m.transition(r, StateStored, "uploaded", u.Actor, now)
 	m.byID[id] = r
 	m.reg.Plugins = append(m.reg.Plugins, r)
-	m.loaded[id] = &timed{p: p}
+	m.loaded[id] = &timed{p: p, slow: m.slow}
 	if m.cfg.Dir == "" {
 		m.modules[id] = u.Module
 	}
@@ -597,7 +621,7 @@ func (m *Manager) ensureLoaded(ctx context.Context, id string) (*timed, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &timed{p: p}
+	t := &timed{p: p, slow: m.slow}
 	m.loaded[id] = t
 	return t, nil
 }
@@ -653,6 +677,9 @@ type Metrics struct {
 	// SwapLatencyMS is the time from the plugin's last activation to the end
 	// of the first batch it scored; 0 until it has scored one.
 	SwapLatencyMS float64 `json:"swap_latency_ms"`
+	// SlowBatches counts the batches over their latency budget since the
+	// plugin was loaded (Config.SlowFactor).
+	SlowBatches uint64 `json:"slow_batches"`
 }
 
 // snapshot copies r with the live counters added. m.mu is held.
@@ -682,6 +709,7 @@ func (m *Manager) info(r *Record) Info {
 		s := t.p.Stats()
 		in.Metrics.BreakerOpen, in.Metrics.BreakerCause = s.BreakerOpen, s.BreakerCause
 		in.Metrics.SwapLatencyMS = float64(t.swapLatency()) / 1e6
+		in.Metrics.SlowBatches = t.slowCount.Load()
 	}
 	if c.Pairs > 0 && c.Vehicles == 0 {
 		in.Metrics.NsPerPair = float64(c.Nanos) / float64(c.Pairs)
@@ -872,6 +900,7 @@ func (m *Manager) Activate(ctx context.Context, id string, a Actor) ([]Activatio
 	}
 	m.announce(acts...)
 	t.p.Reset()
+	t.resetSlow()
 	t.arm(now)
 	m.apply()
 	m.scheduleUnused(now)
@@ -929,6 +958,7 @@ func (m *Manager) rollbackLocked(ctx context.Context, kind string, a Actor, reas
 		}
 		to = cand
 		t.p.Reset()
+		t.resetSlow()
 		t.arm(now)
 		if m.shadow != nil && m.shadow.id == cand {
 			m.stopShadow(StateActive, reason, a, now)
@@ -1276,9 +1306,12 @@ func (m *Manager) check() {
 			continue
 		}
 		s := t.p.Stats()
+		slow, slowWhy := m.tooSlow(t, kind, now)
 		if sl.Probation && kind == KindScorer && m.shadow != nil && m.shadow.id == sl.Active {
 			o := m.shadow
 			switch {
+			case slow:
+				m.failTrial(kind, sl.Active, "in shadow: too slow: "+slowWhy)
 			case s.Failures > 0 || o.errors.Load() > 0:
 				why := "a shadow batch failed"
 				if n := len(s.LastFailures); n > 0 {
@@ -1298,10 +1331,14 @@ func (m *Manager) check() {
 			}
 			continue
 		}
-		if !s.BreakerOpen {
+		if !s.BreakerOpen && !slow {
 			continue
 		}
 		reason := "automatic rollback: breaker open: " + s.BreakerCause
+		cause := s.BreakerCause
+		if !s.BreakerOpen {
+			reason, cause = "automatic rollback: too slow: "+slowWhy, "too slow: "+slowWhy
+		}
 		from := sl.Active
 		act, err := m.rollbackLocked(ctx, kind, Actor{By: "system"}, reason, StateBroken)
 		if err != nil {
@@ -1314,9 +1351,9 @@ func (m *Manager) check() {
 		}
 		m.autoRollbacks.Add(1)
 		if m.cfg.OnEvent != nil {
-			m.cfg.OnEvent("plugin_failure", map[string]any{"kind": kind, "plugin": from, "cause": s.BreakerCause, "rolled_back_to": act.To})
+			m.cfg.OnEvent("plugin_failure", map[string]any{"kind": kind, "plugin": from, "cause": cause, "rolled_back_to": act.To})
 		}
-		m.log.Error("models: active plugin broke; rolled back automatically", "kind", kind, "id", from, "to", act.To.ID, "cause", s.BreakerCause)
+		m.log.Error("models: active plugin broke; rolled back automatically", "kind", kind, "id", from, "to", act.To.ID, "cause", cause)
 		if err := m.persist(); err != nil {
 			m.log.Error("models: persist", "err", err)
 		}
@@ -1333,6 +1370,29 @@ func (m *Manager) check() {
 	for _, t := range due {
 		_ = t.p.Close(ctx)
 	}
+}
+
+// tooSlow applies the latency budget (Config.SlowFactor) to kind's active
+// plugin t. m.mu is held.
+func (m *Manager) tooSlow(t *timed, kind string, now time.Time) (bool, string) {
+	if m.slow == nil {
+		return false, ""
+	}
+	b := m.cfg.Options.Breaker
+	if b.Failures == 0 {
+		b.Failures = plugins.DefaultBreakerCount
+	}
+	if b.Window == 0 {
+		b.Window = plugins.DefaultBreakerWindow
+	}
+	if ok, last := t.slowTripped(now, b.Failures, b.Window); ok {
+		return true, fmt.Sprintf("%d batches over their latency budget within %v, last: %s", b.Failures, b.Window, last)
+	}
+	base := m.slow.scoreNs
+	if kind == KindPredictor {
+		base = m.slow.predictNs
+	}
+	return t.rateCheck(base)
 }
 
 // Status is the summary /system/status shows.

@@ -729,3 +729,65 @@ func TestUncleanStopProbationPredictor(t *testing.T) {
 		t.Fatalf("history %+v", last)
 	}
 }
+
+// slowScorer returns a well-formed zero scorer that spins for n loop
+// iterations per batch: slow, but far under the batch time limit.
+func slowScorer(name string, n int32) []byte {
+	return wasmtest.Hostile{
+		Manifest: `{"name":"` + name + `","version":"1.0.0","kind":"scorer"}`,
+		After: wasmtest.Code{}.I32(0).Set(1).Loop().
+			Get(1).I32(1).I32Add().Set(1).
+			Get(1).I32(n).Op(0x49).BrIf(0). // i32.lt_u
+			End(),
+	}.Module()
+}
+
+// TestSlowPluginRolledBack: a scorer whose every batch takes milliseconds
+// where the builtin takes microseconds (under the batch time limit, so no
+// failure) is rolled back automatically for being too slow, the reason
+// visible in the status and the history; a fast plugin is not.
+func TestSlowPluginRolledBack(t *testing.T) {
+	eng := newEngine(t, nil)
+	m := newManager(t, eng, t.TempDir(), func(c *Config) {
+		c.Options.Breaker = plugins.Breaker{Failures: 3, Window: time.Minute}
+		c.SlowSlack = time.Millisecond
+	})
+	ctx := context.Background()
+	good := mustUpload(t, m, wasmtest.ZeroScorer("zero", "1"), "scorer")
+	slow := mustUpload(t, m, slowScorer("slow", 200_000), "scorer")
+	for _, id := range []string{good.ID, slow.ID} {
+		if _, err := m.Activate(ctx, id, Actor{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; m.Status().AutoRollbacks == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no automatic rollback; %+v", m.List())
+		}
+		if err := eng.TrySubmit(pairsAt(3, 1.7e9+float64(i))); err != nil {
+			t.Fatal(err)
+		}
+		eng.Tick()
+		time.Sleep(5 * time.Millisecond)
+	}
+	st := m.Status()
+	if st.Active[KindScorer].ID != good.ID || !strings.Contains(st.LastAuto.Reason, "too slow: 3 batches over their latency budget") {
+		t.Fatalf("status %+v", st.LastAuto)
+	}
+	in, _ := m.Get(slow.ID)
+	if in.State != StateBroken || in.Counters.Failures != 0 {
+		t.Fatalf("slow plugin: state %s, failures %d (slow is not a failure)", in.State, in.Counters.Failures)
+	}
+	// The fast plugin, now active, scores batch after batch within budget.
+	for i := 0; i < 20; i++ {
+		if err := eng.TrySubmit(pairsAt(3, 1.8e9+float64(i))); err != nil {
+			t.Fatal(err)
+		}
+		eng.Tick()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if in, _ := m.Get(good.ID); in.State != StateActive || m.Status().AutoRollbacks != 1 {
+		t.Fatalf("fast plugin after 20 ticks: %s, %d rollbacks", in.State, m.Status().AutoRollbacks)
+	}
+}
