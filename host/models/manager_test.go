@@ -750,11 +750,14 @@ func TestSlowPluginRolledBack(t *testing.T) {
 	eng := newEngine(t, nil)
 	m := newManager(t, eng, t.TempDir(), func(c *Config) {
 		c.Options.Breaker = plugins.Breaker{Failures: 3, Window: time.Minute}
-		c.SlowSlack = time.Millisecond
+		// Generous limits so that a loaded machine neither times the slow
+		// plugin out nor makes the fast one look slow.
+		c.Options.Limits.BatchTimeout = 5 * time.Second
+		c.SlowSlack = 10 * time.Millisecond
 	})
 	ctx := context.Background()
 	good := mustUpload(t, m, wasmtest.ZeroScorer("zero", "1"), "scorer")
-	slow := mustUpload(t, m, slowScorer("slow", 200_000), "scorer")
+	slow := mustUpload(t, m, slowScorer("slow", 2_000_000), "scorer")
 	for _, id := range []string{good.ID, slow.ID} {
 		if _, err := m.Activate(ctx, id, Actor{}); err != nil {
 			t.Fatal(err)
