@@ -92,6 +92,9 @@ type Node struct {
 	// History is the risk-event history the API reads: the embedded store
 	// with a data directory, a bounded memory ring without.
 	History api.History
+	// onSystemEvent, when set before Run, sees every node-level event
+	// (tests observe outages through it).
+	onSystemEvent func(typ string, detail map[string]any)
 	// Postgres is the PostgreSQL store of database.postgres.dsn (risk
 	// events, episodes, locations; the history the API reads); nil without
 	// a DSN. Run closes it.
@@ -495,6 +498,9 @@ func (n *Node) provisionKafka() error {
 // systemEvent forwards a node-level event to system-events when Kafka is
 // configured (model activations and plugin failures from host/models).
 func (n *Node) systemEvent(typ string, detail map[string]any) {
+	if f := n.onSystemEvent; f != nil {
+		f(typ, detail)
+	}
 	if k := n.Kafka; k != nil {
 		k.SystemEvent(kafka.SystemEventType(typ), detail)
 	}

@@ -19,11 +19,14 @@ import (
 
 // startPGNode runs a node with simulated traffic on a random port until the
 // returned stop is called.
-func startPGNode(t *testing.T, cfg config.Config, simulate int) (*Node, string, func() error) {
+func startPGNode(t *testing.T, cfg config.Config, simulate int, prep ...func(*Node)) (*Node, string, func() error) {
 	t.Helper()
 	n, err := NewNode(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range prep {
+		f(n)
 	}
 	srv, err := n.API(api.Version{Version: "test"})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/collision-detection-platform/distributed-platform/abi"
 	"github.com/collision-detection-platform/distributed-platform/api"
 	"github.com/collision-detection-platform/distributed-platform/store/embedded"
@@ -24,10 +26,45 @@ func (n *Node) openPostgres() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := postgres.Open(ctx, postgres.Config{DSN: c.Postgres.DSN, MaxConns: c.Postgres.MaxConns,
-		LocationInterval: c.LocationInterval, Logger: n.Logger})
+		LocationInterval: c.LocationInterval, Logger: n.Logger,
+		OnOutage: func(up bool, reason string, lasted time.Duration) {
+			if up {
+				n.systemEvent("store_outage_end", map[string]any{"store": "postgres", "seconds": lasted.Seconds()})
+			} else {
+				n.systemEvent("store_outage_start", map[string]any{"store": "postgres", "reason": reason})
+			}
+		}})
 	if err != nil {
 		return fmt.Errorf("host: database.postgres.dsn: %w", err)
 	}
+	stat := func(f func(postgres.Stats) float64) func() float64 { return func() float64 { return f(st.Stats()) } }
+	lbl := prometheus.Labels{"store": "postgres"}
+	n.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cdp_store_up", ConstLabels: lbl,
+			Help: "1 while the store's last write (or ping) succeeded."},
+			stat(func(s postgres.Stats) float64 {
+				if s.Up {
+					return 1
+				}
+				return 0
+			})),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cdp_store_queued_events", ConstLabels: lbl,
+			Help: "Risk events waiting to be written (ingest slows when the queue is full)."},
+			stat(func(s postgres.Stats) float64 { return float64(s.QueuedEvents) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cdp_store_queued_locations", ConstLabels: lbl,
+			Help: "Vehicle locations waiting to be written."},
+			stat(func(s postgres.Stats) float64 { return float64(s.QueuedLocations) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cdp_store_events_written_total", ConstLabels: lbl,
+			Help: "Risk events written."}, stat(func(s postgres.Stats) float64 { return float64(s.Events) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cdp_store_locations_written_total", ConstLabels: lbl,
+			Help: "Vehicle locations written."}, stat(func(s postgres.Stats) float64 { return float64(s.Locations) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cdp_store_locations_dropped_total", ConstLabels: lbl,
+			Help: "Vehicle locations dropped because the queue was full."}, stat(func(s postgres.Stats) float64 { return float64(s.LocationsDropped) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cdp_store_locations_downsampled_total", ConstLabels: lbl,
+			Help: "Vehicle locations not kept by database.location_interval."}, stat(func(s postgres.Stats) float64 { return float64(s.LocationsSkipped) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cdp_store_write_errors_total", ConstLabels: lbl,
+			Help: "Failed write transactions (retried)."}, stat(func(s postgres.Stats) float64 { return float64(s.WriteErrors) })),
+	)
 	n.Engine.AddSink(st)
 	n.Engine.AddStateSink(func(id string, v *abi.Vehicle) {
 		st.RecordLocation(id, postgres.Location{T: v.T, X: v.X, Y: v.Y, Z: v.Z, VX: v.VX, VY: v.VY, VZ: v.VZ, Alt: v.Alt})

@@ -62,6 +62,10 @@ type Config struct {
 	LocationInterval time.Duration
 	// Logger receives write errors. Default slog.Default().
 	Logger *slog.Logger
+	// OnOutage, when set, is called on the writer's goroutine when writes
+	// start failing (up false, with the reason) and when they succeed again
+	// (up true, with how long the outage lasted).
+	OnOutage func(up bool, reason string, lasted time.Duration)
 }
 
 // Location is one vehicle position in the engine frame.
@@ -103,6 +107,7 @@ type Store struct {
 	closed  bool
 	stats   Stats
 	parts   map[string]bool // native partitions known to exist, by table+day
+	downAt  time.Time       // start of the current outage
 
 	kick chan struct{}
 	stop chan struct{}
@@ -286,16 +291,34 @@ func (s *Store) flushOnce(ctx context.Context) error {
 	defer cancel()
 	err := s.write(ctx, evs, locs)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	wasUp := s.stats.Up
 	if err != nil {
 		s.stats.WriteErrors++
 		s.stats.LastError = err.Error()
-		if s.stats.Up {
-			s.log.Error("postgres: write failed; retrying", "err", err, "queued_events", len(s.evq))
-		}
 		s.stats.Up = false
+		queued := len(s.evq)
+		if wasUp {
+			s.downAt = time.Now()
+		}
+		s.mu.Unlock()
+		if wasUp {
+			s.log.Error("postgres: write failed; holding writes and retrying", "err", err, "queued_events", queued)
+			if s.cfg.OnOutage != nil {
+				s.cfg.OnOutage(false, err.Error(), 0)
+			}
+		}
 		return err
 	}
+	if !wasUp {
+		lasted := time.Since(s.downAt)
+		defer func() {
+			s.log.Info("postgres: writes resumed", "outage", lasted.Round(time.Millisecond))
+			if s.cfg.OnOutage != nil {
+				s.cfg.OnOutage(true, "", lasted)
+			}
+		}()
+	}
+	defer s.mu.Unlock()
 	s.evq = s.evq[ne:]
 	s.locq = s.locq[nl:]
 	if len(s.evq) == 0 {
