@@ -124,6 +124,9 @@ type status struct {
 		Deferred uint64 `json:"deferred"`
 	} `json:"limits"`
 	Streams int `json:"stream_clients"`
+	// Tracks says whether GET /api/v1/vehicles/{id}/track is served (a
+	// store keeps positions), so that clients ask only then.
+	Tracks bool `json:"tracks"`
 	// StreamDropped counts the live-stream events clients did not get
 	// (fell behind api.stream.buffer, or the connection broke mid-write).
 	StreamDropped uint64 `json:"stream_events_dropped"`
@@ -191,6 +194,7 @@ func (s *Server) getStatus(c *fiber.Ctx) error {
 		out.Models.ScorerFallback = append(out.Models.ScorerFallback, p.Model())
 	}
 	out.Streams = s.hub.count()
+	out.Tracks = s.opts.Tracks != nil
 	out.StreamDropped = s.hub.dropped.Load()
 	if s.opts.Plugins != nil {
 		out.Plugins = s.opts.Plugins.ModelStatus()

@@ -390,12 +390,13 @@ func getJSON(t testing.TB, u string, v any) int {
 // the pair; and once the traffic is still, the page draws exactly the
 // vehicles GET /api/v1/vehicles lists for the visible box; hovering a
 // vehicle names it and draws its predicted track, clicking it centres it and
-// shows its history.
+// shows its history (its stored track and its risk events).
 func TestDashboardLiveTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives chromium")
 	}
 	cfg := config.Default()
+	cfg.System.DataDir = t.TempDir() // a store keeps the vehicles' tracks
 	node := startDashNode(t, cfg, 1000, false)
 	b := newBrowser(t)
 	b.do(chromedp.Navigate(node.base + "/"))
@@ -515,6 +516,7 @@ func TestDashboardLiveTraffic(t *testing.T) {
 	b.waitFor("the detail shows the clicked vehicle", fmt.Sprintf(
 		"cdp.map.selected && cdp.map.selected.id === %q && document.querySelector('#detail h3').textContent === %q", pt.ID, "vehicle "+pt.ID), 5*time.Second)
 	b.waitFor("its risk history is loaded", "!document.querySelector('#detail .events').textContent.startsWith('loading')", 5*time.Second)
+	b.waitFor("its stored track is drawn", fmt.Sprintf("(cdp.map.trails.get(%q) || []).length >= 2", pt.ID), 5*time.Second)
 	b.eval("cdp.view()", &view)
 	if cLat, cLon := (view.BBox[1]+view.BBox[3])/2, (view.BBox[0]+view.BBox[2])/2; math.Abs(cLat-pt.Lat) > 1e-3 || math.Abs(cLon-pt.Lon) > 1e-3 {
 		t.Fatalf("after the click the view is centred on %f,%f, the vehicle is at %f,%f", cLat, cLon, pt.Lat, pt.Lon)

@@ -266,6 +266,12 @@ async function selectVehicle(id) {
     `<span>class</span><span>${esc(x.class)} (${fmtDist(x.hsep)} / ${x.vsep.toFixed(0)} m)</span>` +
     `<span>last report</span><span>${new Date(x.t * 1000).toLocaleTimeString()}</span></div>` +
     '<div class="events">loading risk history…</div>';
+  // Its stored track, when the server keeps one: the trail from before
+  // the click (the page adds positions from then on).
+  if (system.last && system.last.tracks) {
+    const tr = await call(`api/v1/vehicles/${encodeURIComponent(id)}/track?from=${Math.floor(x.t - 3600)}&limit=1000`);
+    if (tr.ok && map.selected && map.selected.id === id) map.setTrail(id, tr.body.points.map((p) => [p.lon, p.lat]));
+  }
   const h = await call(`api/v1/risks/history?vehicle=${encodeURIComponent(id)}&limit=100`);
   const evs = h.ok ? h.body.events : [];
   const box = el.querySelector('.events');

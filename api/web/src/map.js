@@ -281,6 +281,13 @@ export class MapView {
     }
   }
 
+  // setTrail starts a vehicle's trail with its stored positions.
+  setTrail(id, points) {
+    const t = this.trails.get(id) || [];
+    this.trails.set(id, points.concat(t).slice(-600));
+    this.dirty = true;
+  }
+
   setRisks(list) { this.risks = list; this.dirty = true; }
 
   drawBase() {
