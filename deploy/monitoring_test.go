@@ -124,6 +124,8 @@ func startNode(t *testing.T) *node {
 	cfg := config.Default()
 	cfg.System.DataDir = t.TempDir()
 	cfg.API.Admin.Enabled = true
+	// The vehicles must outlive a slow machine's Prometheus start.
+	cfg.CollisionDetection.VehicleTTL = 10 * time.Minute
 	cfg.Messaging.Kafka.BootstrapServers = c.ListenAddrs()
 	cfg.Messaging.Kafka.StartOffset = "earliest"
 	cfg.Messaging.Kafka.Producer.Linger = time.Millisecond
@@ -155,7 +157,9 @@ func startNode(t *testing.T) *node {
 	})
 	nd := &node{base: "http://" + ln.Addr().String(), n: n}
 
-	// Traffic on every path: REST (one record refused), Kafka, a plugin.
+	// Traffic on every path: a plugin, REST (one record refused), Kafka; the
+	// vehicles last (building the plugin may take longer than their TTL).
+	nd.post(t, "/admin/plugins", "application/wasm", string(examples.Module(t, "go-cpa")), http.StatusCreated)
 	now := time.Now().Unix()
 	nd.post(t, "/api/v1/locations", "application/json", fmt.Sprintf(`[
 		{"id":"a","t":%d,"lat":51.5,"lon":-0.12,"alt":100,"vx":10,"vy":0},
@@ -170,7 +174,6 @@ func startNode(t *testing.T) *node {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: k.Topics.VehicleLocations, Value: []byte(rec)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	nd.post(t, "/admin/plugins", "application/wasm", string(examples.Module(t, "go-cpa")), http.StatusCreated)
 	return nd
 }
 
@@ -326,7 +329,7 @@ scrape_configs:
 					evaluated = evaluated && r.Health != "unknown"
 				}
 			}
-			if up && vehicles != "" && evaluated && len(rules) > 0 {
+			if up && vehicles == "3" && evaluated && len(rules) > 0 {
 				break
 			}
 		}
