@@ -2,9 +2,11 @@ package api
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 )
 
@@ -68,6 +70,64 @@ func FuzzIngestHandler(f *testing.F) {
 			}
 		default:
 			t.Fatalf("status %d: %s", code, ctx.Response.Body())
+		}
+	})
+}
+
+// FuzzAuthorizationHeader sends arbitrary Authorization headers to a read
+// route of a server that verifies JWTs. Whatever the header, the answer is
+// 401 (with WWW-Authenticate and a reason) or 403 with a JSON problem, or
+// 200 only for a token whose signature verifies: the seeds include valid
+// tokens, and a mutated one may only pass if it still carries the subject
+// the seeds were signed for.
+func FuzzAuthorizationHeader(f *testing.F) {
+	auth, toks := benchAuth(f)
+	for _, t := range toks {
+		f.Add("Bearer " + t)
+		f.Add("bearer  " + t + " ")
+		parts := strings.Split(t, ".")
+		f.Add("Bearer " + parts[0] + "." + parts[1] + ".")
+		f.Add("Bearer " + `eyJhbGciOiJub25lIn0.` + parts[1] + ".")
+	}
+	for _, s := range []string{"", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer a.b.c", "Bearer ....", "Bearer eyJ9.eyJ9.eyJ9", "Bearer \x00\xff"} {
+		f.Add(s)
+	}
+	s, err := New(Options{Engine: &nopEngine{}, Auth: auth, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := s.app.Handler()
+	var ctx fasthttp.RequestCtx
+	f.Fuzz(func(t *testing.T, header string) {
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		ctx.Request.Header.SetMethod("GET")
+		ctx.Request.SetRequestURI("/api/v1/risks")
+		ctx.Request.Header.Set("Authorization", header)
+		h(&ctx)
+		code := ctx.Response.StatusCode()
+		if code == 200 {
+			p, err := auth.Authenticate(string(ctx.Request.Header.Peek("Authorization")))
+			if err != nil || p.Subject != "gateway-1" {
+				t.Fatalf("header %q answered 200; Authenticate says %+v, %v", header, p, err)
+			}
+			return
+		}
+		var out struct {
+			Error   string              `json:"error"`
+			Details []map[string]string `json:"details"`
+		}
+		if err := json.Unmarshal(ctx.Response.Body(), &out); err != nil || out.Error == "" {
+			t.Fatalf("header %q: status %d, body %q", header, code, ctx.Response.Body())
+		}
+		switch code {
+		case 401:
+			if len(ctx.Response.Header.Peek("WWW-Authenticate")) == 0 || len(out.Details) == 0 || out.Details[0]["reason"] == "" {
+				t.Fatalf("header %q: 401 without WWW-Authenticate or reason: %q", header, ctx.Response.Body())
+			}
+		case 403:
+		default:
+			t.Fatalf("header %q: status %d: %s", header, code, ctx.Response.Body())
 		}
 	})
 }

@@ -1,10 +1,12 @@
 package security
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -91,7 +93,24 @@ type Authenticator struct {
 	secret []byte
 	parser *jwt.Parser
 	claim  []string
+
+	// Verified tokens by SHA-256 of their text, so that a client sending the
+	// same token with every request pays for one signature check (RSA and
+	// Ed25519 verification cost tens of microseconds), not one per request.
+	// Bounded by maxCached; only the time window is checked on a hit.
+	mu    sync.Mutex
+	cache map[[32]byte]cachedToken
 }
+
+// cachedToken is a verified token's caller and validity window (skew
+// applied).
+type cachedToken struct {
+	p        Principal
+	from, to time.Time
+}
+
+// maxCached bounds the verified-token cache (about 150 bytes an entry).
+const maxCached = 4096
 
 // keyKind is the family of key an algorithm verifies with.
 type keyKind uint8
@@ -141,7 +160,7 @@ func NewAuthenticator(c JWTConfig) (*Authenticator, error) {
 	if c.RolesClaim == "" {
 		c.RolesClaim = "roles"
 	}
-	a := &Authenticator{cfg: c, algs: map[string]keyKind{}, claim: strings.Split(c.RolesClaim, ".")}
+	a := &Authenticator{cfg: c, algs: map[string]keyKind{}, claim: strings.Split(c.RolesClaim, "."), cache: map[[32]byte]cachedToken{}}
 	if c.SecretFile != "" {
 		s, err := readSecret(c.SecretFile)
 		if err != nil {
@@ -232,9 +251,22 @@ func (a *Authenticator) Authenticate(header string) (Principal, error) {
 	if len(tok) > maxTokenBytes {
 		return Principal{}, &AuthError{Reason: ErrMalformed, Detail: fmt.Sprintf("token of %d bytes, above %d", len(tok), maxTokenBytes)}
 	}
+	key := sha256.Sum256([]byte(tok))
+	now := a.cfg.Now()
+	a.mu.Lock()
+	ct, hit := a.cache[key]
+	a.mu.Unlock()
+	if hit && !now.Before(ct.from) && now.Before(ct.to) {
+		return ct.p, nil
+	}
 	claims := jwt.MapClaims{}
 	_, err := a.parser.ParseWithClaims(tok, claims, a.keyFor)
 	if err != nil {
+		if hit {
+			a.mu.Lock()
+			delete(a.cache, key)
+			a.mu.Unlock()
+		}
 		return Principal{}, authError(err)
 	}
 	sub, _ := claims["sub"].(string)
@@ -249,6 +281,22 @@ func (a *Authenticator) Authenticate(header string) (Principal, error) {
 	if roles == 0 {
 		return p, &AuthError{Reason: ErrNoRole, Detail: fmt.Sprintf("claim %q holds none of ingest, read, admin", a.cfg.RolesClaim)}
 	}
+	// The window the parser just checked: [max(nbf, iat), exp) with skew.
+	ct = cachedToken{p: p, from: time.Time{}, to: p.ExpiresAt.Add(a.cfg.ClockSkew)}
+	for _, get := range []func() (*jwt.NumericDate, error){claims.GetNotBefore, claims.GetIssuedAt} {
+		if d, err := get(); err == nil && d != nil && d.Add(-a.cfg.ClockSkew).After(ct.from) {
+			ct.from = d.Add(-a.cfg.ClockSkew)
+		}
+	}
+	a.mu.Lock()
+	if len(a.cache) >= maxCached {
+		for k := range a.cache { // evict an arbitrary entry
+			delete(a.cache, k)
+			break
+		}
+	}
+	a.cache[key] = ct
+	a.mu.Unlock()
 	return p, nil
 }
 
