@@ -32,7 +32,7 @@ func benchAuth(tb testing.TB) (*security.Authenticator, map[string]string) {
 	rder, _ := x509.MarshalPKIXPublicKey(&rk.PublicKey)
 	eder, _ := x509.MarshalPKIXPublicKey(epub)
 	files := map[string][]byte{
-		"secret": secret,
+		"secret":  secret,
 		"rsa.pem": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: rder}),
 		"ed.pem":  pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: eder}),
 	}
