@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/collision-detection-platform/distributed-platform/abi"
-	"github.com/tetratelabs/wazero"
 )
 
 // Report is the outcome of a conformance run (`cdp plugin test FILE.wasm`).
@@ -155,26 +154,20 @@ func (r *Runtime) Conformance(ctx context.Context, module []byte, opts Options) 
 }
 
 // inspect lists a module's exports and imports, even for a module that
-// Load refuses; nil when it does not compile.
-func inspect(ctx context.Context, module []byte) (exports, imports []string) {
+// Load refuses, from its sections (nothing is compiled); nil when the module
+// is malformed.
+func inspect(_ context.Context, module []byte) (exports, imports []string) {
 	if scanModule(module) != nil {
 		return nil, nil
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
-	defer rt.Close(ctx)
-	cm, err := rt.CompileModule(ctx, module)
-	if err != nil {
-		return nil, nil
-	}
-	for name := range cm.ExportedFunctions() {
-		exports = append(exports, name)
-	}
-	for name := range cm.ExportedMemories() {
-		exports = append(exports, name+" (memory)")
-	}
-	for _, d := range cm.ImportedFunctions() {
-		m, n, _ := d.Import()
-		imports = append(imports, m+"."+n)
+	ex, imports := moduleInterface(module)
+	for name, kind := range ex {
+		switch kind {
+		case 0:
+			exports = append(exports, name)
+		case 2:
+			exports = append(exports, name+" (memory)")
+		}
 	}
 	sortStrings(exports)
 	return exports, imports

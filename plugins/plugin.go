@@ -88,6 +88,11 @@ func (r *Runtime) Load(ctx context.Context, module []byte, opts Options) (*Plugi
 		}
 		return nil, refused(cause, "%v", err)
 	}
+	// The exports decide before compiling: a module that cannot be a plugin
+	// costs no compilation (a 4 MiB one reached 400 MB while compiling).
+	if err := checkExportsDeclared(module); err != nil {
+		return nil, err
+	}
 	sum := sha256.Sum256(module)
 	p := &Plugin{opts: o}
 	p.id.SHA256 = hex.EncodeToString(sum[:])
@@ -154,6 +159,34 @@ func (r *Runtime) Load(ctx context.Context, module []byte, opts Options) (*Plugi
 	return p, nil
 }
 
+// checkExportsDeclared refuses, from the export section alone, a module
+// that lacks a required export or its memory; signatures are checked after
+// compilation (checkModule).
+func checkExportsDeclared(module []byte) error {
+	exports, _ := moduleInterface(module)
+	if k, ok := exports["memory"]; !ok || k != 2 {
+		return refused(RefusedExports, "does not export its memory as \"memory\"")
+	}
+	for _, name := range requiredExports() {
+		if k, ok := exports[name]; !ok || k != 0 {
+			return refused(RefusedExports, "missing export %s", name)
+		}
+	}
+	return nil
+}
+
+// requiredExports lists the functions every plugin exports, sorted.
+func requiredExports() []string {
+	var names []string
+	for name, sig := range exportSigs {
+		if sig.required {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
 // funcSig is an export's expected signature.
 type funcSig struct {
 	params, results []api.ValueType
@@ -210,7 +243,15 @@ func (p *Plugin) checkModule() error {
 		p.exports = append(p.exports, name)
 	}
 	sort.Strings(p.exports)
-	for name, sig := range exportSigs {
+	// In a fixed order, so that a module missing several exports is always
+	// refused with the same message.
+	names := make([]string, 0, len(exportSigs))
+	for name := range exportSigs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		sig := exportSigs[name]
 		d, ok := fns[name]
 		if !ok {
 			if sig.required {

@@ -599,3 +599,34 @@ func TestMalformedPrediction(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestMissingExportsRefusedBeforeCompiling: a module without the plugin
+// exports is refused from its export section, with the same message every
+// time (the first missing export in name order), and a large one without
+// them is refused before any compilation.
+func TestMissingExportsRefusedBeforeCompiling(t *testing.T) {
+	r := mustRuntime(t)
+	bare := (&wasmtest.Module{MemMin: 1, MemMax: -1, Funcs: []wasmtest.Func{{Export: "other"}}}).Bytes()
+	for i := 0; i < 20; i++ {
+		_, err := r.Load(ctx, bare, Options{})
+		if !IsRefused(err) || !strings.HasSuffix(err.Error(), "missing export cdp_abi_version") {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	// 4 MiB of code, no cdp_* exports: refused without compiling it.
+	big := wasmtest.Module{MemMin: 1, MemMax: -1}
+	for i := 0; i < 64; i++ {
+		body := wasmtest.Code{}
+		for len(body) < 64<<10 {
+			body = body.I32(1).Drop()
+		}
+		big.Funcs = append(big.Funcs, wasmtest.Func{Body: body})
+	}
+	_, err := r.Load(ctx, big.Bytes(), Options{})
+	if !IsRefused(err) || !strings.Contains(err.Error(), "missing export") {
+		t.Fatalf("big module: %v", err)
+	}
+	if st := r.compiledModules(); st != 0 {
+		t.Fatalf("%d modules compiled for refused ones", st)
+	}
+}

@@ -137,6 +137,17 @@ func (r *Runtime) keep(ctx context.Context, l Limits, sum [32]byte, module []byt
 	return nil
 }
 
+// compiledModules counts the modules the keepers hold (for tests).
+func (r *Runtime) compiledModules() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, k := range r.keepers {
+		n += len(k.mods)
+	}
+	return n
+}
+
 // newWazero returns a wazero runtime with the settings every plugin gets:
 // deadline enforcement always on, the plugin's memory limit, the shared cache.
 func (r *Runtime) newWazero(ctx context.Context, l Limits) (wazero.Runtime, error) {

@@ -440,3 +440,56 @@ func (s *scanner) nameMap() {
 		s.name()
 	}
 }
+
+// moduleInterface reads the export and import sections of a module that
+// scanModule accepted: exports by name with their kind (0 function, 1
+// table, 2 memory, 3 global), and the imported functions as
+// "module.name". It builds nothing else, so a module can be refused for
+// its exports before it is compiled, and listed when it is not compiled at
+// all.
+func moduleInterface(b []byte) (exports map[string]byte, imports []string) {
+	exports = map[string]byte{}
+	s := scanner{b: b, pos: 8}
+	for s.pos < len(b) && s.err == nil {
+		id := s.byte()
+		size := s.u32()
+		if s.err != nil || int64(size) > int64(s.left()) {
+			return exports, imports
+		}
+		sec := scanner{b: b[s.pos : s.pos+int(size)]}
+		s.pos += int(size)
+		switch id {
+		case 2:
+			n := sec.u32()
+			for i := uint32(0); i < n && sec.err == nil; i++ {
+				mod, name := sec.name(), sec.name()
+				switch sec.byte() {
+				case 0:
+					sec.u32()
+					imports = append(imports, mod+"."+name)
+				case 1:
+					sec.tableType()
+				case 2:
+					sec.limits("memory", 65536)
+				case 3:
+					sec.valType()
+					sec.byte()
+				case 4:
+					sec.byte()
+					sec.u32()
+				}
+			}
+		case 7:
+			n := sec.u32()
+			for i := uint32(0); i < n && sec.err == nil; i++ {
+				name := sec.name()
+				kind := sec.byte()
+				sec.u32()
+				if sec.err == nil {
+					exports[name] = kind
+				}
+			}
+		}
+	}
+	return exports, imports
+}
