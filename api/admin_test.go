@@ -139,3 +139,26 @@ func TestAdminPluginsFlow(t *testing.T) {
 		t.Fatalf("metrics lack the plugin counters")
 	}
 }
+
+// TestPluginUploadBodyLimit: a module above api.max_body_bytes but within
+// UploadLimit (plugins.limits.max_module_bytes plus framing) reaches the
+// plugin registry, which answers for the module itself; a body above
+// UploadLimit is a 413, and other routes keep BodyLimit.
+func TestPluginUploadBodyLimit(t *testing.T) {
+	h := newHarness(t, func(o *api.Options) {
+		withPlugins(t)(o)
+		o.BodyLimit, o.UploadLimit = 4<<10, 64<<10
+	}, nil)
+	mid := append([]byte("\x00asm\x01\x00\x00\x00"), make([]byte, 20<<10)...) // malformed, 20 KiB
+	a := h.do("POST", "/admin/plugins?kind=scorer", "application/wasm", bytes.NewReader(mid))
+	if a.status != http.StatusUnprocessableEntity {
+		t.Fatalf("20 KiB module, body limit 4 KiB, upload limit 64 KiB: %d %s", a.status, a.body)
+	}
+	big := append([]byte("\x00asm\x01\x00\x00\x00"), make([]byte, 100<<10)...)
+	if a := h.do("POST", "/admin/plugins?kind=scorer", "application/wasm", bytes.NewReader(big)); a.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("100 KiB module over the upload limit: %d %s", a.status, a.body)
+	}
+	if a := h.do("POST", "/api/v1/locations", "application/json", bytes.NewReader(mid)); a.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("ingest of 20 KiB, body limit 4 KiB: %d", a.status)
+	}
+}

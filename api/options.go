@@ -112,6 +112,12 @@ type Options struct {
 	// (a snapshot of a large fleet is far above BodyLimit); it applies only
 	// when AdminEnabled. Default 256 MiB.
 	ImportLimit int
+	// UploadLimit is the largest body POST /admin/plugins accepts, bytes: a
+	// module of plugins.limits.max_module_bytes with its multipart framing
+	// and fields. Like ImportLimit it applies only when AdminEnabled, to
+	// clients that may upload. Default 33 MiB (the default 32 MiB module
+	// limit plus 1 MiB).
+	UploadLimit int
 	// AdminAllow lists the client networks (CIDR) that may call the admin
 	// endpoints (api.admin.allow). Default 127.0.0.1/32 and ::1/128.
 	AdminAllow []string
@@ -250,6 +256,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ImportLimit <= 0 {
 		o.ImportLimit = 256 << 20
+	}
+	if o.UploadLimit <= 0 {
+		o.UploadLimit = 33 << 20
 	}
 	if o.AdminAllow == nil {
 		o.AdminAllow = []string{"127.0.0.1/32", "::1/128"}

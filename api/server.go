@@ -116,18 +116,29 @@ func New(opts Options) (*Server, error) {
 	// Authentication and the admin audit run for every request, before the
 	// route's handler (CORS preflights are answered above, without a token).
 	s.app.Use(s.guard)
-	if o.AdminEnabled && o.ImportLimit > o.BodyLimit {
+	if o.AdminEnabled && (o.ImportLimit > o.BodyLimit || o.UploadLimit > o.BodyLimit) {
 		// The body limit is per request in fasthttp: raise it for the
-		// import route only, before the body is read, and only for a client
-		// that may import (see importAllowed).
+		// import and plugin upload routes only, before the body is read,
+		// and only for a client that may call them (see importAllowed).
 		s.app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			if !h.IsPost() {
+				return fasthttp.RequestConfig{}
+			}
 			uri := h.RequestURI()
 			if i := bytes.IndexByte(uri, '?'); i >= 0 {
 				uri = uri[:i]
 			}
 			// Fiber routes case-insensitively and ignores trailing slashes.
-			if h.IsPost() && strings.EqualFold(strings.TrimRight(string(uri), "/"), importPath) && s.importAllowed(h) {
-				return fasthttp.RequestConfig{MaxRequestBodySize: o.ImportLimit}
+			path := strings.TrimRight(string(uri), "/")
+			limit := 0
+			switch {
+			case strings.EqualFold(path, importPath):
+				limit = o.ImportLimit
+			case strings.EqualFold(path, uploadPath):
+				limit = o.UploadLimit
+			}
+			if limit > o.BodyLimit && s.importAllowed(h) {
+				return fasthttp.RequestConfig{MaxRequestBodySize: limit}
 			}
 			return fasthttp.RequestConfig{}
 		}
@@ -214,6 +225,10 @@ func statusOf(c *fiber.Ctx, err error) int {
 }
 
 const importPath = "/system/import-state"
+
+// uploadPath is the plugin upload route (POST), whose body limit is
+// UploadLimit.
+const uploadPath = "/admin/plugins"
 
 // App returns the Fiber application, for tests (app.Test) and for mounting
 // extra routes before serving.

@@ -303,6 +303,7 @@ func (n *Node) API(version api.Version) (*api.Server, error) {
 		History:             n.History,
 		MaxBatch:            c.MaxBatch,
 		BodyLimit:           c.MaxBodyBytes,
+		UploadLimit:         n.Config.Plugins.Limits.MaxModuleBytes + 1<<20,
 		CORSOrigins:         c.CORSOrigins,
 		AdminEnabled:        c.Admin.Enabled,
 		AdminAllow:          c.Admin.Allow,
