@@ -56,6 +56,7 @@ func EngineConfig(c config.Config) engine.Config {
 		ProcessingInterval: c.Compute.ProcessingInterval,
 		MaxPairsPerTick:    c.Compute.MaxPairsPerTick,
 		MaxOpenRisks:       cd.MaxOpenRisks,
+		ClassTTL:           classTTLs(c),
 		Grid: grid.Config{
 			InitialSize:         c.Grid.InitialSize,
 			MinSize:             c.Grid.MinSize,
@@ -66,6 +67,25 @@ func EngineConfig(c config.Config) engine.Config {
 			Shards:              c.Grid.Shards,
 		},
 	}
+}
+
+// classTTLs lists collision_detection.classes.*.vehicle_ttl in seconds by
+// class index (0: the global vehicle_ttl), nil when no class sets one.
+func classTTLs(c config.Config) []float64 {
+	classes, err := Classes(c)
+	if err != nil {
+		return nil // NewNode reports it
+	}
+	var ttl []float64
+	for i := 0; i < classes.Len(); i++ {
+		if d := c.CollisionDetection.Classes[classes.Name(uint32(i))].VehicleTTL; d > 0 {
+			if ttl == nil {
+				ttl = make([]float64, classes.Len())
+			}
+			ttl[i] = d.Seconds()
+		}
+	}
+	return ttl
 }
 
 // Classes builds the class table of collision_detection.classes.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +174,97 @@ func TestReplayInterrupted(t *testing.T) {
 	if !strings.Contains(stderr, "replaying") || strings.Contains(stderr, "100%") {
 		t.Fatalf("progress bar: want it drawn and stopped short of 100 %%:\n%s", stderr)
 	}
+}
+
+// TestReplaySolentShipTTL: the Solent recording replayed with the ship
+// settings of `cdp replay --help` (a 0.5 NM zone, ships kept 10 minutes
+// without a report) opens each close pair once per encounter: a risk
+// resolves as "lost" only when a ship has gone silent for good (never while
+// both still report, which reopened moored pairs every few minutes), and one
+// resolves as "separated" only once the ships are predicted apart, so a pair
+// opens again only for a new approach.
+func TestReplaySolentShipTTL(t *testing.T) {
+	file := dataFile(t, "solent-ais-2016-01-12/tracks.csv")
+	var out, errb bytes.Buffer
+	code := cli.Execute(context.Background(), []string{"replay", file, "--class", "ship=0.5nm,50m", "--max-distance", "1000",
+		"--set", "collision_detection.classes.ship.vehicle_ttl=600"},
+		cli.Options{Runner: Runner{}, Stdout: &out, Stderr: &errb, LookupEnv: func(string) (string, bool) { return "", false }})
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	reports := map[string][]float64{} // in time order
+	for _, r := range readCSVTimes(t, file) {
+		reports[r.id] = append(reports[r.id], r.t)
+	}
+	// reported says whether the ship reported in (from, to].
+	reported := func(id string, from, to float64) bool {
+		for _, x := range reports[id] {
+			if x > from && x <= to {
+				return true
+			}
+		}
+		return false
+	}
+	clock := 0.0     // the newest assessment seen: about the engine clock
+	const zone = 926 // 0.5 NM
+	opened := map[[2]string]int{}
+	lost, separated := 0, 0
+	dec := json.NewDecoder(&out)
+	for dec.More() {
+		var ev engine.Event
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatal(err)
+		}
+		k := [2]string{ev.VehicleA, ev.VehicleB}
+		clock = max(clock, ev.Time)
+		switch {
+		case ev.Type == engine.EventOpened:
+			opened[k]++
+		case ev.Type == engine.EventResolved && ev.Reason == engine.ReasonLost:
+			lost++
+			// One of them must have been silent for the 10 minutes before
+			// (less a minute for the clock running ahead of the events).
+			if reported(ev.VehicleA, clock-540, clock) && reported(ev.VehicleB, clock-540, clock) {
+				t.Errorf("%s/%s resolved as lost at about %.0f, but both reported in the 9 minutes before",
+					ev.VehicleA, ev.VehicleB, clock)
+			}
+		case ev.Type == engine.EventResolved:
+			separated++
+			if ev.DMin < zone {
+				t.Errorf("%s/%s resolved as separated at %.0f with a predicted pass at %.0f m, inside the zone",
+					ev.VehicleA, ev.VehicleB, ev.Time, ev.DMin)
+			}
+		}
+	}
+	if len(opened) < 20 {
+		t.Fatalf("only %d pairs opened", len(opened))
+	}
+	t.Logf("%d pairs opened, %d separated, %d lost (ships gone silent)", len(opened), separated, lost)
+}
+
+type csvTime struct {
+	id string
+	t  float64
+}
+
+// readCSVTimes reads the id and t columns of a recording.
+func readCSVTimes(t *testing.T, path string) []csvTime {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []csvTime
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if i == 0 {
+			continue
+		}
+		f := strings.SplitN(line, ",", 3)
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		rows = append(rows, csvTime{f[0], v})
+	}
+	return rows
 }

@@ -50,9 +50,9 @@ so raise it with --max-distance for large zones.`,
   cdp replay opensky.csv --class aviation=5nm,1000ft --max-distance 9300
 
   # Ships: 0.5 NM around each vessel, at 60x real time; AIS reports come
-  # minutes apart, so keep vehicles for 10 minutes without a report
+  # minutes apart, so keep ships for 10 minutes without a report
   cdp replay solent.csv --class ship=0.5nm,50m --max-distance 1000 --speed 60 \
-      --set collision_detection.vehicle_ttl=600
+      --set collision_detection.classes.ship.vehicle_ttl=600
 
   # Score with a Wasm model
   cdp replay tracks.csv --scorer ./my-scorer.wasm

@@ -404,6 +404,11 @@ type Class struct {
 	// failure counts toward the plugin's breaker). Default 0: 1500 m/s, the
 	// ingest speed bound.
 	MaxSpeed float64 `koanf:"max_speed"`
+	// VehicleTTL is how long a vehicle of this class without updates is kept
+	// (and its risks held open) before it expires as "lost"; written in
+	// seconds. Ships report every few minutes: give them minutes here, not
+	// the drones' seconds. Default 0: collision_detection.vehicle_ttl.
+	VehicleTTL time.Duration `koanf:"vehicle_ttl"`
 }
 
 // API configures the REST listener.

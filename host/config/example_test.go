@@ -9,7 +9,7 @@ import (
 func ExampleDefault() {
 	c := config.Default()
 	fmt.Println(c.API.Port, c.Compute.ProcessingInterval, c.CollisionDetection.Classes["default"])
-	// Output: 8080 100ms {50 25 0 0}
+	// Output: 8080 100ms {50 25 0 0 0s}
 }
 
 func ExampleLoad() {

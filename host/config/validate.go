@@ -291,6 +291,7 @@ func validate(c *Config, prov map[string]string) Errors {
 		ch.positive(key+".vertical", cl.Vertical)
 		ch.nonNegative(key+".radius", cl.Radius)
 		ch.nonNegative(key+".max_speed", cl.MaxSpeed)
+		ch.nonNegativeDuration(key+".vehicle_ttl", cl.VehicleTTL)
 		// The conservative-broadphase rule: the farthest point of the
 		// protected cylinder must lie within max_distance, or the grid could
 		// miss a pair the scorer would flag.

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/collision-detection-platform/distributed-platform/grid"
@@ -39,6 +40,10 @@ type Config struct {
 	// VehicleTTL is collision_detection.vehicle_ttl in seconds: a vehicle not
 	// heard for this long expires and its risks resolve as "lost". Default 30.
 	VehicleTTL float64
+	// ClassTTL is collision_detection.classes.*.vehicle_ttl in seconds, by
+	// class index (abi.Vehicle.Class); 0 or a class beyond it takes
+	// VehicleTTL. Ships report every few minutes, drones every second.
+	ClassTTL []float64
 	// Workers is compute.max_workers. Default 8 (at most GOMAXPROCS are busy).
 	Workers int
 	// BatchSize is compute.batch_size: vehicles per predict call and pairs per
@@ -161,6 +166,8 @@ func (c *Config) validate() error {
 		return bad("collision_detection.update_risk_delta/update_tca_delta", [2]float64{c.UpdateRiskDelta, c.UpdateTCADelta}, "must be >= 0")
 	case !(c.VehicleTTL > 0):
 		return bad("collision_detection.vehicle_ttl", c.VehicleTTL, "must be > 0 seconds")
+	case slices.ContainsFunc(c.ClassTTL, func(t float64) bool { return !(t >= 0) || math.IsInf(t, 0) }):
+		return bad("collision_detection.classes.*.vehicle_ttl", c.ClassTTL, "must be >= 0 seconds")
 	case c.Workers < 1:
 		return bad("compute.max_workers", c.Workers, "must be >= 1")
 	case c.BatchSize < 1:

@@ -402,3 +402,47 @@ func TestGroupLifecycle(t *testing.T) {
 		t.Fatalf("after import: intruder in %q, events %+v", g, flog.evs)
 	}
 }
+
+// TestClassTTL: ships (class 1, TTL 600 s) reporting minutes apart stay, with
+// their risk open once, while a drone (class 0, TTL 30 s) that stops
+// reporting expires and its risk resolves as lost; a ship state older than
+// the clock minus the ships' TTL is too old at submit.
+func TestClassTTL(t *testing.T) {
+	cfg := Default()
+	cfg.ClassTTL = []float64{0, 600}
+	e, log := newTestEngine(t, cfg, builtinModels())
+	t0 := 1_700_000_000.0
+	ship := func(id string, x, tt float64) Update {
+		v := drone(x, 0, tt)
+		v.Class = 1
+		return Update{ID: []byte(id), V: v}
+	}
+	submit(t, e, ship("s1", 0, t0), ship("s2", 22, t0+1), Update{ID: []byte("d"), V: drone(5000, 0, t0)},
+		Update{ID: []byte("d2"), V: drone(5010, 0, t0)})
+	for k := 1; k <= 6; k++ { // the ships report every 3 minutes, the drones stop
+		tt := t0 + float64(k)*180
+		submit(t, e, ship("s1", 0, tt), ship("s2", 22, tt+1))
+	}
+	if n := log.count(EventOpened); n != 2 {
+		t.Fatalf("%d risks opened, want 2 (the ships' once, the drones')", n)
+	}
+	lost := 0
+	for _, ev := range log.evs {
+		if ev.Type == EventResolved {
+			if ev.Reason != ReasonLost || ev.VehicleA != "d" {
+				t.Fatalf("resolution %+v: want only the drones' risk, lost", ev)
+			}
+			lost++
+		}
+	}
+	if lost != 1 || len(e.Risks()) != 1 {
+		t.Fatalf("%d lost, %d open: want the drones' risk lost and the ships' open", lost, len(e.Risks()))
+	}
+	if _, ok := e.Vehicle("d"); ok {
+		t.Fatal("the silent drone did not expire")
+	}
+	v := make([]Verdict, 2)
+	if _, err := e.TrySubmitChecked([]Update{ship("s3", 0, t0+1080-601), ship("s4", 0, t0+1080-500)}, v); err != nil || v[0] != VerdictTooOld || v[1] != VerdictAccepted {
+		t.Fatalf("ship states 601 and 500 s behind the clock: %v %v", v, err)
+	}
+}

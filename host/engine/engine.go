@@ -488,10 +488,10 @@ func (e *Engine) Tick() TickStats {
 	// dropped, and so is a state already older than the clock minus
 	// vehicle_ttl (it would expire at once: a Kafka record read again after a
 	// restart must not bring back a vehicle that has gone).
-	tooOld := e.now() - e.cfg.VehicleTTL
+	now0 := e.now()
 	for i := range ups {
 		u := &ups[i]
-		if u.v.T < tooOld {
+		if u.v.T < now0-e.ttl(u.v.Class) {
 			ts.Stale++
 			continue
 		}
@@ -551,7 +551,7 @@ func (e *Engine) Tick() TickStats {
 		evs = e.tr.resolveGrouped(e, slot, evs)
 	}
 	e.joined = e.joined[:0]
-	// Expire vehicles not heard for VehicleTTL (checked once per second of clock).
+	// Expire vehicles not heard for their class's TTL (checked once per second of clock).
 	now := e.now()
 	if now-e.swept >= 1 {
 		e.swept = now
@@ -704,11 +704,18 @@ func growExact[T any](s []T, n int) []T {
 	return t
 }
 
+// ttl is the vehicle TTL of a class, seconds (Config.ClassTTL).
+func (e *Engine) ttl(class uint32) float64 {
+	if int(class) < len(e.cfg.ClassTTL) && e.cfg.ClassTTL[class] > 0 {
+		return e.cfg.ClassTTL[class]
+	}
+	return e.cfg.VehicleTTL
+}
+
 func (e *Engine) expire(now float64, evs []Event, ts *TickStats) []Event {
-	limit := now - e.cfg.VehicleTTL
 	for slot := range e.veh {
 		name := e.names[slot]
-		if name == "" || e.veh[slot].T >= limit || e.stamp[slot] == e.tick {
+		if name == "" || e.veh[slot].T >= now-e.ttl(e.veh[slot].Class) || e.stamp[slot] == e.tick {
 			continue
 		}
 		if e.riskHead[slot] != 0 {

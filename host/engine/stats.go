@@ -12,9 +12,9 @@ import (
 // TickStats describes one tick.
 type TickStats struct {
 	Updates       int           // updates taken from the queue
-	Stale         int           // dropped: older than the stored state, or than the clock minus VehicleTTL
+	Stale         int           // dropped: older than the stored state, or than the clock minus the class's TTL
 	Duplicates    int           // dropped: same time as the stored state
-	Expired       int           // vehicles expired (not heard for VehicleTTL)
+	Expired       int           // vehicles expired (not heard for their class's TTL)
 	Predicted     int           // vehicles predicted (each updated vehicle once)
 	Candidates    int           // pairs the grid found (swept boxes overlap), each once
 	Pairs         int           // pairs scored (grid candidates and open risks)

@@ -14,7 +14,7 @@ const (
 	VerdictStale
 	// VerdictDuplicate: the same time as the vehicle's stored state.
 	VerdictDuplicate
-	// VerdictTooOld: older than the engine clock minus the vehicle TTL (the
+	// VerdictTooOld: older than the engine clock minus its class's vehicle TTL (the
 	// vehicle would have expired by then): outside the engine's time window.
 	VerdictTooOld
 )
@@ -49,11 +49,11 @@ func (v Verdict) String() string {
 func (e *Engine) TrySubmitChecked(ups []Update, verdicts []Verdict) (int, error) {
 	verdicts = verdicts[:len(ups)]
 	e.mu.RLock()
-	tooOld := e.peekNow() - e.cfg.VehicleTTL
+	now := e.peekNow()
 	for i := range ups {
 		u := &ups[i]
 		v := VerdictAccepted
-		if u.V.T < tooOld {
+		if u.V.T < now-e.ttl(u.V.Class) {
 			v = VerdictTooOld
 		} else if slot, ok := e.ids.find(e.names, u.ID); ok {
 			if t := e.veh[slot].T; u.V.T == t {
