@@ -25,13 +25,17 @@ install:
 run: build
 	./$(BIN) serve --simulate $(SIMULATE)
 
-## test: every test CI runs: vet, all tests, and the concurrent packages again under the race
-## detector; each run ends with the tests it skipped and why (host/cmd/testreport)
-TESTREPORT = $(GO) run ./host/cmd/testreport
+## test: every test CI runs: vet, all tests, the concurrent packages again under the race
+## detector, and the deployment checks that need helm and the Kubernetes API types (a module
+## of their own, deploy/k8stest; -vet=off there: vet would analyse all of client-go, and
+## `make lint` checks its formatting); each run ends with the tests it skipped and why
+TESTREPORT = $(abspath bin/testreport)
 test:
+	$(GO) build -o $(TESTREPORT) ./host/cmd/testreport
 	$(GO) vet ./...
 	$(TESTREPORT) -count=1 -timeout 25m ./...
 	$(TESTREPORT) -race -short -count=1 -timeout 20m ./grid ./host/engine ./host ./api/... ./store/...
+	cd deploy/k8stest && $(TESTREPORT) -vet=off -count=1 -timeout 15m ./...
 
 test-short:
 	$(GO) test -short -count=1 ./...
