@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -293,8 +294,18 @@ func ReplayStream(ctx context.Context, cfg config.Config, in io.Reader, opts cli
 }
 
 // replayToServer sends the file as NDJSON batches to a running server's
-// POST /api/v1/locations, honouring 429 Retry-After.
+// POST /api/v1/locations, honouring 429 Retry-After, and reports what the
+// server refused or dropped, by reason. With opts.RebaseTime it shifts the
+// records' times to now (see cli.ReplayOptions.RebaseTime).
 func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptions) error {
+	shift := 0.0 // --rebase-time at full speed: seconds added to every time
+	if opts.RebaseTime && opts.Speed == 0 {
+		last, err := lastTime(opts.File)
+		if err != nil {
+			return err
+		}
+		shift = float64(time.Now().UnixNano())/1e9 - last
+	}
 	f, err := os.Open(opts.File)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
@@ -308,7 +319,9 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 		n, sent    int
 		accepted   int
 		rejected   int
+		reasons    = map[string]int{} // refused by the server, by reason
 		start      = time.Now()
+		startUnix  = float64(start.UnixNano()) / 1e9
 		batch      = 1000
 		dataT0     = math.NaN()
 		client     = &http.Client{Timeout: 30 * time.Second}
@@ -318,17 +331,6 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 	if cfg.API.MaxBatch > 0 && cfg.API.MaxBatch < batch {
 		batch = cfg.API.MaxBatch
 	}
-	report := func(what string) {
-		el := time.Since(start)
-		fmt.Fprintf(opts.Stderr, "%s: sent %d records to %s: %d accepted, %d rejected, %.3fs, %.0f records/s\n",
-			what, sent, url, accepted, rejected, el.Seconds(), float64(sent)/el.Seconds())
-	}
-	// interrupted reports what was sent before Ctrl-C (the batch in flight
-	// may or may not have arrived: the server's answer was not read).
-	interrupted := func() error {
-		report("replay interrupted")
-		return fmt.Errorf("replay: %w after %d records sent", cli.ErrInterrupted, sent)
-	}
 	post := func() error {
 		for {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -337,9 +339,6 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 			}
 			req.Header.Set("Content-Type", "application/x-ndjson")
 			resp, err := client.Do(req)
-			if err != nil && ctx.Err() != nil {
-				return interrupted()
-			}
 			if err != nil {
 				return fmt.Errorf("replay: --target: %w", err)
 			}
@@ -347,6 +346,9 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 				Accepted int    `json:"accepted"`
 				Rejected int    `json:"rejected"`
 				Error    string `json:"error"`
+				Errors   []struct {
+					Reason string `json:"reason"`
+				} `json:"errors"`
 			}
 			_ = json.NewDecoder(resp.Body).Decode(&res)
 			resp.Body.Close()
@@ -356,7 +358,7 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 				select {
 				case <-time.After(time.Duration(max(wait, 1)) * time.Second):
 				case <-ctx.Done():
-					return interrupted()
+					return ctx.Err()
 				}
 				continue
 			case resp.StatusCode/100 != 2:
@@ -364,30 +366,31 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 			}
 			accepted += res.Accepted
 			rejected += res.Rejected
+			for _, e := range res.Errors {
+				reasons[e.Reason]++
+			}
 			sent += n
 			body, n = body[:0], 0
 			return nil
 		}
 	}
 	for {
-		if ctx.Err() != nil {
-			return interrupted()
-		}
 		err := r.Read(&rec)
 		if err == io.EOF {
 			break
 		}
 		if errors.Is(err, ingest.ErrCSVRow) {
 			rejected++
+			reasons["malformed_row"]++
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("replay: %w", err)
 		}
+		if math.IsNaN(dataT0) {
+			dataT0 = rec.T
+		}
 		if opts.Speed > 0 {
-			if math.IsNaN(dataT0) {
-				dataT0 = rec.T
-			}
 			if math.IsNaN(batchStart) {
 				batchStart = rec.T
 			}
@@ -401,13 +404,22 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 				select {
 				case <-time.After(d):
 				case <-ctx.Done():
-					return interrupted()
+					return ctx.Err()
 				}
+			}
+		}
+		if opts.RebaseTime {
+			if opts.Speed > 0 {
+				// Stamped with the wall time it is due at: now for the server.
+				rec.T = startUnix + (rec.T-dataT0)/opts.Speed
+			} else {
+				rec.T += shift
 			}
 		}
 		var ok bool
 		if body, ok = appendRecordJSON(body, &rec, class); !ok {
 			rejected++
+			reasons["non_finite"]++
 			continue
 		}
 		n++
@@ -422,8 +434,70 @@ func replayToServer(ctx context.Context, cfg config.Config, opts cli.ReplayOptio
 			return err
 		}
 	}
-	report("replay")
+	el := time.Since(start)
+	fmt.Fprintf(opts.Stderr, "replay: sent %d records to %s: %d accepted, %d rejected, %.3fs, %.0f records/s\n",
+		sent, url, accepted, rejected, el.Seconds(), float64(sent)/el.Seconds())
+	names := make([]string, 0, len(reasons))
+	for r := range reasons {
+		names = append(names, r)
+	}
+	sort.Strings(names)
+	for _, r := range names {
+		fmt.Fprintf(opts.Stderr, "replay: rejected %d records: %s%s\n", reasons[r], r, reasonHint(r, opts.RebaseTime))
+	}
 	return nil
+}
+
+// reasonHint explains the server's verdicts on well-formed records.
+func reasonHint(reason string, rebased bool) string {
+	switch reason {
+	case "stale":
+		return " (older than the vehicle's state on the server)"
+	case "duplicate":
+		return " (the server has the vehicle at that time already)"
+	case "late":
+		if rebased {
+			return " (older than the server's clock minus collision_detection.vehicle_ttl)"
+		}
+		return " (older than the server's clock minus collision_detection.vehicle_ttl; --rebase-time shifts the recording to now)"
+	case "time_in_future":
+		if rebased {
+			return " (ahead of the server's clock)"
+		}
+		return " (ahead of the server's clock; --rebase-time shifts the recording to now)"
+	}
+	return ""
+}
+
+// lastTime returns the newest record time of a tracks file.
+func lastTime(path string) (float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("replay: %w", err)
+	}
+	defer f.Close()
+	r := ingest.NewCSVReader(f)
+	var rec ingest.Record
+	last := math.Inf(-1)
+	for {
+		err := r.Read(&rec)
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, ingest.ErrCSVRow) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("replay: %s: %w", path, err)
+		}
+		if rec.T > last && !math.IsInf(rec.T, 0) {
+			last = rec.T
+		}
+	}
+	if math.IsInf(last, -1) {
+		return 0, fmt.Errorf("replay: %s: no record to rebase", path)
+	}
+	return last, nil
 }
 
 // appendRecordJSON writes a CSV record as one wire-format line with the

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/collision-detection-platform/distributed-platform/api"
 	"github.com/collision-detection-platform/distributed-platform/host/cli"
 	"github.com/collision-detection-platform/distributed-platform/host/config"
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
@@ -267,4 +272,109 @@ func readCSVTimes(t *testing.T, path string) []csvTime {
 		rows = append(rows, csvTime{f[0], v})
 	}
 	return rows
+}
+
+// TestReplayTargetReportsLateAndRebases feeds recorded traffic to a live
+// server as `cdp replay --target` does: a 2021 recording sent as it is to a
+// server whose clock is now is refused record by record as "late", and the
+// replay says so; with --rebase-time it is accepted, shifted to now (as fast
+// as possible, ending now; or paced, each record stamped when it is sent).
+func TestReplayTargetReportsLateAndRebases(t *testing.T) {
+	file := dataFile(t, "opensky-uk-2021-07-12/tracks.csv")
+	cfg := config.Default()
+	n, err := NewNode(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := n.API(api.Version{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx, ln, srv, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	replay := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := cli.Execute(ctx, append([]string{"replay", file, "--target", base, "--no-progress"}, args...),
+			cli.Options{Runner: Runner{}, Stdout: &out, Stderr: &errb, LookupEnv: func(string) (string, bool) { return "", false }})
+		if code != cli.ExitOK {
+			t.Fatalf("replay %v: exit %d\n%s", args, code, errb.String())
+		}
+		return errb.String()
+	}
+	var sent, accepted, rejected int
+	summary := func(stderr string) {
+		t.Helper()
+		i := strings.Index(stderr, "replay: sent ")
+		if i < 0 {
+			t.Fatalf("no summary:\n%s", stderr)
+		}
+		if _, err := fmt.Sscanf(stderr[i:], "replay: sent %d records to "+base+"/api/v1/locations: %d accepted, %d rejected",
+			&sent, &accepted, &rejected); err != nil {
+			t.Fatalf("summary %q: %v", stderr[i:], err)
+		}
+		t.Log(strings.TrimSpace(stderr))
+	}
+	lastT := func() float64 {
+		t.Helper()
+		n.Engine.WaitApplied(ctx)
+		var v struct {
+			T float64 `json:"t"`
+		}
+		resp, err := http.Get(base + "/api/v1/vehicles/495179")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/v1/vehicles/495179: %s", resp.Status)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v.T
+	}
+	now := func() float64 { return float64(time.Now().UnixNano()) / 1e9 }
+
+	// A fresh server: shifted so that the last record is now, sent at once.
+	stderr := replay("--rebase-time", "--speed", "0")
+	summary(stderr)
+	if sent < 16000 || accepted < sent*99/100 {
+		t.Fatalf("--rebase-time --speed 0: %d sent, %d accepted\n%s", sent, accepted, stderr)
+	}
+	if d := now() - lastT(); d < 0 || d > 30 {
+		t.Fatalf("495179's last state is %.0f s before now, want the last record at about now", d)
+	}
+
+	// The server's clock is now: the recording as it is lies outside its
+	// window, and the replay reports every record as late.
+	stderr = replay()
+	summary(stderr)
+	if accepted != 0 || rejected != sent || !strings.Contains(stderr, fmt.Sprintf("replay: rejected %d records: late (", sent)) ||
+		!strings.Contains(stderr, "--rebase-time") {
+		t.Fatalf("unshifted: %d sent, %d accepted, %d rejected\n%s", sent, accepted, rejected, stderr)
+	}
+
+	// Paced at 1000x: each record stamped with the time it is sent.
+	before := now()
+	stderr = replay("--rebase-time", "--speed", "1000")
+	summary(stderr)
+	if accepted < sent*99/100 {
+		t.Fatalf("--rebase-time --speed 1000: %d sent, %d accepted\n%s", sent, accepted, stderr)
+	}
+	if v := lastT(); v < before || v > now()+1 {
+		t.Fatalf("495179 at %f, want stamped between %f and now", v, before)
+	}
 }

@@ -95,7 +95,7 @@ func TestHelp(t *testing.T) {
 		want []string
 	}{
 		{[]string{"serve", "--help"}, []string{"--simulate", "--port", "--data-dir", "--config", "--set", "Example", "cdp serve --config /etc/cdp.yaml --port 9090"}},
-		{[]string{"replay", "--help"}, []string{"--speed", "--target", "--scorer", "--origin", "--class", "--max-distance", "aviation=5nm,1000ft"}},
+		{[]string{"replay", "--help"}, []string{"--speed", "--target", "--rebase-time", "--scorer", "--origin", "--class", "--max-distance", "aviation=5nm,1000ft"}},
 		{[]string{"config", "validate", "--help"}, []string{"cdp config validate /etc/cdp.yaml", "exits 1"}},
 		{[]string{"help", "version"}, []string{"ABI"}},
 	} {
@@ -303,6 +303,14 @@ func TestReplay(t *testing.T) {
 	if rec.replay.OriginFromData || rec.replay.Progress || rec.replay.Class != "default" || rec.replay.Target != "http://localhost:8080" {
 		t.Errorf("options: %+v", rec.replay)
 	}
+	// --rebase-time plays at real time unless --speed says otherwise.
+	for args, want := range map[string]float64{"": 1, "--speed 0": 0, "--speed 20": 20} {
+		rec = &recorder{}
+		r = run(t, rec, append([]string{"replay", "t.csv", "--target", "http://localhost:8080", "--rebase-time"}, strings.Fields(args)...)...)
+		if r.code != ExitOK || !rec.replay.RebaseTime || rec.replay.Speed != want {
+			t.Errorf("--rebase-time %s: exit %d, options %+v; want speed %g\n%s", args, r.code, rec.replay, want, r.stderr)
+		}
+	}
 
 	for _, tc := range []struct {
 		args []string
@@ -317,6 +325,7 @@ func TestReplay(t *testing.T) {
 		{[]string{"replay", "t.csv", "--class", "Ship=10,10"}, ExitError, "lower-case"},
 		{[]string{"replay", "t.csv", "--speed", "-1"}, ExitUsage, "--speed"},
 		{[]string{"replay", "t.csv", "--target", "localhost:8080"}, ExitUsage, "--target"},
+		{[]string{"replay", "t.csv", "--rebase-time"}, ExitUsage, "--rebase-time shifts a recording for a live server: it needs --target"},
 		{[]string{"replay", "t.csv", "--origin", "somewhere"}, ExitUsage, "--origin"},
 		{[]string{"replay", "t.csv", "--origin", "95,0"}, ExitError, "config: flag --origin: system.frame.origin.lat: must be in [-90, 90], got 95"},
 		{[]string{"replay", "t.csv", "--scorer", "/nonexistent/s.wasm"}, ExitError, "config: flag --scorer: plugins.scorer.path"},

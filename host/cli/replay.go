@@ -29,6 +29,7 @@ func newReplayCmd(a *app) *cobra.Command {
 		origin      string
 		maxDistance string
 		noProgress  bool
+		rebaseTime  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "replay FILE",
@@ -39,7 +40,13 @@ runs, as fast as possible or at --speed times real time. Risk events go to
 standard output as NDJSON; a summary (vehicles, updates, risks opened, wall
 time, updates/s) and, on a terminal, a progress bar go to standard error.
 
---target URL sends the file to a running server instead.
+--target URL sends the file to a running server instead, and reports the
+records the server refused or dropped (stale: older than the vehicle's state
+there; late: older than its clock minus collision_detection.vehicle_ttl).
+--rebase-time shifts the recording to now so that it can feed a live server:
+it plays at real time (or --speed S, each record stamped with the time it is
+sent), or with an explicit --speed 0 as fast as possible, shifted so that its
+last record is now.
 
 Every vehicle of the file gets one class (--class, default "default"). Give
 a class's protected zone on the command line as NAME=HORIZONTAL,VERTICAL[,RADIUS]
@@ -58,11 +65,20 @@ so raise it with --max-distance for large zones.`,
   cdp replay tracks.csv --scorer ./my-scorer.wasm
 
   # Send the file to a running server
-  cdp replay tracks.csv --target http://localhost:8080`,
+  cdp replay tracks.csv --target http://localhost:8080
+
+  # Feed a live server a 2021 recording as if it happened now, 10x real time
+  cdp replay tracks.csv --target http://localhost:8080 --rebase-time --speed 10`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if speed < 0 || math.IsNaN(speed) || math.IsInf(speed, 0) {
 				return usagef(cmd, "--speed: want a multiple of real time >= 0 (0: as fast as possible), got %v", speed)
+			}
+			if rebaseTime && target == "" {
+				return usagef(cmd, "--rebase-time shifts a recording for a live server: it needs --target")
+			}
+			if rebaseTime && !cmd.Flags().Changed("speed") {
+				speed = 1 // a live server takes the records as they happen
 			}
 			if target != "" {
 				u, err := url.Parse(target)
@@ -108,6 +124,7 @@ so raise it with --max-distance for large zones.`,
 				ConfigFile:     file,
 				Speed:          speed,
 				Target:         target,
+				RebaseTime:     rebaseTime,
 				Class:          name,
 				OriginFromData: fromData,
 				Progress:       !noProgress && a.opts.IsTerminal(cmd.ErrOrStderr()),
@@ -125,6 +142,7 @@ so raise it with --max-distance for large zones.`,
 	f.StringVar(&origin, "origin", "auto", "ENU `origin`: auto (from the data), config (system.frame.origin) or LAT,LON[,ALT]")
 	f.StringVar(&maxDistance, "max-distance", "", "collision_detection.max_distance, a `length` such as 9300 or 5.1nm")
 	boolSwitch(f, &noProgress, "no-progress", "", "no progress bar, even on a terminal")
+	boolSwitch(f, &rebaseTime, "rebase-time", "", "with --target: shift the recording's times to now (real time unless --speed is given)")
 	f.String("predictor", "", "Wasm predictor `file` (plugins.predictor.path; default: builtin)")
 	f.String("scorer", "", "Wasm scorer `file` (plugins.scorer.path; default: builtin)")
 	f.String("log-level", "", "`level`: debug, info, warn or error (logging.level; default info)")

@@ -50,6 +50,12 @@ type ReplayOptions struct {
 	// Target is the base URL of a running server to send the file to instead
 	// of running an engine in process; "" runs in process. Default "".
 	Target string
+	// RebaseTime shifts every record's time so that the recording plays as
+	// if it were happening now (with Target: a live server judges times
+	// against its clock). With Speed > 0 each record is stamped with the
+	// wall time it is sent at; with Speed 0 the recording is shifted so that
+	// its last record is now. Default false.
+	RebaseTime bool
 	// Class is the vehicle class given to every vehicle of the file; it
 	// exists in cfg.CollisionDetection.Classes. Default "default".
 	Class string
