@@ -1,10 +1,12 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -314,4 +316,68 @@ func TestAccessLog(t *testing.T) {
 			t.Fatalf("info log is not empty:\n%s", got)
 		}
 	}
+}
+
+// manyRisks is an engine that holds n open risks (and no vehicles).
+type manyRisks struct {
+	nopEngine
+	risks []engine.Risk
+}
+
+func (e *manyRisks) Risks() []engine.Risk { return slices.Clone(e.risks) }
+
+// BenchmarkRisksPage measures GET /api/v1/risks over 80,000 open risks (the
+// size that gave 20 MB answers before paging): the default page sorted by
+// risk, and the whole list walked in pages of api.max_limit.
+func BenchmarkRisksPage(b *testing.B) {
+	e := &manyRisks{}
+	for i := range 80_000 {
+		tin := 3.0
+		e.risks = append(e.risks, engine.Risk{ID: fmt.Sprintf("r-%024x", i*7919), VehicleA: fmt.Sprintf("veh-%07d", i),
+			VehicleB: fmt.Sprintf("veh-%07d", i+1), Risk: float64(i%1000) / 1000, Time: 1.7e9, TCA: 1.7e9 + 10, DMin: 12.5, TIn: &tin,
+			OpenedAt: 1.7e9 - 5})
+	}
+	slices.SortFunc(e.risks, func(a, b engine.Risk) int { return strings.Compare(a.ID, b.ID) })
+	s := newTestServer(b, e)
+	h := s.app.Handler()
+	var ctx fasthttp.RequestCtx
+	get := func(uri string) []byte {
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		ctx.Request.Header.SetMethod("GET")
+		ctx.Request.SetRequestURI(uri)
+		h(&ctx)
+		if ctx.Response.StatusCode() != 200 {
+			b.Fatalf("%s: %d %s", uri, ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+		return ctx.Response.Body()
+	}
+	b.Run("default page", func(b *testing.B) {
+		size := 0
+		for b.Loop() {
+			size = len(get("/api/v1/risks"))
+		}
+		b.ReportMetric(float64(size), "bytes/answer")
+	})
+	b.Run("all in pages of 10000", func(b *testing.B) {
+		pages, size := 0, 0
+		for b.Loop() {
+			cur := ""
+			for pages = 1; ; pages++ {
+				body := get("/api/v1/risks?limit=10000&cursor=" + cur)
+				size = max(size, len(body))
+				var p struct {
+					Next string `json:"next_cursor"`
+				}
+				if err := json.Unmarshal(body, &p); err != nil {
+					b.Fatal(err)
+				}
+				if cur = p.Next; cur == "" {
+					break
+				}
+			}
+		}
+		b.ReportMetric(float64(pages), "pages")
+		b.ReportMetric(float64(size), "max-bytes/answer")
+	})
 }
