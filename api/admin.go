@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -92,6 +93,10 @@ func modelsProblem(err error) error {
 	return err
 }
 
+// signatureHeader carries a module's detached signature on upload: the
+// .sig file written by `cdp plugin sign`, base64.
+const signatureHeader = "X-CDP-Signature"
+
 // postPlugin uploads a module. The body is either multipart/form-data with
 // the file in "module" and the fields kind, name, version, description and
 // config, or the raw module (application/wasm) with those as query
@@ -122,6 +127,17 @@ func (s *Server) postPlugin(c *fiber.Ctx) error {
 		if err != nil {
 			return problem(fiber.StatusBadRequest, "read module: "+err.Error())
 		}
+		if sh, err := c.FormFile("signature"); err == nil {
+			if sf, err := sh.Open(); err == nil {
+				u.Signature, err = io.ReadAll(io.LimitReader(sf, 64<<10))
+				sf.Close()
+				if err != nil {
+					return problem(fiber.StatusBadRequest, "read signature: "+err.Error())
+				}
+			}
+		} else if v := c.FormValue("signature"); v != "" {
+			u.Signature = []byte(strings.Clone(v))
+		}
 		field = func(k string) string {
 			if v := c.FormValue(k); v != "" {
 				return strings.Clone(v)
@@ -130,6 +146,13 @@ func (s *Server) postPlugin(c *fiber.Ctx) error {
 		}
 	} else {
 		u.Module = append([]byte(nil), c.Body()...)
+	}
+	if h := c.Get(signatureHeader); h != "" && u.Signature == nil {
+		sig, err := base64.StdEncoding.DecodeString(h)
+		if err != nil {
+			return badParam(signatureHeader, "", "want the .sig file's content in base64")
+		}
+		u.Signature = sig
 	}
 	u.Kind = field("kind") // "": the manifest's
 	u.Name, u.Version, u.Description = field("name"), field("version"), field("description")

@@ -102,7 +102,7 @@ func New(opts Options) (*Server, error) {
 		s.app.Use(cors.New(cors.Config{
 			AllowOrigins: strings.Join(o.CORSOrigins, ","),
 			AllowMethods: "GET,POST,HEAD,OPTIONS",
-			AllowHeaders: "Content-Type,Content-Encoding,Authorization,Last-Event-ID,X-Request-ID",
+			AllowHeaders: "Content-Type,Content-Encoding,Authorization,Last-Event-ID,X-Request-ID,X-CDP-Signature",
 			// Browsers hide other headers from scripts: a client must see
 			// when to retry.
 			ExposeHeaders: "Retry-After,X-Request-ID",

@@ -170,8 +170,15 @@ func (n *Node) StartPlugins(ctx context.Context) error {
 	if n.Config.System.DataDir != "" {
 		dir = filepath.Join(n.Config.System.DataDir, "plugins")
 	}
-	m, err := models.New(ctx, models.Config{Engine: n.Engine, Runtime: rt, Dir: dir, Options: opts,
-		Registerer: n.Registry, Logger: n.Logger, OnEvent: n.systemEvent})
+	mc := models.Config{Engine: n.Engine, Runtime: rt, Dir: dir, Options: opts,
+		Registerer: n.Registry, Logger: n.Logger, OnEvent: n.systemEvent}
+	if v, err := pluginVerifier(n.Config); err != nil {
+		rt.Close(ctx)
+		return fmt.Errorf("host: %w", err)
+	} else if v != nil {
+		mc.Signatures = v
+	}
+	m, err := models.New(ctx, mc)
 	if err != nil {
 		rt.Close(ctx)
 		return fmt.Errorf("host: system.data_dir: %w", err)

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/builtin"
 	"github.com/collision-detection-platform/distributed-platform/host/config"
 	"github.com/collision-detection-platform/distributed-platform/host/engine"
+	"github.com/collision-detection-platform/distributed-platform/host/security"
 	"github.com/collision-detection-platform/distributed-platform/plugins"
 )
 
@@ -80,6 +82,9 @@ func loadWasmModels(cfg config.Config, m engine.Models, logger *slog.Logger) (en
 		if err != nil {
 			return nil, fmt.Errorf("host: %s: %w", key, err)
 		}
+		if err := verifyPluginFile(cfg, key, pc.Path, module); err != nil {
+			return nil, err
+		}
 		opts, err := PluginOptions(cfg, pc, logger)
 		if err != nil {
 			return nil, fmt.Errorf("host: %s: %w", key, err)
@@ -115,4 +120,35 @@ func loadWasmModels(cfg config.Config, m engine.Models, logger *slog.Logger) (en
 		m.PredictorFallback = append(m.PredictorFallback, builtin.Predictor{})
 	}
 	return m, nil
+}
+
+// pluginVerifier is the signature check of plugins.trusted_keys and
+// plugins.require_signature, nil when neither is set.
+func pluginVerifier(cfg config.Config) (*security.PluginVerifier, error) {
+	p := cfg.Plugins
+	if len(p.TrustedKeys) == 0 && !p.RequireSignature {
+		return nil, nil
+	}
+	v, err := security.NewPluginVerifier(p.TrustedKeys, p.RequireSignature)
+	if err != nil {
+		return nil, fmt.Errorf("plugins.trusted_keys: %w", err)
+	}
+	return v, nil
+}
+
+// verifyPluginFile checks the signature PATH.sig of a module named by the
+// configuration (plugins.scorer.path, plugins.predictor.path).
+func verifyPluginFile(cfg config.Config, key, path string, module []byte) error {
+	v, err := pluginVerifier(cfg)
+	if err != nil || v == nil {
+		return err
+	}
+	sig, err := os.ReadFile(path + ".sig")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("host: %s: signature: %w", key, err)
+	}
+	if _, err := v.Verify(module, sig); err != nil {
+		return fmt.Errorf("host: %s (%s): refused: %w", key, path, err)
+	}
+	return nil
 }

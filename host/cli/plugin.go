@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/collision-detection-platform/distributed-platform/host/security"
 	"github.com/collision-detection-platform/distributed-platform/plugins"
 )
 
@@ -45,7 +48,7 @@ ranges, counts, finiteness and determinism.`,
 		"base URL of the cdp server whose plugins to manage (its admin API must be enabled: api.admin.enabled)")
 	cmd.PersistentFlags().StringVar(&ac.tokenFile, "token-file", "",
 		"`file` holding a bearer token with the admin role, for a server with security.jwt.enabled (default: $CDP_TOKEN)")
-	cmd.AddCommand(newPluginTestCmd(a), newPluginUploadCmd(ac), newPluginListCmd(ac), newPluginShowCmd(ac),
+	cmd.AddCommand(newPluginSignCmd(), newPluginKeygenCmd(), newPluginTestCmd(a), newPluginUploadCmd(ac), newPluginListCmd(ac), newPluginShowCmd(ac),
 		newPluginShadowCmd(ac), newPluginActivateCmd(ac), newPluginRollbackCmd(ac), newPluginDeleteCmd(ac))
 	return cmd
 }
@@ -91,6 +94,8 @@ type adminClient struct {
 	server    string
 	tokenFile string
 	lookupEnv func(string) (string, bool)
+	// header is sent with the next call (the upload's signature).
+	header http.Header
 }
 
 // token is the bearer token of --token-file, else $CDP_TOKEN, else "".
@@ -149,6 +154,9 @@ func (c *adminClient) call(cmd *cobra.Command, method, path, ctype string, body 
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	for k, vs := range c.header {
+		req.Header[k] = vs
 	}
 	tok, err := c.token()
 	if err != nil {
@@ -232,7 +240,7 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func newPluginUploadCmd(c *adminClient) *cobra.Command {
-	var kind, name, version, desc, cfg string
+	var kind, name, version, desc, cfg, signature string
 	cmd := &cobra.Command{
 		Use:   "upload FILE.wasm",
 		Short: "Upload a Wasm model to a running server",
@@ -243,7 +251,11 @@ stores it by sha256; a refusal says exactly why. The plugin is stored, not
 active: try it with 'cdp plugin shadow', then 'cdp plugin activate'.
 
 The kind (scorer, predictor or predictor+scorer) is the one the module's
-manifest declares; --kind stores a predictor+scorer module as one of the two.`,
+manifest declares; --kind stores a predictor+scorer module as one of the two.
+
+The module's signature ('cdp plugin sign') is sent along: --signature, or
+FILE.wasm.sig when it exists. A server with plugins.require_signature
+refuses a module without a valid one.`,
 		Example: `  cdp plugin upload bin/plugins/c-cpa.wasm
   cdp plugin upload --kind predictor bin/plugins/as-cpa.wasm
   cdp plugin upload --kind scorer --config '{"gain": 2}' my-scorer.wasm
@@ -270,6 +282,19 @@ manifest declares; --kind stores a predictor+scorer module as one of the two.`,
 					q.Set(k, v)
 				}
 			}
+			sigFile := signature
+			if sigFile == "" {
+				if _, err := os.Stat(args[0] + ".sig"); err == nil {
+					sigFile = args[0] + ".sig"
+				}
+			}
+			if sigFile != "" {
+				sig, err := os.ReadFile(sigFile)
+				if err != nil {
+					return fmt.Errorf("--signature: %w", err)
+				}
+				c.header = http.Header{"X-Cdp-Signature": {base64.StdEncoding.EncodeToString(sig)}}
+			}
 			var p pluginView
 			if err := c.call(cmd, "POST", "/admin/plugins?"+q.Encode(), "application/wasm", module, &p); err != nil {
 				return err
@@ -284,7 +309,83 @@ manifest declares; --kind stores a predictor+scorer module as one of the two.`,
 	f.StringVar(&version, "version", "", "expected manifest version (the upload is refused when it differs)")
 	f.StringVar(&desc, "description", "", "description to record instead of the manifest's")
 	f.StringVar(&cfg, "config", "", "JSON configuration passed to the plugin's cdp_init, or @FILE (default {})")
+	f.StringVar(&signature, "signature", "", "detached signature `file` written by 'cdp plugin sign' (default FILE.wasm.sig when it exists)")
 	return cmd
+}
+
+// newPluginSignCmd: cdp plugin sign --key KEY FILE.wasm
+func newPluginSignCmd() *cobra.Command {
+	var key, out string
+	cmd := &cobra.Command{
+		Use:   "sign --key KEY.pem FILE.wasm",
+		Short: "Sign a Wasm module with an Ed25519 key",
+		Long: `Write FILE.wasm.sig, a detached Ed25519 signature of the module's bytes by
+the private key --key (PEM, PKCS #8; 'cdp plugin keygen' makes one). A server
+whose plugins.trusted_keys holds the matching public key accepts the module
+with it; 'cdp plugin upload' sends FILE.wasm.sig along, and a module named by
+plugins.scorer.path or plugins.predictor.path is checked against PATH.sig.`,
+		Example: `  cdp plugin keygen release
+  cdp plugin sign --key release.key bin/plugins/c-cpa.wasm`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if key == "" {
+				return usagef(cmd, "--key: name the private key file")
+			}
+			kb, err := os.ReadFile(key)
+			if err != nil {
+				return fmt.Errorf("--key: %w", err)
+			}
+			priv, err := security.ParseSigningKey(kb)
+			if err != nil {
+				return fmt.Errorf("--key %s: %w", key, err)
+			}
+			module, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = args[0] + ".sig"
+			}
+			if err := os.WriteFile(out, security.SignPlugin(priv, module), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "signed %s with key %s: %s\n", args[0], security.KeyID(priv.Public().(ed25519.PublicKey)), out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "Ed25519 private key `file` (PEM, PKCS #8)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "signature `file` (default FILE.wasm.sig)")
+	return cmd
+}
+
+// newPluginKeygenCmd: cdp plugin keygen NAME
+func newPluginKeygenCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "keygen NAME",
+		Short: "Make an Ed25519 key pair for signing plugins",
+		Long: `Write NAME.key (the private key, mode 0600: keep it where releases are
+built) and NAME.pub (the public key: list it in the servers'
+plugins.trusted_keys).`,
+		Example: `  cdp plugin keygen release`,
+		Args:    usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			priv, pub, err := security.GenerateSigningKey()
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(args[0] + ".key"); err == nil {
+				return fmt.Errorf("%s.key exists: not overwritten", args[0])
+			}
+			if err := os.WriteFile(args[0]+".key", priv, 0o600); err != nil {
+				return err
+			}
+			if err := os.WriteFile(args[0]+".pub", pub, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.key (private) and %s.pub (for plugins.trusted_keys)\n", args[0], args[0])
+			return nil
+		},
+	}
 }
 
 func newPluginListCmd(c *adminClient) *cobra.Command {

@@ -487,6 +487,14 @@ type Plugins struct {
 	Scorer Plugin `koanf:"scorer"`
 	// Limits bound every Wasm plugin.
 	Limits Limits `koanf:"limits"`
+	// TrustedKeys are PEM Ed25519 public keys whose signatures
+	// (`cdp plugin sign`) are accepted; a module that comes with a
+	// signature must verify against one of them. Default [].
+	TrustedKeys []string `koanf:"trusted_keys"`
+	// RequireSignature refuses every module (upload, or plugins.*.path at
+	// start, whose signature is PATH.sig) without a valid signature by a
+	// trusted key. Default false.
+	RequireSignature bool `koanf:"require_signature"`
 }
 
 // Plugin selects one Wasm model.
@@ -687,8 +695,9 @@ func Default() Config {
 			},
 		},
 		Plugins: Plugins{
-			Predictor: Plugin{Config: map[string]any{}},
-			Scorer:    Plugin{Config: map[string]any{}},
+			Predictor:   Plugin{Config: map[string]any{}},
+			Scorer:      Plugin{Config: map[string]any{}},
+			TrustedKeys: []string{},
 			Limits: Limits{
 				MemoryPages:    512,
 				BatchTimeout:   time.Second,

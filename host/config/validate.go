@@ -365,6 +365,18 @@ func validate(c *Config, prov map[string]string) Errors {
 	ch.positiveDuration("plugins.limits.batch_timeout", p.Limits.BatchTimeout)
 	ch.positiveInt("plugins.limits.max_module_bytes", p.Limits.MaxModuleBytes)
 	ch.positiveDuration("plugins.limits.init_timeout", p.Limits.InitTimeout)
+	keysBefore := len(ch.errs)
+	for i, f := range p.TrustedKeys {
+		ch.regularFile(fmt.Sprintf("plugins.trusted_keys[%d]", i), f)
+	}
+	if p.RequireSignature && len(p.TrustedKeys) == 0 {
+		ch.fail(ErrConflict, "plugins.require_signature", []string{"plugins.trusted_keys"},
+			"needs plugins.trusted_keys: list the Ed25519 public keys whose signatures are accepted")
+	} else if len(ch.errs) == keysBefore {
+		if _, err := security.NewPluginVerifier(p.TrustedKeys, p.RequireSignature); err != nil {
+			ch.fail(ErrOutOfRange, "plugins.trusted_keys", nil, "%s", strings.TrimPrefix(err.Error(), "security: "))
+		}
+	}
 	ch.between("plugins.limits.max_call_depth", float64(p.Limits.MaxCallDepth), 1, 1<<30, false, false)
 
 	ch.oneOf("logging.level", c.Logging.Level, "debug", "info", "warn", "error")

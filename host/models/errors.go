@@ -94,6 +94,7 @@ const (
 	RefusedInit        = "init"          // _initialize or cdp_init failed or ran past plugins.limits.init_timeout
 	RefusedConformance = "conformance"   // failed a conformance vector
 	RefusedKind        = "kind_mismatch" // the declared kind is not the manifest's
+	RefusedSignature   = "signature"     // unsigned (with plugins.require_signature), an untrusted key, or a signature of other bytes
 )
 
 // VectorFailure names one failed conformance vector.

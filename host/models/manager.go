@@ -56,6 +56,10 @@ type Config struct {
 	Engine Engine
 	// Runtime loads the modules (its compilation cache makes reloading fast).
 	Runtime *plugins.Runtime
+	// Signatures, when set, checks every upload's signature before anything
+	// else (plugins.trusted_keys, plugins.require_signature); a refusal is
+	// RefusedSignature. Default nil: signatures are not checked.
+	Signatures SignatureVerifier
 	// Dir keeps the modules (<sha256>.wasm) and registry.json; typically
 	// <system.data_dir>/plugins. Default "": in memory only, nothing survives
 	// a restart.
@@ -409,6 +413,9 @@ func (m *Manager) endProbation(kind string) {
 // Upload is one module offered to the registry.
 type Upload struct {
 	Module []byte
+	// Signature is the detached signature (the .sig file `cdp plugin sign`
+	// writes); nil when none came.
+	Signature []byte
 	// Kind is "scorer", "predictor" or "predictor+scorer"; when set it must
 	// be the manifest's (a predictor+scorer module may be stored as either
 	// one). Default: the manifest's kind.
@@ -420,6 +427,14 @@ type Upload struct {
 	// Config is the plugin's JSON configuration (cdp_init). Default {}.
 	Config json.RawMessage
 	Actor
+}
+
+// SignatureVerifier checks a module's detached signature
+// (*security.PluginVerifier implements it).
+type SignatureVerifier interface {
+	// Verify returns the signing key's id ("" for an accepted unsigned
+	// module) or why the module is refused.
+	Verify(module, sig []byte) (string, error)
 }
 
 // Upload validates the module as `cdp plugin test` does and as a load with
@@ -439,6 +454,13 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (rec *Record, created bo
 	cfgJSON, err := normConfig(u.Config)
 	if err != nil {
 		return nil, false, err
+	}
+	signedBy := ""
+	if m.cfg.Signatures != nil {
+		// Fail closed, before the module is compiled or run.
+		if signedBy, err = m.cfg.Signatures.Verify(u.Module, u.Signature); err != nil {
+			return nil, false, &RefusedError{Cause: RefusedSignature, Message: strings.TrimPrefix(err.Error(), "security: ")}
+		}
 	}
 	limit := m.cfg.Options.Limits.MaxModuleBytes
 	if limit <= 0 {
@@ -533,7 +555,7 @@ func (m *Manager) Upload(ctx context.Context, u Upload) (rec *Record, created bo
 	}
 	r := &Record{ID: id, Name: man.Name, Version: man.Version, Kind: kind.String(), Description: desc,
 		ABIVersion: rep.ABIVersion, Config: cfgJSON, Size: len(u.Module), UploadedAt: now, UploadedBy: u.Actor,
-		ConformanceNsPerPair: rep.NsPerPair}
+		ConformanceNsPerPair: rep.NsPerPair, SignedBy: signedBy}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()

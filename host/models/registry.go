@@ -119,6 +119,9 @@ type Record struct {
 	State       State           `json:"state"`
 	UploadedAt  time.Time       `json:"uploaded_at"`
 	UploadedBy  Actor           `json:"uploaded_by"`
+	// SignedBy is the id of the trusted key whose signature was verified at
+	// upload; "" for an unsigned module.
+	SignedBy string `json:"signed_by,omitempty"`
 	// ConformanceNsPerPair is the time per pair measured at upload.
 	ConformanceNsPerPair float64      `json:"conformance_ns_per_pair,omitempty"`
 	Transitions          []Transition `json:"transitions"`
