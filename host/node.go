@@ -55,6 +55,7 @@ func EngineConfig(c config.Config) engine.Config {
 		BatchSize:          c.Compute.BatchSize,
 		ProcessingInterval: c.Compute.ProcessingInterval,
 		MaxPairsPerTick:    c.Compute.MaxPairsPerTick,
+		MaxQueueDelay:      c.Compute.MaxQueueDelay,
 		MaxOpenRisks:       cd.MaxOpenRisks,
 		ClassTTL:           classTTLs(c),
 		Grid: grid.Config{

@@ -319,6 +319,12 @@ type Compute struct {
 	// go to the next tick (counted as deferred), so that a tick stays short
 	// whatever lands in it. Default 4000000 (about 0.2 s of one core).
 	MaxPairsPerTick int `koanf:"max_pairs_per_tick"`
+	// MaxQueueDelay throttles ingest when ticks fall behind: while the
+	// oldest accepted update has waited longer than this for a tick, ingest
+	// answers 429 (Retry-After) and the Kafka consumer waits, so that the
+	// ingest-to-risk latency stays bounded under a slow model or overload;
+	// written in seconds, 0 turns it off. Default 5.
+	MaxQueueDelay time.Duration `koanf:"max_queue_delay"`
 }
 
 // Grid tunes the broadphase grid. Sizes are cell edges in metres.
@@ -651,6 +657,7 @@ func Default() Config {
 			BatchSize:          100,
 			ProcessingInterval: 100 * time.Millisecond,
 			MaxPairsPerTick:    4_000_000,
+			MaxQueueDelay:      5 * time.Second,
 		},
 		Grid: Grid{
 			InitialSize:         100,

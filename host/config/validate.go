@@ -240,6 +240,7 @@ func validate(c *Config, prov map[string]string) Errors {
 	ch.positiveInt("compute.max_workers", cp.MaxWorkers)
 	ch.positiveInt("compute.batch_size", cp.BatchSize)
 	ch.positiveDuration("compute.processing_interval", cp.ProcessingInterval)
+	ch.nonNegativeDuration("compute.max_queue_delay", cp.MaxQueueDelay)
 	ch.positiveInt("compute.max_pairs_per_tick", cp.MaxPairsPerTick)
 
 	g := c.Grid

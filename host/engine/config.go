@@ -56,6 +56,13 @@ type Config struct {
 	// ErrQueueFull beyond it (the API answers 429). It bounds both memory
 	// and the ingest-to-risk latency under overload. Default 200,000.
 	MaxPending int
+	// MaxQueueDelay throttles ingest when ticks fall behind: while the
+	// oldest update waiting for a tick has waited longer than this, Submit
+	// and TrySubmit answer ErrQueueFull (the API answers 429, the Kafka
+	// consumer waits), so that a slow model or an overloaded node bounds the
+	// ingest-to-risk latency instead of growing the queue. Default 0: off
+	// (the host sets compute.max_queue_delay).
+	MaxQueueDelay time.Duration
 	// MaxOpenRisks is collision_detection.max_open_risks: the most risks open
 	// at once. Past it the engine keeps the highest risks (a new pair above
 	// the lowest open risk displaces it, which resolves with reason

@@ -232,6 +232,7 @@ func New(cfg Config, m Models) (*Engine, error) {
 	e.groupIdx = make(map[string]uint32)
 	e.kick = make(chan struct{}, 1)
 	e.q.max = cfg.MaxPending
+	e.q.maxDelay = cfg.MaxQueueDelay
 	e.q.space = make(chan struct{})
 	e.tr.init(&cfg)
 	e.ids.init()
@@ -291,6 +292,10 @@ type queue struct {
 	// waiting counts Submit calls blocked on space; the tick replaces the
 	// channel only for them, so that a tick allocates nothing otherwise.
 	waiting int
+	// since is when the oldest pending update was queued (zero when empty);
+	// maxDelay is Config.MaxQueueDelay.
+	since    time.Time
+	maxDelay time.Duration
 	// gen counts swaps; applied is the last generation applied to the state
 	// table. WaitApplied waits on appliedCh, replaced only when it has waiters.
 	gen, applied  uint64
@@ -362,9 +367,12 @@ func (e *Engine) enqueue(ups []Update, verdicts []Verdict, n int) error {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	if len(q.ups)+n > q.max && len(q.ups) > 0 {
+	if q.full(n) {
 		q.mu.Unlock()
 		return ErrQueueFull
+	}
+	if len(q.ups) == 0 && q.maxDelay > 0 {
+		q.since = time.Now()
 	}
 	for i := range ups {
 		if verdicts != nil && verdicts[i] != VerdictAccepted {
@@ -380,6 +388,16 @@ func (e *Engine) enqueue(ups []Update, verdicts []Verdict, n int) error {
 	return nil
 }
 
+// full reports whether n more updates must wait: the queue would exceed
+// its bound, or its oldest update has waited longer than maxDelay (ticks
+// are behind). An empty queue always takes a batch. q.mu is held.
+func (q *queue) full(n int) bool {
+	if len(q.ups) == 0 {
+		return false
+	}
+	return len(q.ups)+n > q.max || q.maxDelay > 0 && time.Since(q.since) > q.maxDelay
+}
+
 // Submit accepts the batch, waiting for room while the queue is full, until
 // ctx is done. It is the backpressure path of the Kafka consumer and replay.
 func (e *Engine) Submit(ctx context.Context, ups []Update) error {
@@ -389,7 +407,7 @@ func (e *Engine) Submit(ctx context.Context, ups []Update) error {
 			return err
 		}
 		e.q.mu.Lock()
-		if len(e.q.ups)+len(ups) <= e.q.max || len(e.q.ups) == 0 {
+		if !e.q.full(len(ups)) {
 			// A tick drained the queue between TrySubmit and here: retry
 			// rather than wait for a wake-up that was already given.
 			e.q.mu.Unlock()
