@@ -72,8 +72,14 @@ func BenchmarkDashboard100k(b *testing.B) {
 			}
 			br.eval("cdp.drawn()", &d)
 			modes[d.Mode]++
-			b.Logf("%3.0fs: %s view, %d in the box, %d drawn one by one, heap %.1f MB",
-				time.Since(start).Seconds(), d.Mode, d.Total, d.Drawn, br.heapMB())
+			var st struct {
+				Vehicles   int     `json:"vehicles"`
+				OpenRisks  int     `json:"open_risks"`
+				LastTickMS float64 `json:"last_tick_ms"`
+			}
+			getJSON(b, node.base+"/system/status", &st)
+			b.Logf("%3.0fs: %s view, %d in the box, %d drawn one by one, heap %.1f MB; server: %d vehicles, %d open risks, last tick %.0f ms",
+				time.Since(start).Seconds(), d.Mode, d.Total, d.Drawn, br.heapMB(), st.Vehicles, st.OpenRisks, st.LastTickMS)
 		}
 		elapsed := time.Since(start).Seconds()
 		br.eval("cdp.fitTraffic()", nil)

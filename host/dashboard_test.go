@@ -454,6 +454,23 @@ func TestDashboardLiveTraffic(t *testing.T) {
 	time.Sleep(600 * time.Millisecond) // the next map answer around the pair
 	b.screenshot("dashboard-risk", "")
 
+	// The list sorts by another column when its header is clicked.
+	b.do(chromedp.Click(chromedp.CSS(`#risks th[data-sort="dmin"]`)))
+	var sorted bool
+	b.eval(`(() => { const rows = cdp.riskOrder().map((id) => cdp.map.risks.find((r) => r.id === id));
+		return rows.length > 2 && rows.every((r, i) => !r || i === 0 || !rows[i-1] || rows[i-1].dmin <= r.dmin); })()`, &sorted)
+	if !sorted {
+		t.Fatal("the list is not in closest-approach order after clicking its header")
+	}
+	b.do(chromedp.Click(chromedp.CSS(`#risks th[data-sort="risk"]`)))
+
+	// The system panel charts what the server measures, live.
+	b.do(chromedp.Click(chromedp.CSS(`#tabs button[data-tab="system"]`)))
+	b.waitFor("the system charts have points", "cdp.charts().points >= 3 && cdp.charts().ingest > 0 && cdp.charts().open > 0 && cdp.charts().phases.some((p) => p > 0)", 15*time.Second)
+	b.waitFor("the latency chart has a point", "cdp.charts().latencyP50 !== null", 10*time.Second)
+	b.screenshot("dashboard-system", "aside")
+	b.do(chromedp.Click(chromedp.CSS(`#tabs button[data-tab="risks"]`)))
+
 	// Back to the whole traffic, then still traffic: what is drawn for the
 	// visible box is what the API lists for it.
 	b.eval("cdp.fitTraffic()", nil)

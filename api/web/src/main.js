@@ -163,7 +163,9 @@ let listQueued = false, listLast = 0;
 function queueList() {
   if (listQueued) return;
   listQueued = true;
-  const wait = Math.max(0, 200 - (performance.now() - listLast));
+  // At most 5 list updates a second, fewer when thousands of risks are open.
+  const period = state.risks.size > 2000 ? 500 : 200;
+  const wait = Math.max(0, period - (performance.now() - listLast));
   setTimeout(() => requestAnimationFrame(renderList), wait);
 }
 function renderList() {
@@ -390,6 +392,12 @@ window.cdp = {
       p95Ms: sorted.length ? sorted[Math.floor(sorted.length * 0.95)] : 0 };
   },
   fetches: () => Object.assign({}, fetchStats),
+  // The system charts' latest points (null: not measured in that second).
+  charts: () => {
+    const S = system.series, last = (a) => (a.length ? a[a.length - 1] : null);
+    return { points: S.t.length, ingest: last(S.ingest), phases: S.phases.map(last), latencyP50: last(S.latP50),
+      open: last(S.open), queue: last(S.queue) };
+  },
   setView: (lon, lat, zoom) => map.setView(lon, lat, zoom),
   fitTraffic,
   selectRisk,

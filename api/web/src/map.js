@@ -288,7 +288,12 @@ export class MapView {
     this.dirty = true;
   }
 
-  setRisks(list) { this.risks = list; this.dirty = true; }
+  // setRisks keeps the open risks lowest first, the order they are drawn in
+  // (the highest on top), sorted once per list update, not per frame.
+  setRisks(list) {
+    this.risks = list.slice().sort((p, q) => p.risk - q.risk);
+    this.dirty = true;
+  }
 
   drawBase() {
     const ctx = this.base.getContext('2d');
@@ -465,8 +470,7 @@ export class MapView {
   drawRisks(ctx) {
     const sel = this.selected && this.selected.kind === 'risk' ? this.selected.risk.id : null;
     const now = Date.now();
-    // Lowest risk first so that the highest are drawn on top.
-    const list = this.risks.slice().sort((p, q) => p.risk - q.risk);
+    const list = this.risks;
     const clock = this.data.clock || Date.now() / 1000;
     const labels = [];
     for (const r of list) {
