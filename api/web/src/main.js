@@ -63,7 +63,7 @@ async function fetchView() {
   inFlight = false;
   if (r.ok) {
     r.body.bbox = bbox;
-    map.setData(r.body);
+    map.setData(r.body, t0);
     const ms = performance.now() - t0;
     mapStatus(r.body, ms);
     fetchStats.n++; fetchStats.msSum += ms; fetchStats.msMax = Math.max(fetchStats.msMax, ms);

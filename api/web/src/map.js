@@ -238,12 +238,15 @@ export class MapView {
     return best;
   }
 
-  setData(d) {
+  // setData takes a map answer whose request started at asked
+  // (performance.now()); vehicles fetched one by one after that are kept.
+  setData(d, asked) {
     this.data = d;
     this.byId.clear();
     this.listed = new Set();
-    this.extra = new Map();
+    for (const [id, v] of this.extra) if (!(v.addedAt > asked)) this.extra.delete(id);
     for (const v of d.vehicles) { this.byId.set(v.id, v); this.listed.add(v.id); }
+    for (const v of this.extra.values()) if (!this.byId.has(v.id)) this.byId.set(v.id, v);
     for (const v of d.risky || []) this.byId.set(v.id, v);
     for (const v of this.pair.values()) if (!this.byId.has(v.id)) this.byId.set(v.id, v);
     this.recordTrails();
@@ -253,7 +256,8 @@ export class MapView {
   // addExtra adds vehicles fetched one by one (the pair of a risk that just
   // opened) until the next map answer, which lists them if they are in view.
   addExtra(vs) {
-    for (const v of vs) if (!this.byId.has(v.id)) { this.byId.set(v.id, v); this.extra.set(v.id, v); }
+    const now = performance.now();
+    for (const v of vs) if (!this.byId.has(v.id)) { v.addedAt = now; this.byId.set(v.id, v); this.extra.set(v.id, v); }
     this.dirty = true;
   }
 
