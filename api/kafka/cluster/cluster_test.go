@@ -83,6 +83,15 @@ func replayEvents(t testing.TB, s scenario) []engine.Event {
 // replay's validation, normalisation and data-time ticks.
 func ingestCSV(t testing.TB, s scenario, k config.Kafka, layout tiles.Layout) cluster.IngestStats {
 	t.Helper()
+	feed := newFeeder(t, s, k, layout)
+	return feed(math.Inf(1))
+}
+
+// newFeeder returns a function that routes the scenario's rows with a time
+// before until (from where the last call stopped), flushes, and returns the
+// ingest's counters.
+func newFeeder(t testing.TB, s scenario, k config.Kafka, layout tiles.Layout) func(until float64) cluster.IngestStats {
+	t.Helper()
 	frame, err := host.Frame(s.cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +116,7 @@ func ingestCSV(t testing.TB, s scenario, k config.Kafka, layout tiles.Layout) cl
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	t.Cleanup(cl.Close)
 	in, err := cluster.NewIngest(cluster.IngestOptions{Router: r, Client: cl, Topic: k.Topics.VehicleLocations,
 		Interval: s.cfg.Compute.ProcessingInterval.Seconds(), DataTicks: true})
 	if err != nil {
@@ -117,37 +126,52 @@ func ingestCSV(t testing.TB, s scenario, k config.Kafka, layout tiles.Layout) cl
 	csv := ingest.NewCSVReader(bytes.NewReader(s.csv))
 	wall := float64(time.Now().UnixNano()) / 1e9
 	var rec ingest.Record
-	for {
-		err := csv.Read(&rec)
-		if err == io.EOF {
-			break
+	var held *abi.Vehicle // the row read past the last until
+	var heldID []byte
+	return func(until float64) cluster.IngestStats {
+		if held != nil {
+			if held.T >= until {
+				return in.Stats()
+			}
+			in.Add(ctx, heldID, held)
+			held = nil
 		}
-		if errors.Is(err, ingest.ErrCSVRow) {
-			continue
+		for {
+			err := csv.Read(&rec)
+			if err == io.EOF {
+				break
+			}
+			if errors.Is(err, ingest.ErrCSVRow) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Class == nil {
+				class := s.class
+				if class == "" {
+					class = ingest.DefaultClass
+				}
+				rec.Class, rec.Fields = []byte(class), rec.Fields|ingest.FieldClass
+			}
+			if _, reason := val.Validate(&rec, wall); reason != ingest.ReasonOK {
+				continue
+			}
+			var v abi.Vehicle
+			if err := ingest.Normalize(&rec, frame, classes, &v); err != nil {
+				continue
+			}
+			if v.T >= until {
+				held, heldID = &v, bytes.Clone(rec.ID)
+				break
+			}
+			in.Add(ctx, rec.ID, &v)
 		}
-		if err != nil {
+		if err := in.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if rec.Class == nil {
-			class := s.class
-			if class == "" {
-				class = ingest.DefaultClass
-			}
-			rec.Class, rec.Fields = []byte(class), rec.Fields|ingest.FieldClass
-		}
-		if _, reason := val.Validate(&rec, wall); reason != ingest.ReasonOK {
-			continue
-		}
-		var v abi.Vehicle
-		if err := ingest.Normalize(&rec, frame, classes, &v); err != nil {
-			continue
-		}
-		in.Add(ctx, rec.ID, &v)
+		return in.Stats()
 	}
-	if err := in.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return in.Stats()
 }
 
 // node is one compute node in the test process.

@@ -6,10 +6,13 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -58,6 +61,7 @@ type Compute struct {
 	o      ComputeOptions
 	layout string
 	opts   []kgo.Opt
+	base   []kgo.Opt // connection only: the takeover's replay reader
 	log    *slog.Logger
 	client atomic.Pointer[kgo.Client]
 
@@ -75,12 +79,23 @@ type Compute struct {
 	entries []entry
 
 	st computeCounters
+
+	silent  bool        // the tick in progress replays a taken-over partition
+	abandon atomic.Bool // stop as a crash would: no commit (tests)
 }
 
 type partition struct {
 	items []item
 	done  kgo.EpochOffset // after the last marker processed: the commit point
 	dirty bool            // done moved since the last commit
+	// seq and clock of the last marker processed: the commit's metadata.
+	seq   uint64
+	clock float64
+	// Takeover: rebuild asks the poll loop to read the partition back from
+	// the watermark; ticks whose markers are before replayUntil (the
+	// committed offset) are replayed silently.
+	rebuild     bool
+	replayUntil int64
 }
 
 type item struct {
@@ -91,7 +106,7 @@ type item struct {
 
 type computeCounters struct {
 	ticks, states, leaves, forgotten, reported, elsewhere, unknown, misaligned, refused atomic.Uint64
-	commits, commitErrors                                                               atomic.Uint64
+	commits, commitErrors, replayed, takeovers, silenced, seq                           atomic.Uint64
 }
 
 // NewCompute returns a compute node; it joins the group when Run starts.
@@ -119,6 +134,7 @@ func NewCompute(o ComputeOptions) (*Compute, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.base = append(append([]kgo.Opt(nil), opts...), o.ClientOpts...)
 	start := kgo.NewOffset().AtEnd()
 	if o.Kafka.StartOffset == "earliest" {
 		start = kgo.NewOffset().AtStart()
@@ -180,6 +196,7 @@ func (c *Compute) Run(ctx context.Context) error {
 		fs.EachError(func(topic string, p int32, err error) {
 			c.log.Warn("cluster: fetch", "topic", topic, "partition", p, "err", err)
 		})
+		c.rebuildTakenOver(ctx, cl)
 		c.mu.Lock()
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if ps := c.parts[fp.Partition]; ps != nil {
@@ -194,6 +211,10 @@ func (c *Compute) Run(ctx context.Context) error {
 			c.commit(ctx, cl, nil)
 			lastCommit = time.Now()
 		}
+	}
+	if c.abandon.Load() { // a crash: no last commit
+		cl.Close()
+		return nil
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -248,23 +269,28 @@ func (c *Compute) refuse(r *kgo.Record, err error) {
 	}
 }
 
-// process runs every tick that all owned partitions have delivered.
+// process runs every tick that all owned partitions have delivered: the
+// lowest tick queued runs once every partition without a queued marker is
+// already past it (a partition taken over and replaying is behind the
+// others, which wait for it only where it can still contribute).
 func (c *Compute) process(ctx context.Context) {
 	for len(c.parts) > 0 && ctx.Err() == nil {
-		seq, ok := uint64(math.MaxUint64), true
+		seq, found := uint64(math.MaxUint64), false
 		var clock float64
 		for _, ps := range c.parts {
-			i := ps.nextMarker()
-			if i < 0 {
-				ok = false
-				break
-			}
-			if m := ps.items[i].tick; m.seq < seq {
-				seq, clock = m.seq, m.clock
+			if i := ps.nextMarker(); i >= 0 {
+				if m := ps.items[i].tick; m.seq < seq {
+					seq, clock, found = m.seq, m.clock, true
+				}
 			}
 		}
-		if !ok {
+		if !found {
 			return
+		}
+		for _, ps := range c.parts {
+			if ps.nextMarker() < 0 && ps.seq < seq {
+				return // it may still deliver items of this tick
+			}
 		}
 		c.tick(ctx, seq, clock)
 	}
@@ -288,14 +314,15 @@ func (c *Compute) tick(ctx context.Context, seq uint64, clock float64) {
 		order = append(order, p)
 	}
 	slices.Sort(order)
-	misaligned := false
+	misaligned, silent := false, false
 	for _, p := range order {
 		ps := c.parts[p]
 		i := ps.nextMarker()
-		if ps.items[i].tick.seq != seq {
+		if i < 0 || ps.items[i].tick.seq != seq {
 			misaligned = true
 			continue // ahead: its items wait for its own tick
 		}
+		silent = silent || ps.items[i].offset.Offset <= ps.replayUntil
 		for _, it := range ps.items[:i] {
 			for k := range it.entries {
 				e := &it.entries[k]
@@ -316,9 +343,10 @@ func (c *Compute) tick(ctx context.Context, seq uint64, clock float64) {
 			}
 		}
 		ps.done, ps.dirty = ps.items[i].offset, true
+		ps.seq, ps.clock = seq, clock
 		ps.items = ps.items[i+1:]
 	}
-	if misaligned {
+	if misaligned && !silent {
 		c.st.misaligned.Add(1)
 	}
 	// A vehicle that left every partition of this node is forgotten, and so
@@ -353,8 +381,13 @@ func (c *Compute) tick(ctx context.Context, seq uint64, clock float64) {
 		c.clock = clock
 	}
 	c.o.Engine.AdvanceClock(clock)
+	c.silent = silent
 	c.o.Engine.Tick()
+	c.silent = false
 	c.st.ticks.Add(1)
+	if silent {
+		c.st.replayed.Add(1)
+	}
 	c.sweep()
 }
 
@@ -398,6 +431,10 @@ func (c *Compute) sweep() {
 // publish is the engine's sink: it passes on the events whose pair's
 // reference tile is in a partition of this node.
 func (c *Compute) publish(evs []engine.Event) {
+	if c.silent { // replaying a taken-over partition: its owner reported these
+		c.st.silenced.Add(uint64(len(evs)))
+		return
+	}
 	out := c.report[:0]
 	for i := range evs {
 		ev := &evs[i]
@@ -434,9 +471,11 @@ func (c *Compute) commit(ctx context.Context, cl *kgo.Client, only map[string][]
 	}
 	c.mu.Lock()
 	offs := map[int32]kgo.EpochOffset{}
+	meta := map[int32]string{}
 	for p, ps := range c.parts {
 		if ps.dirty && (only == nil || slices.Contains(only[c.o.Kafka.Topics.VehicleLocations], p)) {
 			offs[p] = ps.done
+			meta[p] = commitMeta(ps.seq, ps.clock)
 			ps.dirty = false
 		}
 	}
@@ -444,6 +483,19 @@ func (c *Compute) commit(ctx context.Context, cl *kgo.Client, only map[string][]
 	if len(offs) == 0 {
 		return
 	}
+	// The commit carries the tick and the data clock (the watermark) of its
+	// offset: a node that takes the partition over seeks back from it.
+	ctx = kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
+		for i := range req.Topics {
+			for j := range req.Topics[i].Partitions {
+				pt := &req.Topics[i].Partitions[j]
+				if m, ok := meta[pt.Partition]; ok {
+					pt.Metadata = &m
+				}
+			}
+		}
+		return nil
+	})
 	var cerr error
 	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{c.o.Kafka.Topics.VehicleLocations: offs},
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
@@ -472,13 +524,13 @@ func (c *Compute) onAssigned(_ context.Context, _ *kgo.Client, as map[string][]i
 	defer c.mu.Unlock()
 	for _, p := range as[c.o.Kafka.Topics.VehicleLocations] {
 		if c.parts[p] == nil {
-			c.parts[p] = &partition{}
+			c.parts[p] = &partition{rebuild: true}
 		}
 	}
 }
 
 func (c *Compute) onRevoked(ctx context.Context, cl *kgo.Client, rs map[string][]int32) {
-	if ctx.Err() == nil { // at Close, Run has committed already
+	if ctx.Err() == nil && !c.abandon.Load() { // at Close, Run has committed already
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		c.commit(sctx, cl, rs)
 		cancel()
@@ -508,6 +560,147 @@ func (c *Compute) drop(ps map[string][]int32) {
 	}
 }
 
+func commitMeta(seq uint64, clock float64) string {
+	return "cdp1 " + strconv.FormatUint(seq, 10) + " " + strconv.FormatFloat(clock, 'f', 3, 64)
+}
+
+// parseCommitMeta reads commitMeta's form.
+func parseCommitMeta(s string) (seq uint64, clock float64, ok bool) {
+	f := strings.Fields(s)
+	if len(f) != 3 || f[0] != "cdp1" {
+		return 0, 0, false
+	}
+	seq, err1 := strconv.ParseUint(f[1], 10, 64)
+	clock, err2 := strconv.ParseFloat(f[2], 64)
+	return seq, clock, err1 == nil && err2 == nil
+}
+
+// rebuildTakenOver reads each newly assigned partition back from the data
+// time (watermark - vehicle_ttl) of its last commit up to the committed
+// offset, with a reader of its own, and queues those records before the live
+// ones (which the group fetches from the commit): the node rebuilds the
+// partition's vehicles, and the risks they open, by replaying them silently.
+// It runs in the poll loop, before the poll's records are accepted.
+func (c *Compute) rebuildTakenOver(ctx context.Context, cl *kgo.Client) {
+	c.mu.Lock()
+	var ps []int32
+	for p, st := range c.parts {
+		if st.rebuild {
+			st.rebuild = false
+			ps = append(ps, p)
+		}
+	}
+	c.mu.Unlock()
+	if len(ps) == 0 {
+		return
+	}
+	topic := c.o.Kafka.Topics.VehicleLocations
+	adm := kadm.NewClient(cl)
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	commits, err := adm.FetchOffsetsForTopics(actx, c.o.Kafka.ConsumerGroup, topic)
+	if err != nil {
+		c.log.Warn("cluster: takeover: no committed offsets; the partitions start without their history", "err", err)
+		return
+	}
+	for _, p := range ps {
+		o, ok := commits.Lookup(topic, p)
+		if !ok || o.Err != nil || o.At < 0 {
+			continue // never committed: nothing to rebuild
+		}
+		_, clock, ok := parseCommitMeta(o.Metadata)
+		if !ok {
+			c.log.Warn("cluster: takeover: commit without a watermark; starting from it without history", "partition", p, "metadata", o.Metadata)
+			continue
+		}
+		lo, err := adm.ListOffsetsAfterMilli(actx, int64(math.Floor((clock-c.o.VehicleTTL)*1000)), topic)
+		if err != nil {
+			c.log.Warn("cluster: takeover: list offsets by time", "partition", p, "err", err)
+			continue
+		}
+		l, ok := lo.Lookup(topic, p)
+		if !ok || l.Err != nil || l.Offset < 0 || l.Offset >= o.At {
+			continue
+		}
+		recs, err := c.readRange(actx, topic, p, l.Offset, o.At)
+		if err != nil {
+			c.log.Warn("cluster: takeover: reading back failed; starting without history", "partition", p, "err", err)
+			continue
+		}
+		c.mu.Lock()
+		if st := c.parts[p]; st != nil {
+			st.items, st.replayUntil = st.items[:0], o.At
+			for _, r := range recs {
+				c.accept(st, r)
+			}
+		}
+		c.mu.Unlock()
+		c.st.takeovers.Add(1)
+		c.log.Info("cluster: takeover: replaying silently", "partition", p, "from", l.Offset, "to", o.At, "watermark", clock)
+	}
+}
+
+// readRange reads the records [from, to) of one partition.
+func (c *Compute) readRange(ctx context.Context, topic string, p int32, from, to int64) ([]*kgo.Record, error) {
+	rc, err := kgo.NewClient(append(c.base, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+		topic: {p: kgo.NewOffset().At(from)}}))...)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var out []*kgo.Record
+	for {
+		fs := rc.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset < to {
+				out = append(out, r)
+			}
+			done = done || r.Offset >= to-1
+		})
+		if done {
+			return out, nil
+		}
+	}
+}
+
+// minSeq is the tick marker that every owned partition has passed.
+func (c *Compute) minSeq() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var m uint64
+	first := true
+	for _, ps := range c.parts {
+		if first || ps.seq < m {
+			m, first = ps.seq, false
+		}
+	}
+	return m
+}
+
+func (c *Compute) partitionSeqs() map[int32]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := make(map[int32]uint64, len(c.parts))
+	for p, ps := range c.parts {
+		m[p] = ps.seq
+	}
+	return m
+}
+
+func (c *Compute) queued() map[int32]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := make(map[int32]int, len(c.parts))
+	for p, ps := range c.parts {
+		m[p] = len(ps.items)
+	}
+	return m
+}
+
 // ComputeStats counts what a compute node did.
 type ComputeStats struct {
 	Partitions   []int32 // owned now
@@ -522,6 +715,14 @@ type ComputeStats struct {
 	Refused      uint64  // messages refused (layout, wire)
 	Commits      uint64
 	CommitErrors uint64
+	Seq          uint64 // tick marker every owned partition has been processed to
+	// PartitionSeqs is the last tick marker processed of each owned
+	// partition, and Queued the records read and not yet processed.
+	PartitionSeqs map[int32]uint64
+	Queued        map[int32]int
+	Takeovers     uint64 // partitions taken over with a seek back
+	Replayed      uint64 // ticks replayed silently to rebuild them
+	Silenced      uint64 // events of those ticks, not reported
 }
 
 // Stats returns the counters.
@@ -529,5 +730,6 @@ func (c *Compute) Stats() ComputeStats {
 	return ComputeStats{Partitions: c.Partitions(), Ticks: c.st.ticks.Load(), States: c.st.states.Load(),
 		Leaves: c.st.leaves.Load(), Forgotten: c.st.forgotten.Load(), Reported: c.st.reported.Load(),
 		Elsewhere: c.st.elsewhere.Load(), Unknown: c.st.unknown.Load(), Misaligned: c.st.misaligned.Load(),
-		Refused: c.st.refused.Load(), Commits: c.st.commits.Load(), CommitErrors: c.st.commitErrors.Load()}
+		Refused: c.st.refused.Load(), Commits: c.st.commits.Load(), CommitErrors: c.st.commitErrors.Load(),
+		Seq: c.minSeq(), PartitionSeqs: c.partitionSeqs(), Queued: c.queued(), Takeovers: c.st.takeovers.Load(), Replayed: c.st.replayed.Load(), Silenced: c.st.silenced.Load()}
 }

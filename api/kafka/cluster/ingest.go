@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -168,7 +169,10 @@ func (in *Ingest) cutLocked(ctx context.Context) {
 }
 
 func (in *Ingest) produce(ctx context.Context, p int32, kind string, value []byte) {
-	r := &kgo.Record{Topic: in.o.Topic, Partition: p, Value: value, Headers: []kgo.RecordHeader{
+	// The record's timestamp is the data clock: a node taking a partition
+	// over seeks back by data time (watermark - vehicle_ttl) with it.
+	ts := time.UnixMilli(int64(math.Floor(in.o.Router.Clock() * 1000)))
+	r := &kgo.Record{Topic: in.o.Topic, Partition: p, Value: value, Timestamp: ts, Headers: []kgo.RecordHeader{
 		{Key: tiles.HeaderLayout, Value: []byte(in.layout)},
 		{Key: HeaderKind, Value: []byte(kind)},
 	}}
