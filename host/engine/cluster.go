@@ -60,3 +60,26 @@ func (e *Engine) release(slot uint32) {
 	e.veh[slot] = abi.Vehicle{T: math.Inf(-1)}
 	e.free = append(e.free, slot)
 }
+
+// Reset forgets every vehicle and open risk without any event and puts the
+// clock back to zero: a compute node whose partitions changed rebuilds its
+// state by replaying them from a common watermark, on their own clock. It
+// waits for a running tick.
+func (e *Engine) Reset() {
+	e.tickMu.Lock()
+	defer e.tickMu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var scratch []Event
+	for slot, name := range e.names {
+		if name == "" {
+			continue
+		}
+		if e.riskHead[slot] != 0 {
+			scratch = e.tr.resolveVehicle(e, uint32(slot), ReasonLost, scratch[:0])
+		}
+		e.release(uint32(slot))
+	}
+	e.clock, e.clockWall, e.clockAdvanced, e.swept = 0, 0, false, 0
+	e.clockFloor.Store(0)
+}

@@ -569,9 +569,12 @@ func (e *Engine) Tick() TickStats {
 		evs = e.tr.resolveGrouped(e, slot, evs)
 	}
 	e.joined = e.joined[:0]
-	// Expire vehicles not heard for their class's TTL (checked once per second of clock).
+	// Expire vehicles not heard for their class's TTL, checked in the first tick of
+	// each second of clock: on whole seconds rather than a second after the
+	// last check, so that an engine rebuilt by replaying from any point (a
+	// compute node taking partitions over) expires on the same ticks.
 	now := e.now()
-	if now-e.swept >= 1 {
+	if math.Floor(now) > math.Floor(e.swept) {
 		e.swept = now
 		evs = e.expire(now, evs, &ts)
 	}

@@ -96,6 +96,7 @@ type partition struct {
 	// committed offset) are replayed silently.
 	rebuild     bool
 	replayUntil int64
+	replayClock float64 // the data clock at replayUntil
 }
 
 type item struct {
@@ -314,7 +315,7 @@ func (c *Compute) tick(ctx context.Context, seq uint64, clock float64) {
 		order = append(order, p)
 	}
 	slices.Sort(order)
-	misaligned, silent := false, false
+	misaligned, silent, contributed := false, true, false
 	for _, p := range order {
 		ps := c.parts[p]
 		i := ps.nextMarker()
@@ -322,7 +323,8 @@ func (c *Compute) tick(ctx context.Context, seq uint64, clock float64) {
 			misaligned = true
 			continue // ahead: its items wait for its own tick
 		}
-		silent = silent || ps.items[i].offset.Offset <= ps.replayUntil
+		silent = silent && ps.items[i].offset.Offset <= ps.replayUntil
+		contributed = true
 		for _, it := range ps.items[:i] {
 			for k := range it.entries {
 				e := &it.entries[k]
@@ -346,6 +348,7 @@ func (c *Compute) tick(ctx context.Context, seq uint64, clock float64) {
 		ps.seq, ps.clock = seq, clock
 		ps.items = ps.items[i+1:]
 	}
+	silent = silent && contributed
 	if misaligned && !silent {
 		c.st.misaligned.Add(1)
 	}
@@ -575,23 +578,25 @@ func parseCommitMeta(s string) (seq uint64, clock float64, ok bool) {
 	return seq, clock, err1 == nil && err2 == nil
 }
 
-// rebuildTakenOver reads each newly assigned partition back from the data
-// time (watermark - vehicle_ttl) of its last commit up to the committed
-// offset, with a reader of its own, and queues those records before the live
-// ones (which the group fetches from the commit): the node rebuilds the
-// partition's vehicles, and the risks they open, by replaying them silently.
-// It runs in the poll loop, before the poll's records are accepted.
+// rebuildTakenOver rebuilds the node when partitions were assigned to it:
+// it forgets everything (Engine.Reset) and reads every partition it owns
+// back from a common data time, the oldest watermark among them minus
+// vehicle_ttl (a new partition's watermark travels in its last commit's
+// metadata; records are stamped with data time), up to where it was
+// reported (the commit for a new partition, the last tick processed for a
+// kept one), with a reader of its own. Those records are queued before the
+// live ones and replayed in lockstep, silently while every partition of a
+// tick is at or before where it was reported, so the engine is rebuilt as
+// one engine holding these tiles would have it. It runs in the poll loop,
+// before the poll's records are accepted.
 func (c *Compute) rebuildTakenOver(ctx context.Context, cl *kgo.Client) {
 	c.mu.Lock()
-	var ps []int32
-	for p, st := range c.parts {
-		if st.rebuild {
-			st.rebuild = false
-			ps = append(ps, p)
-		}
+	fresh := false
+	for _, st := range c.parts {
+		fresh = fresh || st.rebuild
 	}
 	c.mu.Unlock()
-	if len(ps) == 0 {
+	if !fresh {
 		return
 	}
 	topic := c.o.Kafka.Topics.VehicleLocations
@@ -603,41 +608,74 @@ func (c *Compute) rebuildTakenOver(ctx context.Context, cl *kgo.Client) {
 		c.log.Warn("cluster: takeover: no committed offsets; the partitions start without their history", "err", err)
 		return
 	}
-	for _, p := range ps {
+	c.mu.Lock()
+	until := map[int32]int64{}
+	clocks := map[int32]float64{}
+	water := math.Inf(1)
+	for p, st := range c.parts {
+		if !st.rebuild {
+			switch {
+			case st.replayUntil > st.done.Offset: // still replaying: reported up to replayUntil
+				until[p], clocks[p] = st.replayUntil, st.replayClock
+				water = math.Min(water, st.replayClock)
+			case st.done.Offset > 0:
+				until[p], clocks[p] = st.done.Offset, st.clock
+				water = math.Min(water, st.clock)
+			}
+			continue
+		}
+		st.rebuild = false
 		o, ok := commits.Lookup(topic, p)
 		if !ok || o.Err != nil || o.At < 0 {
 			continue // never committed: nothing to rebuild
 		}
-		_, clock, ok := parseCommitMeta(o.Metadata)
-		if !ok {
+		if _, clock, ok := parseCommitMeta(o.Metadata); ok {
+			until[p] = o.At
+			clocks[p] = clock
+			water = math.Min(water, clock)
+			c.st.takeovers.Add(1)
+		} else {
 			c.log.Warn("cluster: takeover: commit without a watermark; starting from it without history", "partition", p, "metadata", o.Metadata)
-			continue
 		}
-		lo, err := adm.ListOffsetsAfterMilli(actx, int64(math.Floor((clock-c.o.VehicleTTL)*1000)), topic)
-		if err != nil {
-			c.log.Warn("cluster: takeover: list offsets by time", "partition", p, "err", err)
-			continue
-		}
+	}
+	c.mu.Unlock()
+	if math.IsInf(water, 1) {
+		return
+	}
+	lo, err := adm.ListOffsetsAfterMilli(actx, int64(math.Floor((water-c.o.VehicleTTL)*1000)), topic)
+	if err != nil {
+		c.log.Warn("cluster: takeover: list offsets by time; starting without history", "err", err)
+		return
+	}
+	back := map[int32][]*kgo.Record{}
+	for p, to := range until {
 		l, ok := lo.Lookup(topic, p)
-		if !ok || l.Err != nil || l.Offset < 0 || l.Offset >= o.At {
+		if !ok || l.Err != nil || l.Offset < 0 || l.Offset >= to {
 			continue
 		}
-		recs, err := c.readRange(actx, topic, p, l.Offset, o.At)
+		recs, err := c.readRange(actx, topic, p, l.Offset, to)
 		if err != nil {
 			c.log.Warn("cluster: takeover: reading back failed; starting without history", "partition", p, "err", err)
-			continue
+			return
 		}
-		c.mu.Lock()
-		if st := c.parts[p]; st != nil {
-			st.items, st.replayUntil = st.items[:0], o.At
-			for _, r := range recs {
-				c.accept(st, r)
-			}
-		}
-		c.mu.Unlock()
-		c.st.takeovers.Add(1)
-		c.log.Info("cluster: takeover: replaying silently", "partition", p, "from", l.Offset, "to", o.At, "watermark", clock)
+		back[p] = recs
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.o.Engine.Reset()
+	clear(c.holders)
+	clear(c.states)
+	c.clock, c.swept = math.Inf(-1), math.Inf(-1)
+	for p, st := range c.parts {
+		live := st.items
+		st.items, st.seq, st.replayUntil, st.replayClock = nil, 0, until[p], clocks[p]
+		for _, r := range back[p] {
+			c.accept(st, r)
+		}
+		st.items = append(st.items, live...)
+	}
+	c.log.Info("cluster: partitions changed: replaying silently from the watermark", "watermark", water,
+		"from", water-c.o.VehicleTTL, "partitions", len(c.parts))
 }
 
 // readRange reads the records [from, to) of one partition.
