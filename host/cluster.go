@@ -55,6 +55,17 @@ func ServeCluster(ctx context.Context, cfg config.Config, ln net.Listener, versi
 	return fmt.Errorf("host: cluster.role %q is not a cluster role", cfg.Cluster.Role)
 }
 
+// longestTTL is the longest time a vehicle is kept, seconds: vehicle_ttl or
+// a class's longer one. The router remembers a vehicle, a compute node its
+// state, and a takeover replays, for that long.
+func longestTTL(cfg config.Config) float64 {
+	ttl := cfg.CollisionDetection.VehicleTTL
+	for _, c := range cfg.CollisionDetection.Classes {
+		ttl = max(ttl, c.VehicleTTL)
+	}
+	return ttl.Seconds()
+}
+
 // layout reads the partition count of vehicle-locations and returns the
 // cluster's tile layout, retrying while the cluster does not answer.
 func (n *Node) layout(ctx context.Context, cl *kgo.Client) (tiles.Layout, error) {
@@ -111,7 +122,7 @@ func (n *Node) serveIngest(ctx context.Context, ln net.Listener, version api.Ver
 	}
 	cd := n.Config.CollisionDetection
 	router, err := tiles.NewRouter(tiles.RouterConfig{Layout: layout, Horizon: cd.PredictionTime.Seconds(),
-		MaxDistance: cd.MaxDistance, VehicleTTL: cd.VehicleTTL.Seconds(), HoldTime: n.Config.Cluster.HoldTime.Seconds()})
+		MaxDistance: cd.MaxDistance, VehicleTTL: longestTTL(n.Config), HoldTime: n.Config.Cluster.HoldTime.Seconds()})
 	if err != nil {
 		return fmt.Errorf("host: cluster: %w", err)
 	}
@@ -180,7 +191,7 @@ func (n *Node) serveCompute(ctx context.Context, ln net.Listener, version api.Ve
 	}
 	cd := n.Config.CollisionDetection
 	comp, err := cluster.NewCompute(cluster.ComputeOptions{Kafka: k, Engine: n.Engine, Layout: layout,
-		Horizon: cd.PredictionTime.Seconds(), MaxDistance: cd.MaxDistance, VehicleTTL: cd.VehicleTTL.Seconds(),
+		Horizon: cd.PredictionTime.Seconds(), MaxDistance: cd.MaxDistance, VehicleTTL: longestTTL(n.Config),
 		Sink:  p,
 		Flush: p.Client().Flush, Logger: n.Logger})
 	if err != nil {

@@ -47,7 +47,8 @@ type RouterConfig struct {
 	Horizon float64
 	// MaxDistance is collision_detection.max_distance, metres. Required.
 	MaxDistance float64
-	// VehicleTTL is collision_detection.vehicle_ttl, seconds: a vehicle not
+	// VehicleTTL is the longest vehicle TTL (collision_detection.vehicle_ttl
+	// or a class's), seconds: a vehicle not
 	// routed for twice this long of data time is forgotten (its nodes have
 	// expired it by then, on the same clock). Required.
 	VehicleTTL float64
