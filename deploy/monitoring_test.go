@@ -24,6 +24,7 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/examples"
 	"github.com/collision-detection-platform/distributed-platform/host"
 	"github.com/collision-detection-platform/distributed-platform/host/config"
+	"github.com/collision-detection-platform/distributed-platform/store/postgres/pgtest"
 )
 
 const (
@@ -105,8 +106,8 @@ func namedMetrics(t *testing.T) map[string][]string {
 }
 
 // node is a running cdp with everything that exports metrics switched on:
-// Kafka (an in-process kfake cluster), the plugin registry with a plugin
-// stored, REST ingest with a rejected record.
+// Kafka (an in-process kfake cluster), a PostgreSQL store, the plugin
+// registry with a plugin stored, REST ingest with a rejected record.
 type node struct {
 	base string
 	n    *host.Node
@@ -124,6 +125,8 @@ func startNode(t *testing.T) *node {
 	cfg := config.Default()
 	cfg.System.DataDir = t.TempDir()
 	cfg.API.Admin.Enabled = true
+	// The PostgreSQL store (a database of this test's own) exports cdp_store_*.
+	cfg.Database.Postgres.DSN = pgtest.DB(t)
 	// The vehicles must outlive a slow machine's Prometheus start.
 	cfg.CollisionDetection.VehicleTTL = 10 * time.Minute
 	cfg.Messaging.Kafka.BootstrapServers = c.ListenAddrs()
