@@ -231,6 +231,12 @@ func (m *moduleSections) rewrite(depth uint32) ([]byte, error) {
 			out = appendSection(out, 1, t)
 		case 6:
 			emitGlobal(s.body)
+		case 4:
+			t, err := capTables(s.body)
+			if err != nil {
+				return nil, err
+			}
+			out = appendSection(out, 4, t)
 		case 7:
 			sc := scanner{b: s.body}
 			n := sc.u32()
@@ -253,6 +259,47 @@ func (m *moduleSections) rewrite(depth uint32) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// capTables rewrites a table section so that every table's maximum is at
+// most its share of maxTableTotal: table.grow beyond it fails (returns -1,
+// which the guest must handle anyway) instead of taking host memory.
+func capTables(body []byte) ([]byte, error) {
+	s := scanner{b: body}
+	n := s.u32()
+	share := uint64(maxTableTotal) / uint64(max(n, 1))
+	out := appendULEB(nil, uint64(n))
+	for i := uint32(0); i < n && s.err == nil; i++ {
+		if s.pos < len(s.b) && s.b[s.pos] == 0x40 {
+			return nil, fmt.Errorf("table %d: tables with an initializer are not supported", i)
+		}
+		start := s.pos
+		s.valType()
+		out = append(out, body[start:s.pos]...)
+		flags := s.byte()
+		min := uint64(s.u32())
+		maxv := share
+		if flags&1 != 0 {
+			maxv = uint64(s.u32())
+		}
+		if min > share {
+			return nil, fmt.Errorf("table %d: minimum %d over its share %d of %d entries", i, min, share, maxTableTotal)
+		}
+		out = append(out, flags|1)
+		out = appendULEB(out, min)
+		out = appendULEB(out, uint64(minU64(maxv, share)))
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	return out, nil
+}
+
+func minU64(a, b uint64) uint64 {
+	if a < b {
+		return a
+	}
+	return b
 }
 
 func flatten(ss []rawSection) []byte {

@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/collision-detection-platform/distributed-platform/plugins/wasmtest"
@@ -76,6 +77,37 @@ func TestInstrumentRefusesHostIndices(t *testing.T) {
 		m := &wasmtest.Module{MemMin: 1, MemMax: -1, Funcs: []wasmtest.Func{f}}
 		if _, err := instrument(m.Bytes(), 10); err == nil {
 			t.Errorf("instrumented a module that %s", name)
+		}
+	}
+}
+
+// TestTablesBounded: tables are host memory the memory limit does not
+// count. Tables declaring more entries together than maxTableTotal are
+// refused; a table declared without a maximum cannot grow past its share
+// (table.grow answers -1, as the spec allows).
+func TestTablesBounded(t *testing.T) {
+	huge := &wasmtest.Module{MemMin: 1, MemMax: -1, Tables: []uint32{maxTableTotal, 10}, Funcs: []wasmtest.Func{{Export: "f"}}}
+	if err := scanModule(huge.Bytes()); err == nil || !strings.Contains(err.Error(), "entries together") {
+		t.Fatalf("two tables over the total: %v", err)
+	}
+	// grow(n) = table.grow 0 (ref.null func, n)
+	grow := &wasmtest.Module{MemMin: 1, MemMax: -1, Tables: []uint32{4}, Funcs: []wasmtest.Func{{Export: "grow",
+		Params: []byte{wasmtest.TypeI32}, Result: []byte{wasmtest.TypeI32},
+		Body: wasmtest.Code{}.Op(0xd0, 0x70).Get(0).Op(0xfc, 15, 0)}}}
+	code, err := instrument(grow.Bytes(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	mod, err := rt.Instantiate(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ n, want uint64 }{{100, 4}, {1 << 24, 0xffffffff}, {maxTableTotal, 0xffffffff}} {
+		got, err := mod.ExportedFunction("grow").Call(ctx, c.n)
+		if err != nil || uint32(got[0]) != uint32(c.want) {
+			t.Fatalf("table.grow(%d) = %v, %v; want %d", c.n, got, err, int32(c.want))
 		}
 	}
 }

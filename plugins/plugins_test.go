@@ -254,7 +254,7 @@ func hostileCases() []hostileCase {
 		}, refused: "locals", cause: "compile"},
 		{name: "table bomb", module: func() []byte {
 			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 4, 7, 1, 0x70, 0, 0x80, 0x80, 0x80, 0x40}
-		}, refused: "table minimum", cause: "compile"},
+		}, refused: "entries together", cause: "compile"},
 		{name: "name section bomb", module: func() []byte {
 			return []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 0, 13, 4, 'n', 'a', 'm', 'e', 1, 6, 0xff, 0xff, 0xff, 0xff, 0x0f, 0}
 		}, refused: "names declared", cause: "compile"},

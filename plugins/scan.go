@@ -14,6 +14,10 @@ const (
 	maxFunctions    = 1_000_000
 	maxTables       = 100
 	maxTableEntries = 10_000_000
+	// maxTableTotal bounds the entries of all tables together, declared
+	// and grown (8 bytes each in wazero): host memory that the memory limit
+	// does not count. instrument caps every table's maximum to its share.
+	maxTableTotal = 1 << 20
 	maxMemories     = 1
 	maxGlobals      = 1_000_000
 	maxExports      = 100_000
@@ -281,7 +285,16 @@ func (s *scanner) section_(id byte) {
 		}
 	case 4: // table
 		n := s.count("tables", maxTables, 3)
+		total := uint64(0)
 		for i := 0; i < n && s.err == nil; i++ {
+			if s.pos+2 < len(s.b) && s.b[s.pos] != 0x40 {
+				v := scanner{b: s.b[s.pos+2:]}
+				total += uint64(v.u32())
+				if total > maxTableTotal {
+					s.fail("tables declare more than %d entries together", maxTableTotal)
+					return
+				}
+			}
 			init := false
 			if s.pos < len(s.b) && s.b[s.pos] == 0x40 {
 				s.skip(1)

@@ -65,6 +65,8 @@ type Module struct {
 	NoMemory bool
 	Data     []Data
 	Start    int // function index + 1 of the start function; 0: none
+	// Tables are funcref tables by their minimum size, without a maximum.
+	Tables []uint32
 }
 
 func uleb(b []byte, v uint64) []byte {
@@ -136,6 +138,14 @@ func (m *Module) Bytes() []byte {
 		fb = uleb(fb, uint64(len(m.Imports)+i))
 	}
 	out = section(out, 3, fb)
+	if len(m.Tables) > 0 {
+		tb := vec(nil, len(m.Tables))
+		for _, n := range m.Tables {
+			tb = append(tb, 0x70, 0x00)
+			tb = uleb(tb, uint64(n))
+		}
+		out = section(out, 4, tb)
+	}
 	if !m.NoMemory {
 		mb := vec(nil, 1)
 		if m.MemMax >= 0 {
