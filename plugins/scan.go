@@ -17,7 +17,7 @@ const (
 	// maxTableTotal bounds the entries of all tables together, declared
 	// and grown (8 bytes each in wazero): host memory that the memory limit
 	// does not count. instrument caps every table's maximum to its share.
-	maxTableTotal = 1 << 20
+	maxTableTotal   = 1 << 20
 	maxMemories     = 1
 	maxGlobals      = 1_000_000
 	maxExports      = 100_000
