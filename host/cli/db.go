@@ -26,7 +26,7 @@ at start, these commands do it (or show it) without starting a server.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newDBMigrateCmd(a), newDBStatusCmd(a))
+	cmd.AddCommand(newDBMigrateCmd(a), newDBStatusCmd(a), newDBBackupCmd(a), newDBRestoreCmd(a))
 	return cmd
 }
 

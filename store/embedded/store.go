@@ -21,8 +21,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
+	"os"
 	"sync"
 	"time"
 
@@ -699,3 +701,54 @@ func (s *Store) Close() error {
 }
 
 var _ risk.Sink = (*Store)(nil)
+
+// BackupFile writes a consistent copy of the store file at path to w. The
+// file must not be open in another process (bbolt holds an exclusive lock
+// while cdp serve runs): stop the server first.
+func BackupFile(path string, w interface{ Write([]byte) (int, error) }) (int64, error) {
+	if _, err := os.Stat(path); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrOpen, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return 0, fmt.Errorf("%w: %s is in use by a running cdp serve: stop it first", ErrOpen, path)
+		}
+		return 0, fmt.Errorf("%w: %s: %w", ErrOpen, path, err)
+	}
+	defer db.Close()
+	var n int64
+	err = db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// RestoreFile writes the store file at path from a BackupFile copy, which
+// it checks opens as a store of this FormatVersion. It refuses to replace an
+// existing file.
+func RestoreFile(path string, r io.Reader) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("embedded: restore: %w (restore into an empty data directory)", err)
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("embedded: restore: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	f.Close()
+	s, err := Open(Config{Path: path})
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("embedded: restore: not a store: %w", err)
+	}
+	return s.Close()
+}

@@ -7,8 +7,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// execer is a pool, a connection or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
 
 // partitioned are the tables partitioned by data time.
 var partitioned = []string{"risk_events", "vehicle_locations"}
@@ -22,7 +27,7 @@ var partitionRE = regexp.MustCompile(`^(risk_events|vehicle_locations)_p(\d{8})$
 
 // ensurePartitions creates the daily partitions of the given days that are
 // not known to exist (native partitioning only).
-func (s *Store) ensurePartitions(ctx context.Context, pool *pgxpool.Pool, days []time.Time) error {
+func (s *Store) ensurePartitions(ctx context.Context, pool execer, days []time.Time) error {
 	for _, d := range days {
 		d = d.UTC().Truncate(24 * time.Hour)
 		for _, table := range partitioned {

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -293,6 +294,9 @@ func (s *Store) flushOnce(ctx context.Context) error {
 	s.mu.Lock()
 	wasUp := s.stats.Up
 	if err != nil {
+		if strings.Contains(err.Error(), "no partition of relation") {
+			s.parts = map[string]bool{} // a partition was dropped or never committed: check again
+		}
 		s.stats.WriteErrors++
 		s.stats.LastError = err.Error()
 		s.stats.Up = false
