@@ -64,8 +64,9 @@ func (n *Node) provisionSecurity() error {
 		"name": cfg.System.Name, "environment": cfg.System.Environment,
 		"config_sha256": hex.EncodeToString(sum[:]), "jwt": jwt, "tls": tls,
 	}})
-	if !cfg.Security.JWT.Enabled && !loopbackHost(cfg.API.Host) {
-		w := fmt.Sprintf("the API listens on %q (api.host), beyond this machine, without authentication (security.jwt.enabled is false): anyone who can reach it can post locations and read risks", cfg.API.Host)
+	// Client certificates (security.tls.client_ca_file) authenticate too.
+	if !cfg.Security.JWT.Enabled && cfg.Security.TLS.ClientCAFile == "" && !loopbackHost(cfg.API.Host) {
+		w := fmt.Sprintf("the API listens on %q (api.host), beyond this machine, without authentication (neither security.jwt.enabled nor security.tls.client_ca_file): anyone who can reach it can post locations and read risks", cfg.API.Host)
 		n.Warnings = append(n.Warnings, w)
 		n.Logger.Warn("security: " + w)
 	}
