@@ -194,7 +194,8 @@ func (b *browser) waitFor(what, cond string, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for {
 		var ok bool
-		b.eval("!!("+cond+")", &ok)
+		// An element not drawn yet reads as "not yet", not as a failure.
+		b.eval("(() => { try { return !!("+cond+"); } catch (e) { return false; } })()", &ok)
 		if ok {
 			return
 		}
