@@ -311,8 +311,11 @@ type Compute struct {
 	MaxWorkers int `koanf:"max_workers"`
 	// BatchSize is the number of vehicles or pairs per plugin call. Default 100.
 	BatchSize int `koanf:"batch_size"`
-	// ProcessingInterval is the tick of the pipeline; written in seconds.
-	// Default 0.1 (100ms).
+	// ProcessingInterval is the longest the pipeline goes without a tick;
+	// written in seconds. A tick starts as soon as updates wait and the
+	// previous tick is done (the updates that arrive during a tick make the
+	// next one's batch), so at light load an update is scored within a
+	// tick's compute time. Default 0.1 (100ms).
 	ProcessingInterval time.Duration `koanf:"processing_interval"`
 	// MaxPairsPerTick is the scoring budget of one tick: once a tick has found
 	// this many candidate pairs, the updated vehicles it has not yet queried

@@ -49,8 +49,9 @@ type Config struct {
 	// BatchSize is compute.batch_size: vehicles per predict call and pairs per
 	// score call. Default 100.
 	BatchSize int
-	// ProcessingInterval is compute.processing_interval, the tick period of Run.
-	// Default 100 ms.
+	// ProcessingInterval is compute.processing_interval: the longest Run goes
+	// without a tick (it also ticks as soon as updates wait and the previous
+	// tick is done). Default 100 ms.
 	ProcessingInterval time.Duration
 	// MaxPending bounds the updates accepted but not yet applied; Submit answers
 	// ErrQueueFull beyond it (the API answers 429). It bounds both memory

@@ -446,3 +446,40 @@ func TestClassTTL(t *testing.T) {
 		t.Fatalf("ship states 601 and 500 s behind the clock: %v %v", v, err)
 	}
 }
+
+// TestRunTicksWhenUpdatesWait: Run starts a tick as soon as updates wait
+// (here the interval is an hour: the risk arrives long before it).
+func TestRunTicksWhenUpdatesWait(t *testing.T) {
+	cfg := Default()
+	cfg.ProcessingInterval = time.Hour
+	e, err := New(cfg, builtinModels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan Event, 16)
+	e.AddSink(SinkFunc(func(evs []Event) {
+		for _, ev := range evs {
+			got <- ev
+		}
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	t0 := 1_700_000_000.0
+	for k := range 3 { // again after each tick
+		tt := t0 + float64(k)
+		x := float64(k) * 10_000 // each round's pair apart from the others
+		if err := e.TrySubmit([]Update{{ID: []byte(fmt.Sprintf("a%d", k)), V: drone(x, 0, tt)}, {ID: []byte(fmt.Sprintf("b%d", k)), V: drone(x+30, 0, tt)}}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ev := <-got:
+			if ev.Type != EventOpened || ev.VehicleA != fmt.Sprintf("a%d", k) {
+				t.Fatalf("event %+v", ev)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("submission %d: no tick within 30 s with processing_interval 1 h", k)
+		}
+	}
+}

@@ -234,6 +234,7 @@ func New(cfg Config, m Models) (*Engine, error) {
 	e.q.max = cfg.MaxPending
 	e.q.maxDelay = cfg.MaxQueueDelay
 	e.q.space = make(chan struct{})
+	e.q.ready = make(chan struct{}, 1)
 	e.tr.init(&cfg)
 	e.ids.init()
 	n := cfg.Workers
@@ -283,12 +284,15 @@ func (e *Engine) Config() Config { return e.cfg }
 // queue holds accepted updates until the next tick. IDs are copied into one
 // arena so that accepting a batch allocates nothing in steady state.
 type queue struct {
-	mu     sync.Mutex
-	ups    []pendingUpdate
-	ids    []byte
-	max    int
-	space  chan struct{} // closed when a tick drains the queue and someone waits
-	closed bool          // set by Close: nothing more is accepted
+	mu    sync.Mutex
+	ups   []pendingUpdate
+	ids   []byte
+	max   int
+	space chan struct{} // closed when a tick drains the queue and someone waits
+	// ready holds a token when updates arrived in an empty queue: Run starts
+	// a tick at once when the previous one is done (see Run).
+	ready  chan struct{}
+	closed bool // set by Close: nothing more is accepted
 	// waiting counts Submit calls blocked on space; the tick replaces the
 	// channel only for them, so that a tick allocates nothing otherwise.
 	waiting int
@@ -371,6 +375,7 @@ func (e *Engine) enqueue(ups []Update, verdicts []Verdict, n int) error {
 		q.mu.Unlock()
 		return ErrQueueFull
 	}
+	wake := len(q.ups) == 0 && n > 0
 	if len(q.ups) == 0 && q.maxDelay > 0 {
 		q.since = time.Now()
 	}
@@ -385,6 +390,12 @@ func (e *Engine) enqueue(ups []Update, verdicts []Verdict, n int) error {
 	}
 	q.mu.Unlock()
 	e.stats.accepted.Add(uint64(n))
+	if wake {
+		select {
+		case q.ready <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -453,8 +464,13 @@ func (e *Engine) swap(buf []pendingUpdate, ids []byte) ([]pendingUpdate, []byte,
 
 // ---------------------------------------------------------------- tick
 
-// Run ticks every ProcessingInterval until ctx is done, then drains what was
-// accepted with a last tick.
+// Run ticks until ctx is done, then drains what was accepted with a last
+// tick. A tick starts as soon as updates wait and the previous tick is done,
+// so that at light load an update is scored within a tick's compute time
+// rather than after up to ProcessingInterval; under load the updates that
+// arrive during a tick make the next one's batch, so batching grows with the
+// load by itself. ProcessingInterval is then the longest the engine goes
+// without a tick (expiry and the wall clock advance on it with no traffic).
 func (e *Engine) Run(ctx context.Context) error {
 	t := time.NewTicker(e.cfg.ProcessingInterval)
 	defer t.Stop()
@@ -466,6 +482,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-t.C:
 			e.Tick()
 		case <-e.kick:
+			e.Tick()
+		case <-e.q.ready:
 			e.Tick()
 		}
 	}
