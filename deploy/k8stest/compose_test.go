@@ -27,7 +27,7 @@ func TestComposeStack(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, f), b, 0o644)
 	}
 	os.MkdirAll(filepath.Join(dir, "secrets"), 0o755)
-	for _, s := range []string{"postgres_password", "redis_password", "grafana_admin_password"} {
+	for _, s := range []string{"postgres_password", "postgres_pgpass", "redis_password", "grafana_admin_password"} {
 		os.WriteFile(filepath.Join(dir, "secrets", s+".txt"), []byte("x"), 0o600)
 	}
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, "compose.yaml")}, cli.WithName("cdp"), cli.WithResolvedPaths(false))
@@ -47,7 +47,7 @@ func TestComposeStack(t *testing.T) {
 			t.Errorf("no service %s (have %v)", want, names)
 		}
 	}
-	if len(p.Secrets) != 3 || len(p.Volumes) < 6 {
+	if len(p.Secrets) != 4 || len(p.Volumes) < 6 {
 		t.Errorf("secrets %d, volumes %d", len(p.Secrets), len(p.Volumes))
 	}
 	if img := p.Services["postgres"].Image; !strings.Contains(img, "timescaledb") {
@@ -63,12 +63,15 @@ func TestComposeStack(t *testing.T) {
 		}
 		env := map[string]string{}
 		for k, v := range s.Environment {
-			if v != nil {
+			if v != nil && strings.HasPrefix(k, "CDP_") {
 				env[k] = *v
 			}
 		}
 		if env["CDP_SYSTEM_NAME"] != n {
 			t.Errorf("%s: system.name %q", n, env["CDP_SYSTEM_NAME"])
+		}
+		if !strings.HasPrefix(env["CDP_DATABASE_POSTGRES_DSN"], "postgres://cdp@postgres:5432/") || s.Environment["PGPASSFILE"] == nil {
+			t.Errorf("%s: the PostgreSQL store is not configured with its password from a file", n)
 		}
 		checkEnv(t, n, env)
 	}

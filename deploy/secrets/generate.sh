@@ -12,3 +12,8 @@ for name in postgres_password redis_password grafana_admin_password; do
     echo "wrote deploy/secrets/$f"
   fi
 done
+# The same PostgreSQL password in pgpass form, for cdp (PGPASSFILE).
+if [ ! -s postgres_pgpass.txt ]; then
+  printf 'postgres:5432:cdp:cdp:%s\n' "$(cat postgres_password.txt)" > postgres_pgpass.txt
+  echo "wrote deploy/secrets/postgres_pgpass.txt"
+fi
