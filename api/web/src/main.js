@@ -191,7 +191,12 @@ function renderList() {
   if (state.firstShown.size > 2 * MAX_ROWS + state.risks.size) {
     for (const id of state.firstShown.keys()) if (!state.risks.has(id)) state.firstShown.delete(id);
   }
-  if (sel && state.risks.has(sel)) { map.selected.risk = state.risks.get(sel); showRiskDetail(map.selected.risk, false); }
+  if (sel && state.risks.has(sel)) {
+    map.selected.risk = state.risks.get(sel);
+    // The history grows while the risk is open (and a store may write it a
+    // moment after the event): re-read it every 2 s.
+    showRiskDetail(map.selected.risk, performance.now() - eventsRead > 2000);
+  }
   counts();
 }
 
@@ -227,6 +232,7 @@ async function selectRisk(id) {
   renderList();
 }
 
+let eventsRead = 0;
 async function showRiskDetail(r, fetchEvents) {
   const el = $('#detail');
   el.hidden = false;
@@ -242,9 +248,12 @@ async function showRiskDetail(r, fetchEvents) {
     el.dataset.risk = r.id;
     return;
   }
-  el.innerHTML = head + '<div class="events">loading history…</div>';
+  const prev = el.dataset.risk === r.id ? el.querySelector('.events') : null;
+  el.innerHTML = head + (prev ? prev.outerHTML : '<div class="events">loading history…</div>');
   el.dataset.risk = r.id;
+  eventsRead = performance.now();
   const h = await call(`api/v1/risks/${encodeURIComponent(r.id)}`);
+  if (el.dataset.risk !== r.id) return; // another risk was selected meanwhile
   const evs = h.ok ? h.body.events : [];
   const box = el.querySelector('.events');
   if (box) box.innerHTML = evs.length ? evs.slice(-50).reverse().map((e) =>
@@ -262,6 +271,7 @@ async function selectVehicle(id) {
   map.setView(x.lon, x.lat, Math.max(map.zoom, 12));
   map.recordTrails();
   el.dataset.vehicle = id;
+  delete el.dataset.risk;
   el.innerHTML = `<h3>vehicle ${esc(id)}</h3><div class="kv">` +
     `<span>position</span><span>${x.lat.toFixed(5)}, ${x.lon.toFixed(5)}, ${x.alt.toFixed(0)} m</span>` +
     `<span>velocity</span><span>${x.speed.toFixed(1)} m/s, track ${x.track.toFixed(0)}°, ${x.vrate.toFixed(1)} m/s vertical</span>` +
