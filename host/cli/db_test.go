@@ -21,11 +21,11 @@ func TestDBMigrateAndStatus(t *testing.T) {
 		t.Fatalf("migrate --to 1: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, nil, "db", "migrate", "--dsn", dsn)
-	if r.code != ExitOK || strings.TrimSpace(r.stdout) != "applied 00002" {
+	if r.code != ExitOK || strings.TrimSpace(r.stdout) != "applied 00002\napplied 00003" {
 		t.Fatalf("migrate from version 1: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, nil, "db", "status", "--dsn", dsn)
-	if r.code != ExitOK || strings.Contains(r.stdout, "pending") || !strings.Contains(r.stdout, "00002_operations.sql") {
+	if r.code != ExitOK || strings.Contains(r.stdout, "pending") || !strings.Contains(r.stdout, "00003_locations_copy.sql") {
 		t.Fatalf("status after migrate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if r = run(t, nil, "db", "migrate", "--dsn", dsn); r.code != ExitOK || !strings.Contains(r.stdout, "up to date") {

@@ -408,15 +408,12 @@ func (s *Store) write(ctx context.Context, evs []risk.Event, locs []locEntry) er
 		}
 	}
 	if len(locs) > 0 {
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE cdp_loc (LIKE vehicle_locations) ON COMMIT DROP`); err != nil {
-			return err
-		}
+		// Straight COPY: locations are not deduplicated (a batch retried
+		// after a lost commit answer may repeat a position; risk events
+		// above cannot repeat).
 		src := &locSource{locs: locs, i: -1}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"cdp_loc"}, locationColumns, src); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"vehicle_locations"}, locationColumns, src); err != nil {
 			return fmt.Errorf("copy vehicle locations: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO vehicle_locations SELECT * FROM cdp_loc ON CONFLICT DO NOTHING`); err != nil {
-			return fmt.Errorf("insert vehicle locations: %w", err)
 		}
 	}
 	return tx.Commit(ctx)
