@@ -373,3 +373,30 @@ func TestIngestEngineStopped(t *testing.T) {
 		t.Fatalf("%q", msg)
 	}
 }
+
+// TestIngestGroup: records that name one group open no risk between them,
+// while a vehicle of no group next to them is a risk to each; a bad group is
+// refused with its reason.
+func TestIngestGroup(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	defer h.stop()
+	now := nowUnix()
+	withGroup := func(r, g string) string { return r[:len(r)-1] + `,"group":"` + g + `"}` }
+	body := "[" + withGroup(rec("s1", now, 0, 0, 100, 0, 0), "show") + "," + withGroup(rec("s2", now, 3, 0, 100, 0, 0), "show") + "," +
+		withGroup(rec("s3", now, 6, 0, 100, 0, 0), "show") + "," + rec("intruder", now, 3, 3, 100, 0, 0) + "," +
+		withGroup(rec("bad", now, 9, 0, 100, 0, 0), "") + "]"
+	res := h.ingest(body)
+	if len(res.Errors) != 1 || res.Errors[0].Reason != "invalid_group" {
+		t.Fatalf("errors %+v: want the empty group refused as invalid_group", res.Errors)
+	}
+	h.eng.Tick()
+	rs := h.eng.Risks()
+	if len(rs) != 3 {
+		t.Fatalf("%d risks open, want the intruder's 3 (none inside the show): %+v", len(rs), rs)
+	}
+	for _, r := range rs {
+		if r.VehicleA != "intruder" && r.VehicleB != "intruder" {
+			t.Fatalf("a risk inside the group: %+v", r)
+		}
+	}
+}
