@@ -73,7 +73,8 @@ async function fetchView() {
   }
   if (map.selected && map.selected.kind === 'risk') refreshPair();
   if (again) { again = false; scheduleFetch(0); return; }
-  scheduleFetch(MAP_PERIOD_MS);
+  // The period counts from the request: a slow answer is followed at once.
+  scheduleFetch(Math.max(0, MAP_PERIOD_MS - (performance.now() - t0)));
 }
 function mapStatus(d, ms) {
   const shown = d.mode === 'density' ? `density of ${d.total.toLocaleString()} vehicles` : `${d.total.toLocaleString()} vehicles`;
