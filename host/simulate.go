@@ -11,6 +11,10 @@ import (
 	"github.com/collision-detection-platform/distributed-platform/host/sim"
 )
 
+// simMaxLag is how far the simulator's feed may fall behind the wall clock
+// before it skips the reports due meanwhile.
+const simMaxLag = 2 * time.Second
+
 // simulator returns the feed of `serve --simulate N`: every 100 ms the
 // simulated world advances to the wall clock and its due reports go through
 // the same validation and normalisation as REST ingest, into the engine.
@@ -27,6 +31,7 @@ func (n *Node) simulator(count int) (func(context.Context), error) {
 			recs   []ingest.Record
 			ups    []engine.Update
 			logged bool
+			behind bool // warned since it last kept up
 		)
 		for {
 			select {
@@ -53,6 +58,21 @@ func (n *Node) simulator(count int) (func(context.Context), error) {
 				}
 				if err := n.Engine.Submit(ctx, ups); err != nil {
 					return
+				}
+				// A world larger than the machine can feed falls behind the
+				// wall clock (Submit waits while the engine catches up).
+				// Replaying the backlog would only send reports older than
+				// the engine's window, which it drops, until every vehicle
+				// expires: skip to now instead, as after a pause, and say so.
+				if lag := time.Since(now); lag > simMaxLag {
+					s.SkipTo(time.Now())
+					if !behind {
+						n.Logger.Warn("simulator falls behind the wall clock: skipping reports to stay live (fewer vehicles, or a faster machine, keep every report)",
+							"behind", lag.Round(time.Millisecond).String(), "vehicles", count)
+						behind = true
+					}
+				} else {
+					behind = false
 				}
 			}
 		}
