@@ -159,20 +159,13 @@ func TestPluginUploadBodyLimit(t *testing.T) {
 	// client still writing the body may see the reset before the answer (a
 	// known defect, issue 9: the 413 should reach it). Either way the module
 	// is not taken.
-	req, _ := http.NewRequest("POST", h.base+"/admin/plugins?kind=scorer", bytes.NewReader(big))
-	req.Header.Set("Content-Type", "application/wasm")
-	if resp, err := h.client.Do(req); err == nil {
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusRequestEntityTooLarge {
-			t.Fatalf("100 KiB module over the upload limit: %d", resp.StatusCode)
-		}
-	} else if !strings.Contains(err.Error(), "reset") && !strings.Contains(err.Error(), "broken pipe") {
-		t.Fatalf("100 KiB module over the upload limit: %v", err)
+	if code := h.tooLarge("/admin/plugins?kind=scorer", "application/wasm", bytes.NewReader(big)); code != http.StatusRequestEntityTooLarge && code != statusConnReset {
+		t.Fatalf("100 KiB module over the upload limit: %d", code)
 	}
 	if a := h.get("/admin/plugins"); a.status != http.StatusOK || !strings.Contains(string(a.body), `"plugins":[]`) {
 		t.Fatalf("plugins after refused uploads: %d %s", a.status, a.body)
 	}
-	if a := h.do("POST", "/api/v1/locations", "application/json", bytes.NewReader(mid)); a.status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("ingest of 20 KiB, body limit 4 KiB: %d", a.status)
+	if code := h.tooLarge("/api/v1/locations", "application/json", bytes.NewReader(mid)); code != http.StatusRequestEntityTooLarge && code != statusConnReset {
+		t.Fatalf("ingest of 20 KiB, body limit 4 KiB: %d", code)
 	}
 }

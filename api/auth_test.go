@@ -454,8 +454,8 @@ func TestImportRefusedBeforeBody(t *testing.T) {
 	if a := inside.do("POST", "/system/import-state", "application/json", strings.NewReader(pad)); a.status != http.StatusBadRequest {
 		t.Fatalf("allowed client, 2 MiB snapshot over a 1 MiB body limit: %d %.200s", a.status, a.body)
 	}
-	if a := outside.do("POST", "/system/import-state", "application/json", strings.NewReader(pad)); a.status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("client outside api.admin.allow, 2 MiB: %d %.200s", a.status, a.body)
+	if code := outside.tooLarge("/system/import-state", "application/json", strings.NewReader(pad)); code != http.StatusRequestEntityTooLarge && code != statusConnReset {
+		t.Fatalf("client outside api.admin.allow, 2 MiB: %d", code)
 	}
 	// With authentication, an allowed address still needs an admin token
 	// before the body is read.

@@ -169,6 +169,35 @@ func (h *harness) do(method, path, ctype string, body io.Reader, hdr ...string) 
 
 func (h *harness) get(path string) answer { return h.do("GET", path, "", nil) }
 
+// statusConnReset is the status tooLarge reports when the connection was
+// reset before an answer arrived.
+const statusConnReset = -1
+
+// tooLarge posts a body the server should refuse as too large and returns
+// the status, or statusConnReset: a server that answers 413 and closes while
+// the client is still writing the body may reset the connection before the
+// client reads the answer (fasthttp closes after an over-limit body).
+func (h *harness) tooLarge(path, ctype string, body io.Reader, hdr ...string) int {
+	h.t.Helper()
+	req, err := http.NewRequest("POST", h.base+path, body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ctype)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		if msg := err.Error(); strings.Contains(msg, "reset") || strings.Contains(msg, "broken pipe") {
+			return statusConnReset
+		}
+		h.t.Fatalf("POST %s: %v", path, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func (h *harness) post(path, body string) answer {
 	return h.do("POST", path, "application/json", strings.NewReader(body))
 }
