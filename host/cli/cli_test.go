@@ -262,15 +262,15 @@ func TestServe(t *testing.T) {
 	}
 }
 
-func TestNotImplemented(t *testing.T) {
+func TestNoRunner(t *testing.T) {
 	for _, args := range [][]string{{"serve"}, {"replay", "tracks.csv"}} {
 		r := run(t, nil, args...)
-		if r.code != ExitError || !strings.Contains(r.stderr, "not implemented yet") {
+		if r.code != ExitError || !strings.Contains(r.stderr, "Options.Runner is nil") {
 			t.Errorf("%v: exit %d: %s", args, r.code, r.stderr)
 		}
 	}
-	if !errors.Is(notImplemented{}.Serve(context.Background(), config.Default(), ServeOptions{}), ErrNotImplemented) {
-		t.Error("not ErrNotImplemented")
+	if !errors.Is(noRunner{}.Serve(context.Background(), config.Default(), ServeOptions{}), ErrNoRunner) {
+		t.Error("not ErrNoRunner")
 	}
 }
 

@@ -5,9 +5,10 @@ import (
 	"strings"
 )
 
-// ErrNotImplemented is returned by serve and replay until the composition
-// root passes a Runner in Options.
-var ErrNotImplemented = errors.New("cli: not implemented yet (no engine runner wired into this binary)")
+// ErrNoRunner is returned by serve and replay of a command tree built
+// without Options.Runner: a wiring error of the program that embeds the
+// package (the cdp binary always passes host.Runner).
+var ErrNoRunner = errors.New("cli: Options.Runner is nil: serve and replay need the engine runner (host.Runner)")
 
 // ErrInterrupted: a command stopped early on SIGINT/SIGTERM after
 // reporting what it had done; it exits with ExitInterrupted.

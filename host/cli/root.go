@@ -25,9 +25,9 @@ import (
 )
 
 // Options configure the command tree. The zero value works: the real
-// streams, no engine (serve and replay answer ErrNotImplemented).
+// streams, no engine (serve and replay answer ErrNoRunner).
 type Options struct {
-	// Runner runs serve and replay. Default nil (ErrNotImplemented).
+	// Runner runs serve and replay. Required for serve and replay (nil: ErrNoRunner).
 	Runner Runner
 	// Stdin, Stdout and Stderr are the streams; nil means the process's.
 	Stdin          io.Reader
@@ -62,7 +62,7 @@ func New(opts Options) *cobra.Command {
 	}
 	a := &app{opts: opts, runner: opts.Runner, version: BuildVersion()}
 	if a.runner == nil {
-		a.runner = notImplemented{}
+		a.runner = noRunner{}
 	}
 
 	root := &cobra.Command{

@@ -11,7 +11,7 @@ import (
 // Runner runs the long-lived commands. The command line parses flags, loads
 // and validates the configuration, and hands the result to the Runner; the
 // composition root (host) implements it around host/engine and api, and
-// main passes it in Options. A nil Runner answers ErrNotImplemented.
+// main passes it in Options. A nil Runner answers ErrNoRunner.
 type Runner interface {
 	// Serve runs the server until ctx is cancelled (SIGINT/SIGTERM), then
 	// drains and returns. cfg is valid.
@@ -74,15 +74,12 @@ type ReplayOptions struct {
 	Version VersionInfo
 }
 
-// notImplemented is the Runner used until the composition root provides one.
-type notImplemented struct{}
+// noRunner stands in for a missing Options.Runner: serve and replay fail
+// with ErrNoRunner; every other command works.
+type noRunner struct{}
 
-func (notImplemented) Serve(context.Context, config.Config, ServeOptions) error {
-	return ErrNotImplemented
-}
+func (noRunner) Serve(context.Context, config.Config, ServeOptions) error { return ErrNoRunner }
 
-func (notImplemented) Replay(context.Context, config.Config, ReplayOptions) error {
-	return ErrNotImplemented
-}
+func (noRunner) Replay(context.Context, config.Config, ReplayOptions) error { return ErrNoRunner }
 
-var _ Runner = notImplemented{}
+var _ Runner = noRunner{}
