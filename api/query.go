@@ -472,18 +472,7 @@ func (s *Server) getRiskHistory(c *fiber.Ctx) error {
 	if s.opts.History == nil {
 		return problem(fiber.StatusNotImplemented, "no risk history configured")
 	}
-	from, p := parseTimeParam("from", c.Query("from"))
-	if p != nil {
-		return p
-	}
-	to, p := parseTimeParam("to", c.Query("to"))
-	if p != nil {
-		return p
-	}
-	if !from.IsZero() && !to.IsZero() && to.Before(from) {
-		return badParam("to", c.Query("to"), "to is before from")
-	}
-	limit, p := parseLimit(c.Query("limit"), min(defaultEventLimit, s.opts.MaxLimit), s.opts.MaxLimit)
+	from, to, limit, p := s.timeWindow(c)
 	if p != nil {
 		return p
 	}
@@ -495,12 +484,7 @@ func (s *Server) getRiskHistory(c *fiber.Ctx) error {
 		}
 		q.MinRisk = r
 	}
-	if !from.IsZero() {
-		q.From = float64(from.UnixNano()) / 1e9
-	}
-	if !to.IsZero() {
-		q.To = float64(to.UnixNano()) / 1e9
-	}
+	q.From, q.To = from, to
 	page, err := s.opts.History.Query(c.UserContext(), q)
 	if err != nil {
 		if errors.Is(err, risk.ErrCursor) {

@@ -52,27 +52,9 @@ func (s *Server) getTrack(c *fiber.Ctx) error {
 	if s.opts.Tracks == nil {
 		return problem(fiber.StatusNotImplemented, "no track store: set system.data_dir or database.postgres.dsn")
 	}
-	from, p := parseTimeParam("from", c.Query("from"))
+	lo, hi, limit, p := s.timeWindow(c)
 	if p != nil {
 		return p
-	}
-	to, p := parseTimeParam("to", c.Query("to"))
-	if p != nil {
-		return p
-	}
-	if !from.IsZero() && !to.IsZero() && to.Before(from) {
-		return badParam("to", c.Query("to"), "to is before from")
-	}
-	limit, p := parseLimit(c.Query("limit"), min(defaultEventLimit, s.opts.MaxLimit), s.opts.MaxLimit)
-	if p != nil {
-		return p
-	}
-	var lo, hi float64
-	if !from.IsZero() {
-		lo = float64(from.UnixNano()) / 1e9
-	}
-	if !to.IsZero() {
-		hi = float64(to.UnixNano()) / 1e9
 	}
 	pts, err := s.opts.Tracks.Track(c.UserContext(), id, lo, hi, limit+1)
 	if err != nil {
@@ -95,4 +77,32 @@ func (s *Server) getTrack(c *fiber.Ctx) error {
 		Count     int          `json:"count"`
 		Truncated bool         `json:"truncated"`
 	}{id, out, len(out), truncated})
+}
+
+// timeWindow reads the query parameters from and to (RFC 3339 or Unix
+// seconds, either may be left out: 0) and limit (in [1, api.max_limit],
+// default 1000) that the history and track endpoints share.
+func (s *Server) timeWindow(c *fiber.Ctx) (from, to float64, limit int, p *Problem) {
+	f, p := parseTimeParam("from", c.Query("from"))
+	if p != nil {
+		return 0, 0, 0, p
+	}
+	t, p := parseTimeParam("to", c.Query("to"))
+	if p != nil {
+		return 0, 0, 0, p
+	}
+	if !f.IsZero() && !t.IsZero() && t.Before(f) {
+		return 0, 0, 0, badParam("to", c.Query("to"), "to is before from")
+	}
+	limit, p = parseLimit(c.Query("limit"), min(defaultEventLimit, s.opts.MaxLimit), s.opts.MaxLimit)
+	if p != nil {
+		return 0, 0, 0, p
+	}
+	if !f.IsZero() {
+		from = float64(f.UnixNano()) / 1e9
+	}
+	if !t.IsZero() {
+		to = float64(t.UnixNano()) / 1e9
+	}
+	return from, to, limit, nil
 }
